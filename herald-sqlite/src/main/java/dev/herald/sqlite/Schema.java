@@ -1,0 +1,149 @@
+package dev.herald.sqlite;
+
+import dev.herald.server.StoreUnavailableException;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+
+/**
+ * The tables, created on a new file and migrated on an old one ({@code PRAGMA user_version}).
+ *
+ * <ul>
+ *   <li>{@code events}: one row per event; {@code id} is the rowid, so reads by id are one b-tree
+ *       search. {@code topics} keeps every topic the event was published to (newline-separated:
+ *       topics cannot contain control characters), which stays right even when count retention has
+ *       dropped the event from some of them. {@code created_ms} never decreases with {@code id}
+ *       (the writer clamps it), so the events past their age are always an id prefix and one search
+ *       of {@code events_created} finds where it ends.
+ *   <li>{@code event_topics}: the retained (topic, id) pairs, clustered by topic then id, so a
+ *       topic's events after a position are one range search and come out in id order.
+ *   <li>{@code topics}: per topic, how many events it retains (so count retention never counts) and
+ *       the highest id retention has deleted from it.
+ *   <li>{@code meta}: {@code last_id}, the newest id ever assigned, as far as the newest stored
+ *       event does not tell: the retention job writes it in every transaction that deletes events,
+ *       so ids survive the deletion of every event, and crashes; and {@code floor}, the file's
+ *       creation time in microseconds less one: ids up to it are not this file's, and count as
+ *       dropped.
+ * </ul>
+ */
+final class Schema {
+  /** The schema this code writes; files with a newer one are refused. */
+  static final int VERSION = 1;
+
+  /** Marks the file as Herald's ({@code PRAGMA application_id}, "Hrld"). */
+  static final int APPLICATION_ID = 0x48726c64;
+
+  /**
+   * What the writer and readers need to continue a file.
+   *
+   * @param lastId the newest id ever assigned, 0 if none
+   * @param floor every id up to this one predates the file: it counts as dropped
+   * @param lastCreatedMs the newest timestamp stored, which later ones never go below
+   */
+  record State(long lastId, long floor, long lastCreatedMs) {}
+
+  private Schema() {}
+
+  /** Creates or migrates the schema, then reads the state the writer continues from. */
+  static State open(Connection connection, Clock clock) throws SQLException {
+    try (Statement statement = connection.createStatement()) {
+      statement.execute("BEGIN IMMEDIATE");
+      try {
+        int version = queryInt(statement, "PRAGMA user_version");
+        int applicationId = queryInt(statement, "PRAGMA application_id");
+        if (version == 0) {
+          if (applicationId != 0 && applicationId != APPLICATION_ID
+              || queryInt(statement, "SELECT count(*) FROM sqlite_master") > 0) {
+            throw notHerald(
+                "it has tables but no Herald schema (application_id "
+                    + Integer.toHexString(applicationId)
+                    + ")");
+          }
+          create(statement, clock);
+        } else if (applicationId != APPLICATION_ID) {
+          throw notHerald(
+              "its application_id is " + Integer.toHexString(applicationId) + ", not Herald's");
+        } else if (version > VERSION) {
+          throw new StoreUnavailableException(
+              "the file has schema version "
+                  + version
+                  + ", written by a newer Herald; this one reads up to "
+                  + VERSION);
+        }
+        // Version 1 is the first; later versions add their migration steps here.
+        statement.execute("COMMIT");
+      } catch (SQLException | RuntimeException e) {
+        rollbackQuietly(statement, e);
+        throw e;
+      }
+      long lastId = queryLong(statement, "SELECT value FROM meta WHERE key = 'last_id'");
+      long floor = queryLong(statement, "SELECT value FROM meta WHERE key = 'floor'");
+      long maxId = queryLong(statement, "SELECT coalesce(max(id), 0) FROM events");
+      long lastCreated = queryLong(statement, "SELECT coalesce(max(created_ms), 0) FROM events");
+      return new State(Math.max(lastId, maxId), floor, lastCreated);
+    }
+  }
+
+  private static void create(Statement statement, Clock clock) throws SQLException {
+    statement.execute(
+        "CREATE TABLE events ("
+            + "id INTEGER PRIMARY KEY, "
+            + "type TEXT NOT NULL, "
+            + "data TEXT NOT NULL, "
+            + "retry_ms INTEGER, "
+            + "created_ms INTEGER NOT NULL, "
+            + "topics TEXT NOT NULL)");
+    statement.execute("CREATE INDEX events_created ON events (created_ms)");
+    statement.execute(
+        "CREATE TABLE event_topics ("
+            + "topic TEXT NOT NULL, "
+            + "id INTEGER NOT NULL, "
+            + "PRIMARY KEY (topic, id)) WITHOUT ROWID");
+    statement.execute(
+        "CREATE TABLE topics ("
+            + "topic TEXT PRIMARY KEY, "
+            + "retained INTEGER NOT NULL, "
+            + "dropped_through INTEGER NOT NULL) WITHOUT ROWID");
+    statement.execute(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID");
+    // A new file cannot tell whether an older one was lost: every id a store could have handed
+    // out before now counts as dropped, as in the memory log, so old positions read as expired.
+    long floor = Math.max(0, micros(clock.instant()) - 1);
+    statement.execute(
+        "INSERT INTO meta (key, value) VALUES ('last_id', 0), ('floor', " + floor + ")");
+    statement.execute("PRAGMA application_id = " + APPLICATION_ID);
+    statement.execute("PRAGMA user_version = " + VERSION);
+  }
+
+  /** Microseconds since the epoch: the unit of ids, which never fall behind the clock. */
+  static long micros(Instant instant) {
+    return ChronoUnit.MICROS.between(Instant.EPOCH, instant);
+  }
+
+  private static StoreUnavailableException notHerald(String why) {
+    return new StoreUnavailableException("the file is not a Herald event store: " + why);
+  }
+
+  static int queryInt(Statement statement, String sql) throws SQLException {
+    return (int) queryLong(statement, sql);
+  }
+
+  static long queryLong(Statement statement, String sql) throws SQLException {
+    try (ResultSet result = statement.executeQuery(sql)) {
+      return result.next() ? result.getLong(1) : 0;
+    }
+  }
+
+  static void rollbackQuietly(Statement statement, Throwable cause) {
+    try {
+      statement.execute("ROLLBACK");
+    } catch (SQLException e) {
+      // SQLite may already have rolled back on its own (I/O errors, a full disk).
+      cause.addSuppressed(e);
+    }
+  }
+}

@@ -1,0 +1,5 @@
+/**
+ * The durable {@link dev.herald.server.EventLog} on SQLite: {@link
+ * dev.herald.sqlite.SqliteEventLog}.
+ */
+package dev.herald.sqlite;
