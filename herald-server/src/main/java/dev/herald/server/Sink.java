@@ -15,6 +15,17 @@ public interface Sink {
   boolean send(byte[] frame);
 
   /**
+   * Whether the transport would take more frames now without nearing its limit (for example, a
+   * Netty channel's {@code isWritable()}). While it is {@code false} the broker pauses a replay of
+   * history and tries again shortly, so a long replay to a client that reads at a normal pace never
+   * overruns the stream's bound. Live events are sent regardless. Must not block; by default always
+   * {@code true}.
+   */
+  default boolean writable() {
+    return true;
+  }
+
+  /**
    * The subscription ended; called exactly once, whatever the cause. The transport ends the
    * response cleanly (the client sees end of stream and reconnects) unless the client is gone.
    */

@@ -1,0 +1,376 @@
+package dev.herald.server;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Publishes events to topics and streams them to subscriptions: live, or from a position in the
+ * {@link EventLog} with an exact hand-off from history to live.
+ *
+ * <p>Publishing stores the event in the log, which assigns its id, then hands the event's frame,
+ * encoded once, to every live subscription of its topics; a subscription covering several of them
+ * gets it once. Subscribing registers for live events first, then replays history after the
+ * position from the log in pages on a broker thread, then the live events that arrived meanwhile
+ * (skipping those already written), then streams live: no gap, no duplicate.
+ *
+ * <p>Sinks are never called concurrently for one subscription, never on the thread that called
+ * {@link #subscribe}, and never block the broker: a sink that reports it is over its bound is
+ * closed with {@link CloseReason#SLOW_CONSUMER}; so is a subscription whose live events outgrow
+ * {@link Builder#maxBufferedEvents} while it replays a long history. Idle streams get a {@code
+ * ":\n"} heartbeat from one shared scheduler thread.
+ *
+ * <pre>{@code
+ * Broker broker = Broker.builder().heartbeat(Duration.ofSeconds(15)).build();
+ * Subscription sub = broker.subscribe(Set.of("prices"), Position.parse(lastEventId), sink);
+ * broker.publish(Publication.of("prices", Event.of("{\"eur\": 1.08}"))).join();
+ * sub.close();
+ * broker.close();
+ * }</pre>
+ */
+public final class Broker implements AutoCloseable {
+  private static final System.Logger LOG = System.getLogger(Broker.class.getName());
+
+  /** Default {@link Builder#replayPageSize}. */
+  public static final int DEFAULT_REPLAY_PAGE_SIZE = 500;
+
+  /** Default {@link Builder#maxBufferedEvents}. */
+  public static final int DEFAULT_MAX_BUFFERED_EVENTS = 10_000;
+
+  /** Default {@link Builder#heartbeat}: 15 seconds. */
+  public static final Duration DEFAULT_HEARTBEAT = Duration.ofSeconds(15);
+
+  private final EventLog log;
+  private final BrokerListener listener;
+  private final int replayPageSize;
+  private final int maxBufferedEvents;
+  private final ConcurrentHashMap<String, Set<BrokerSubscription>> index =
+      new ConcurrentHashMap<>();
+  private final Set<BrokerSubscription> subscriptions = ConcurrentHashMap.newKeySet();
+  private final ScheduledThreadPoolExecutor scheduler;
+  private final ThreadPoolExecutor replayPool;
+  private final AtomicBoolean closing = new AtomicBoolean();
+  private volatile boolean closed;
+
+  private Broker(Builder builder) {
+    this.log = builder.log != null ? builder.log : MemoryEventLog.builder().build();
+    this.listener = builder.listener;
+    this.replayPageSize = builder.replayPageSize;
+    this.maxBufferedEvents = builder.maxBufferedEvents;
+    // First, so that a log that already has a listener fails before any thread is started.
+    log.listener(this::onAppended);
+    this.scheduler = new ScheduledThreadPoolExecutor(1, daemonThreads("herald-broker-scheduler"));
+    scheduler.setRemoveOnCancelPolicy(true);
+    scheduler.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+    int replayThreads = Math.max(2, Math.min(8, Runtime.getRuntime().availableProcessors()));
+    this.replayPool =
+        new ThreadPoolExecutor(
+            replayThreads,
+            replayThreads,
+            30,
+            TimeUnit.SECONDS,
+            new LinkedBlockingQueue<>(),
+            daemonThreads("herald-broker-replay"));
+    replayPool.allowCoreThreadTimeOut(true);
+    if (!builder.heartbeat.isZero()) {
+      // Two ticks per interval: a stream gets a heartbeat once it has been idle for two whole
+      // ticks, so between one interval and one and a half intervals after its last frame.
+      long tickNanos = Math.max(1_000_000, builder.heartbeat.toNanos() / 2);
+      scheduler.scheduleAtFixedRate(
+          this::heartbeatTick, tickNanos, tickNanos, TimeUnit.NANOSECONDS);
+    }
+  }
+
+  /** Returns a builder: a fresh {@link MemoryEventLog}, 15 s heartbeats, no listener. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Stores {@code publication} and fans it out to the live subscriptions of its topics.
+   *
+   * @return the stored event (with its id) once it is durable and handed to local subscriptions;
+   *     completes exceptionally with {@link StoreUnavailableException} if the log failed or the
+   *     broker is closed, in which case nothing was published
+   */
+  public CompletableFuture<StoredEvent> publish(Publication publication) {
+    Objects.requireNonNull(publication, "publication");
+    return publishAll(List.of(publication)).thenApply(events -> events.get(0));
+  }
+
+  /**
+   * Stores a batch all-or-nothing, ids in batch order, and fans each event out.
+   *
+   * @return the stored events in the order given, as for {@link #publish}
+   */
+  public CompletableFuture<List<StoredEvent>> publishAll(List<Publication> batch) {
+    List<Publication> copy = List.copyOf(batch);
+    if (closed) {
+      return CompletableFuture.failedFuture(new StoreUnavailableException("the broker is closed"));
+    }
+    if (copy.isEmpty()) {
+      return CompletableFuture.completedFuture(List.of());
+    }
+    try {
+      return log.append(copy);
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  /**
+   * Opens a subscription to {@code topics} from {@code position}. It is registered for live events
+   * before this returns; history, if any, is replayed on a broker thread. The sink is never called
+   * on the calling thread, so a transport can subscribe, then write its response head, and be sure
+   * the head precedes every frame.
+   *
+   * <p>Positions: {@link Position.Kind#LIVE} streams only new events; {@link
+   * Position.Kind#EARLIEST} all retained history first; {@link Position.Kind#AFTER} the history
+   * after that id. A position the log cannot honour exactly starts the stream with a {@code reset}
+   * event (no id) whose data is {@code {"lastEventId":"<as given>","reason":"unknown"}} (not an id,
+   * or above the newest id) or {@code "expired"} (retention dropped an event after it), followed by
+   * all retained history.
+   *
+   * @throws InvalidTopicException if the topics break the rules of {@link Topics}
+   * @throws IllegalStateException if the broker is closed
+   */
+  public Subscription subscribe(Set<String> topics, Position position, Sink sink) {
+    Set<String> checked = Topics.checkAll(Objects.requireNonNull(topics, "topics"));
+    Objects.requireNonNull(position, "position");
+    Objects.requireNonNull(sink, "sink");
+    if (closed) {
+      throw new IllegalStateException("the broker is closed");
+    }
+    BrokerSubscription subscription = new BrokerSubscription(this, checked, position, sink);
+    listener.subscriptionOpened();
+    subscriptions.add(subscription);
+    for (String topic : checked) {
+      index.compute(
+          topic,
+          (key, set) -> {
+            Set<BrokerSubscription> members = set != null ? set : ConcurrentHashMap.newKeySet();
+            members.add(subscription);
+            return members;
+          });
+    }
+    if (closed) {
+      // close() may have missed it; either it did not (the sink hears SHUTDOWN once) or nobody
+      // will ever call the sink and the caller learns it here.
+      if (subscription.abandon()) {
+        throw new IllegalStateException("the broker is closed");
+      }
+      return subscription;
+    }
+    if (position.kind() != Position.Kind.LIVE) {
+      replay(subscription);
+    }
+    return subscription;
+  }
+
+  /** How many subscriptions are open. */
+  public int subscriptionCount() {
+    return subscriptions.size();
+  }
+
+  /** The event log this broker stores in. */
+  public EventLog log() {
+    return log;
+  }
+
+  /**
+   * Ends every subscription with {@link CloseReason#SHUTDOWN} (each sink hears it once), stops the
+   * heartbeats and closes the log. Idempotent.
+   */
+  @Override
+  public void close() {
+    if (!closing.compareAndSet(false, true)) {
+      return;
+    }
+    closed = true;
+    scheduler.shutdownNow();
+    for (BrokerSubscription subscription : subscriptions) {
+      subscription.close(CloseReason.SHUTDOWN);
+    }
+    replayPool.shutdown();
+    try {
+      if (!replayPool.awaitTermination(5, TimeUnit.SECONDS)) {
+        LOG.log(System.Logger.Level.WARNING, "replay threads did not stop within 5 s");
+        replayPool.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    log.close();
+  }
+
+  int replayPageSize() {
+    return replayPageSize;
+  }
+
+  int maxBufferedEvents() {
+    return maxBufferedEvents;
+  }
+
+  BrokerListener listener() {
+    return listener;
+  }
+
+  /** Runs (or continues) a subscription's replay on a replay thread. */
+  void replay(BrokerSubscription subscription) {
+    try {
+      replayPool.execute(subscription::replayStep);
+    } catch (RejectedExecutionException e) {
+      // Only after close() began: it ends the subscription with SHUTDOWN.
+      LOG.log(System.Logger.Level.DEBUG, "replay refused: the broker is closing");
+    }
+  }
+
+  /** Continues a replay after {@code delayMillis}, once the sink may be writable again. */
+  void replayLater(BrokerSubscription subscription, long delayMillis) {
+    try {
+      ScheduledFuture<?> unused =
+          scheduler.schedule(() -> replay(subscription), delayMillis, TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException e) {
+      LOG.log(System.Logger.Level.DEBUG, "replay refused: the broker is closing");
+    }
+  }
+
+  /** Removes a closed subscription from the topic index. */
+  void unregister(BrokerSubscription subscription) {
+    for (String topic : subscription.topics()) {
+      index.computeIfPresent(
+          topic,
+          (key, set) -> {
+            set.remove(subscription);
+            return set.isEmpty() ? null : set;
+          });
+    }
+    subscriptions.remove(subscription);
+  }
+
+  /** The log's listener: fans each event out in id order, on the log's announcing thread. */
+  private void onAppended(List<StoredEvent> events) {
+    for (int i = 0, n = events.size(); i < n; i++) {
+      StoredEvent event = events.get(i);
+      int reached = 0;
+      int delivered = 0;
+      for (String topic : event.topics()) {
+        Set<BrokerSubscription> members = index.get(topic);
+        if (members == null) {
+          continue;
+        }
+        for (BrokerSubscription subscription : members) {
+          int outcome = subscription.offer(event);
+          if (outcome != BrokerSubscription.SKIPPED) {
+            reached++;
+            if (outcome == BrokerSubscription.DELIVERED) {
+              delivered++;
+            }
+          }
+        }
+      }
+      try {
+        listener.published(event, reached);
+        if (delivered > 0) {
+          listener.delivered(delivered);
+        }
+      } catch (RuntimeException e) {
+        LOG.log(System.Logger.Level.WARNING, "broker listener failed", e);
+      }
+    }
+  }
+
+  private void heartbeatTick() {
+    for (BrokerSubscription subscription : subscriptions) {
+      subscription.heartbeatTick();
+    }
+  }
+
+  private static ThreadFactory daemonThreads(String name) {
+    AtomicInteger count = new AtomicInteger();
+    return runnable -> {
+      Thread thread = new Thread(runnable, name + "-" + count.incrementAndGet());
+      thread.setDaemon(true);
+      return thread;
+    };
+  }
+
+  /** Builds a {@link Broker}. */
+  public static final class Builder {
+    private EventLog log;
+    private Duration heartbeat = DEFAULT_HEARTBEAT;
+    private BrokerListener listener = new BrokerListener() {};
+    private int replayPageSize = DEFAULT_REPLAY_PAGE_SIZE;
+    private int maxBufferedEvents = DEFAULT_MAX_BUFFERED_EVENTS;
+
+    private Builder() {}
+
+    /**
+     * Sets the event log; default a {@link MemoryEventLog} with {@link Retention#DEFAULT}. The
+     * broker becomes its listener and closes it on {@link Broker#close}.
+     */
+    public Builder log(EventLog log) {
+      this.log = Objects.requireNonNull(log, "log");
+      return this;
+    }
+
+    /**
+     * Sets how long a stream may be idle before it gets a {@code ":\n"} comment; default 15 s,
+     * {@link Duration#ZERO} turns heartbeats off.
+     */
+    public Builder heartbeat(Duration heartbeat) {
+      Objects.requireNonNull(heartbeat, "heartbeat");
+      if (heartbeat.isNegative()) {
+        throw new IllegalArgumentException("heartbeat must not be negative: " + heartbeat);
+      }
+      this.heartbeat = heartbeat;
+      return this;
+    }
+
+    /** Sets the metrics hooks; default none. */
+    public Builder listener(BrokerListener listener) {
+      this.listener = Objects.requireNonNull(listener, "listener");
+      return this;
+    }
+
+    /** Sets how many events one read from the log returns during replay; default 500. */
+    public Builder replayPageSize(int replayPageSize) {
+      if (replayPageSize < 1) {
+        throw new IllegalArgumentException("replayPageSize must be positive: " + replayPageSize);
+      }
+      this.replayPageSize = replayPageSize;
+      return this;
+    }
+
+    /**
+     * Sets how many live events one subscription may hold back while it replays history; past it
+     * the subscription is closed with {@link CloseReason#SLOW_CONSUMER} (the client resumes with
+     * its last event id) rather than grow without bound. Default 10 000.
+     */
+    public Builder maxBufferedEvents(int maxBufferedEvents) {
+      if (maxBufferedEvents < 1) {
+        throw new IllegalArgumentException(
+            "maxBufferedEvents must be positive: " + maxBufferedEvents);
+      }
+      this.maxBufferedEvents = maxBufferedEvents;
+      return this;
+    }
+
+    /** Returns the broker. */
+    public Broker build() {
+      return new Broker(this);
+    }
+  }
+}

@@ -1,0 +1,535 @@
+package dev.herald.server;
+
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * An {@link EventLog} in the heap: fast, and gone when the process ends.
+ *
+ * <p>Ids start at the boot time in microseconds (and never fall behind the clock), so an id handed
+ * out by an earlier process is always below this log's first id: {@link #droppedThrough} reports
+ * everything below the first id as dropped, and a client resuming from such an id gets a {@code
+ * reset} instead of a silent gap.
+ *
+ * <p>Besides the per-topic {@link Retention}, the log keeps an estimate of its heap use under a
+ * global byte cap ({@link Builder#maxBytes}, default {@value #DEFAULT_MAX_BYTES} bytes): past it,
+ * the oldest events are evicted first, and count as dropped. The cap also covers what the log
+ * remembers about topics whose history is empty (their newest dropped id); when even that is over
+ * the cap, the oldest such topics are forgotten and fold into one log-wide watermark, which can
+ * only make {@code reset}s more frequent, never hide a gap. A million member topics therefore
+ * cannot exhaust the heap.
+ *
+ * <p>Events past their retention age are removed on the next operation on the log.
+ *
+ * <pre>{@code
+ * EventLog log = MemoryEventLog.builder()
+ *     .retention(new Retention(1000, Duration.ofHours(24)))
+ *     .maxBytes(256L << 20)
+ *     .build();
+ * }</pre>
+ */
+public final class MemoryEventLog implements EventLog {
+  private static final System.Logger LOG = System.getLogger(MemoryEventLog.class.getName());
+
+  /** The default global byte cap: 64 MiB. */
+  public static final long DEFAULT_MAX_BYTES = 64L << 20;
+
+  /** Estimated heap bytes of one stored event besides its strings and frame. */
+  private static final long EVENT_OVERHEAD = 200;
+
+  /** Estimated heap bytes of one topic's bookkeeping besides its name. */
+  private static final long TOPIC_OVERHEAD = 160;
+
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Retention retention;
+  private final long maxBytes;
+  private final Clock clock;
+
+  // Everything below is guarded by lock.
+  private final Map<String, TopicLog> topics = new HashMap<>();
+  private Node oldest;
+  private Node newest;
+  private TopicLog oldestEmpty;
+  private TopicLog newestEmpty;
+  private long bytes;
+  private long nextId;
+  private Instant lastTimestamp;
+  private long forgottenThrough;
+  private Listener listener;
+  private boolean closed;
+  private volatile long lastId;
+
+  private MemoryEventLog(Builder builder) {
+    this.retention = builder.retention;
+    this.maxBytes = builder.maxBytes;
+    this.clock = builder.clock;
+    this.nextId = Math.max(1, micros(clock.instant()));
+    // Every id below the first one belongs to an earlier process (or to none): treat it as dropped.
+    this.forgottenThrough = nextId - 1;
+  }
+
+  /** Returns a builder: {@link Retention#DEFAULT}, a 64 MiB cap, the system UTC clock. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  @Override
+  public void listener(Listener listener) {
+    Objects.requireNonNull(listener, "listener");
+    lock.lock();
+    try {
+      if (this.listener != null) {
+        throw new IllegalStateException("the log already has a listener");
+      }
+      this.listener = listener;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public CompletableFuture<List<StoredEvent>> append(List<Publication> batch) {
+    Objects.requireNonNull(batch, "batch");
+    lock.lock();
+    try {
+      if (closed) {
+        return CompletableFuture.failedFuture(
+            new StoreUnavailableException("the memory event log is closed"));
+      }
+      if (batch.isEmpty()) {
+        return CompletableFuture.completedFuture(List.of());
+      }
+      Instant now = clock.instant();
+      // Timestamps never go backwards, so retention by age can always drop from the oldest end.
+      if (lastTimestamp != null && now.isBefore(lastTimestamp)) {
+        now = lastTimestamp;
+      }
+      lastTimestamp = now;
+      expire(now);
+      long id = Math.max(nextId, micros(now));
+      List<StoredEvent> stored = new ArrayList<>(batch.size());
+      for (Publication publication : batch) {
+        StoredEvent event = StoredEvent.of(id++, publication.topics(), publication.event(), now);
+        stored.add(event);
+        insert(event);
+      }
+      nextId = id;
+      lastId = id - 1;
+      evictOverCap();
+      List<StoredEvent> result = Collections.unmodifiableList(stored);
+      if (listener != null) {
+        // Under the lock: announcements are in id order and never concurrent, and each event is
+        // readable before it is announced.
+        try {
+          listener.onAppended(result);
+        } catch (RuntimeException e) {
+          // Stored is stored: the append succeeded whatever the listener did.
+          LOG.log(System.Logger.Level.WARNING, "event log listener failed", e);
+        }
+      }
+      return CompletableFuture.completedFuture(result);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public List<StoredEvent> readAfter(Set<String> topicSet, long afterId, int limit) {
+    Objects.requireNonNull(topicSet, "topics");
+    if (limit < 1) {
+      throw new IllegalArgumentException("limit must be positive: " + limit);
+    }
+    lock.lock();
+    try {
+      checkOpen();
+      expire(clock.instant());
+      List<TopicLog> logs = new ArrayList<>(topicSet.size());
+      for (String topic : topicSet) {
+        TopicLog log = topics.get(topic);
+        if (log != null && log.size > 0) {
+          logs.add(log);
+        }
+      }
+      if (logs.isEmpty()) {
+        return List.of();
+      }
+      if (logs.size() == 1) {
+        TopicLog log = logs.get(0);
+        int from = log.firstAfter(afterId);
+        int to = Math.min(log.size, from + limit);
+        List<StoredEvent> page = new ArrayList<>(Math.max(0, to - from));
+        for (int i = from; i < to; i++) {
+          page.add(log.get(i).event);
+        }
+        return Collections.unmodifiableList(page);
+      }
+      return merge(logs, afterId, limit);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Merges several topics' histories in id order, each event once. */
+  private static List<StoredEvent> merge(List<TopicLog> logs, long afterId, int limit) {
+    int k = logs.size();
+    int[] cursor = new int[k];
+    for (int i = 0; i < k; i++) {
+      cursor[i] = logs.get(i).firstAfter(afterId);
+    }
+    List<StoredEvent> page = new ArrayList<>(Math.min(limit, 64));
+    while (page.size() < limit) {
+      Node min = null;
+      for (int i = 0; i < k; i++) {
+        TopicLog log = logs.get(i);
+        if (cursor[i] < log.size) {
+          Node node = log.get(cursor[i]);
+          if (min == null || node.event.id() < min.event.id()) {
+            min = node;
+          }
+        }
+      }
+      if (min == null) {
+        break;
+      }
+      page.add(min.event);
+      long id = min.event.id();
+      for (int i = 0; i < k; i++) {
+        TopicLog log = logs.get(i);
+        if (cursor[i] < log.size && log.get(cursor[i]).event.id() == id) {
+          cursor[i]++;
+        }
+      }
+    }
+    return Collections.unmodifiableList(page);
+  }
+
+  @Override
+  public long lastId() {
+    return lastId;
+  }
+
+  @Override
+  public long droppedThrough(Set<String> topicSet) {
+    Objects.requireNonNull(topicSet, "topics");
+    lock.lock();
+    try {
+      checkOpen();
+      expire(clock.instant());
+      long dropped = 0;
+      for (String topic : topicSet) {
+        TopicLog log = topics.get(topic);
+        dropped = Math.max(dropped, log == null ? forgottenThrough : log.droppedThrough);
+      }
+      return dropped;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public boolean isAvailable() {
+    return !closed;
+  }
+
+  @Override
+  public void close() {
+    lock.lock();
+    try {
+      closed = true;
+      topics.clear();
+      oldest = newest = null;
+      oldestEmpty = newestEmpty = null;
+      bytes = 0;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The estimated heap bytes the log holds now; for tests. */
+  long retainedBytes() {
+    lock.lock();
+    try {
+      return bytes;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** How many topics the log keeps any state for now; for tests. */
+  int topicCount() {
+    lock.lock();
+    try {
+      return topics.size();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void checkOpen() {
+    if (closed) {
+      throw new StoreUnavailableException("the memory event log is closed");
+    }
+  }
+
+  private void insert(StoredEvent event) {
+    Node node = new Node(event, eventBytes(event));
+    node.refs = event.topics().size();
+    linkNewest(node);
+    bytes += node.bytes;
+    int maxCount = retention.maxCount();
+    for (String topic : event.topics()) {
+      TopicLog log = topics.get(topic);
+      if (log == null) {
+        log = new TopicLog(topic, forgottenThrough);
+        topics.put(topic, log);
+        bytes += topicBytes(topic);
+      } else if (log.size == 0) {
+        unlinkEmpty(log);
+      }
+      log.push(node);
+      if (log.size > maxCount) {
+        Node dropped = log.poll();
+        log.droppedThrough = Math.max(log.droppedThrough, dropped.event.id());
+        if (--dropped.refs == 0) {
+          unlinkNode(dropped);
+          bytes -= dropped.bytes;
+        }
+      }
+    }
+  }
+
+  /** Drops every event past its retention age: they are the oldest, timestamps being monotonic. */
+  private void expire(Instant now) {
+    Instant cutoff = now.minus(retention.maxAge());
+    while (oldest != null && !oldest.event.timestamp().isAfter(cutoff)) {
+      evictOldest();
+    }
+  }
+
+  private void evictOverCap() {
+    while (bytes > maxBytes) {
+      if (oldestEmpty != null) {
+        // Forgetting an empty topic costs at most a spurious reset; evicting an event loses data.
+        TopicLog log = oldestEmpty;
+        unlinkEmpty(log);
+        topics.remove(log.name);
+        bytes -= topicBytes(log.name);
+        forgottenThrough = Math.max(forgottenThrough, log.droppedThrough);
+      } else if (oldest != null) {
+        evictOldest();
+      } else {
+        break;
+      }
+    }
+  }
+
+  /** Removes the oldest event from every topic that still holds it: it is each one's oldest. */
+  private void evictOldest() {
+    Node node = oldest;
+    long id = node.event.id();
+    for (String topic : node.event.topics()) {
+      TopicLog log = topics.get(topic);
+      if (log != null && log.size > 0 && log.get(0) == node) {
+        log.poll();
+        log.droppedThrough = Math.max(log.droppedThrough, id);
+        if (log.size == 0) {
+          linkEmpty(log);
+        }
+      }
+    }
+    node.refs = 0;
+    unlinkNode(node);
+    bytes -= node.bytes;
+  }
+
+  private void linkNewest(Node node) {
+    node.prev = newest;
+    if (newest == null) {
+      oldest = node;
+    } else {
+      newest.next = node;
+    }
+    newest = node;
+  }
+
+  private void unlinkNode(Node node) {
+    if (node.prev == null) {
+      oldest = node.next;
+    } else {
+      node.prev.next = node.next;
+    }
+    if (node.next == null) {
+      newest = node.prev;
+    } else {
+      node.next.prev = node.prev;
+    }
+    node.prev = node.next = null;
+  }
+
+  private void linkEmpty(TopicLog log) {
+    log.prevEmpty = newestEmpty;
+    if (newestEmpty == null) {
+      oldestEmpty = log;
+    } else {
+      newestEmpty.nextEmpty = log;
+    }
+    newestEmpty = log;
+  }
+
+  private void unlinkEmpty(TopicLog log) {
+    if (log.prevEmpty == null) {
+      oldestEmpty = log.nextEmpty;
+    } else {
+      log.prevEmpty.nextEmpty = log.nextEmpty;
+    }
+    if (log.nextEmpty == null) {
+      newestEmpty = log.prevEmpty;
+    } else {
+      log.nextEmpty.prevEmpty = log.prevEmpty;
+    }
+    log.prevEmpty = log.nextEmpty = null;
+  }
+
+  private static long eventBytes(StoredEvent event) {
+    // The frame, plus the event's data and type held as strings (up to two bytes per char).
+    long size = EVENT_OVERHEAD + event.frame().length + 2L * event.event().data().length();
+    size += 2L * event.event().type().length();
+    for (String topic : event.topics()) {
+      size += 16 + 2L * topic.length();
+    }
+    return size;
+  }
+
+  private static long topicBytes(String topic) {
+    return TOPIC_OVERHEAD + 2L * topic.length();
+  }
+
+  private static long micros(Instant instant) {
+    return TimeUnit.SECONDS.toMicros(instant.getEpochSecond()) + instant.getNano() / 1000;
+  }
+
+  /** One stored event, linked in the log-wide id order. */
+  private static final class Node {
+    final StoredEvent event;
+    final long bytes;
+    int refs;
+    Node prev;
+    Node next;
+
+    Node(StoredEvent event, long bytes) {
+      this.event = event;
+      this.bytes = bytes;
+    }
+  }
+
+  /** One topic's retained events in id order: a growable ring of nodes. */
+  private static final class TopicLog {
+    final String name;
+    long droppedThrough;
+    Node[] ring = new Node[2];
+    int head;
+    int size;
+    TopicLog prevEmpty;
+    TopicLog nextEmpty;
+
+    TopicLog(String name, long droppedThrough) {
+      this.name = name;
+      this.droppedThrough = droppedThrough;
+    }
+
+    Node get(int i) {
+      return ring[(head + i) & (ring.length - 1)];
+    }
+
+    void push(Node node) {
+      if (size == ring.length) {
+        Node[] bigger = new Node[ring.length * 2];
+        for (int i = 0; i < size; i++) {
+          bigger[i] = get(i);
+        }
+        ring = bigger;
+        head = 0;
+      }
+      ring[(head + size) & (ring.length - 1)] = node;
+      size++;
+    }
+
+    Node poll() {
+      Node node = ring[head];
+      ring[head] = null;
+      head = (head + 1) & (ring.length - 1);
+      size--;
+      if (size == 0) {
+        // An emptied topic keeps only its name and watermark: release the ring it grew.
+        ring = new Node[2];
+        head = 0;
+      }
+      return node;
+    }
+
+    /** The index of the first event with an id above {@code afterId} ({@code size} if none). */
+    int firstAfter(long afterId) {
+      int lo = 0;
+      int hi = size;
+      while (lo < hi) {
+        int mid = (lo + hi) >>> 1;
+        if (get(mid).event.id() <= afterId) {
+          lo = mid + 1;
+        } else {
+          hi = mid;
+        }
+      }
+      return lo;
+    }
+  }
+
+  /** Builds a {@link MemoryEventLog}. */
+  public static final class Builder {
+    private Retention retention = Retention.DEFAULT;
+    private long maxBytes = DEFAULT_MAX_BYTES;
+    private Clock clock = Clock.systemUTC();
+
+    private Builder() {}
+
+    /** Sets the per-topic retention; default {@link Retention#DEFAULT}. */
+    public Builder retention(Retention retention) {
+      this.retention = Objects.requireNonNull(retention, "retention");
+      return this;
+    }
+
+    /** Sets the global cap on the log's estimated heap use, in bytes; default 64 MiB. */
+    public Builder maxBytes(long maxBytes) {
+      if (maxBytes < 1) {
+        throw new IllegalArgumentException("maxBytes must be positive: " + maxBytes);
+      }
+      this.maxBytes = maxBytes;
+      return this;
+    }
+
+    /** Sets the clock for timestamps, retention by age and the first id; default system UTC. */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /** Returns the log. */
+    public MemoryEventLog build() {
+      return new MemoryEventLog(this);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "MemoryEventLog{" + retention + ", maxBytes=" + maxBytes + "}";
+  }
+}

@@ -1,0 +1,165 @@
+package dev.herald.server;
+
+import dev.herald.core.Comment;
+import dev.herald.core.SseEncoder;
+import jakarta.servlet.AsyncContext;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Streams a {@link Broker}'s events over any Servlet 6 container (Tomcat, Jetty, Undertow, Spring
+ * MVC): asynchronous, with non-blocking writes and a bounded byte queue per stream.
+ *
+ * <p>Use {@link #handle} to serve {@code GET /events?topic=...}, or {@link #stream} from a
+ * controller that picks the topics itself (after its own authorisation, say). The stream resumes
+ * from the {@code Last-Event-ID} header or, for browsers, {@code ?lastEventId=} (the header wins).
+ * The response is {@code 200 text/event-stream; charset=utf-8} with {@code Cache-Control: no-store}
+ * and {@code X-Accel-Buffering: no}, flushed at once with an opening comment. A client that reads
+ * slower than events arrive has its stream closed once {@link Builder#maxBufferBytes} of frames are
+ * waiting (it reconnects with {@code Last-Event-ID} and replays what it missed); a client that goes
+ * away is noticed on the next write (heartbeats make sure there is one) and its subscription is
+ * released.
+ *
+ * <pre>{@code
+ * // Spring MVC: the application chooses the topics.
+ * @GetMapping("/me/events")
+ * void events(HttpServletRequest request, HttpServletResponse response, Principal user)
+ *     throws IOException {
+ *   sse.stream(request, response, Set.of("members/" + user.getName()));
+ * }
+ * }</pre>
+ *
+ * @see SseServlet
+ */
+public final class ServletSse {
+  /** Default {@link Builder#maxBufferBytes}: 1 MiB. */
+  public static final long DEFAULT_MAX_BUFFER_BYTES = 1L << 20;
+
+  private static final byte[] OPENING = SseEncoder.encode(new Comment("ok"));
+
+  private final Broker broker;
+  private final long maxBufferBytes;
+
+  private ServletSse(Builder builder) {
+    this.broker = builder.broker;
+    this.maxBufferBytes = builder.maxBufferBytes;
+  }
+
+  /** Returns an adapter for {@code broker} with the default 1 MiB per-stream buffer. */
+  public static ServletSse create(Broker broker) {
+    return builder(broker).build();
+  }
+
+  /** Returns a builder of an adapter for {@code broker}. */
+  public static Builder builder(Broker broker) {
+    return new Builder(broker);
+  }
+
+  /**
+   * Serves a subscribe request whose topics are its {@code topic} query parameters (repeatable).
+   * Answers 400 with a JSON error body when there is none, too many, or an invalid one.
+   */
+  public void handle(HttpServletRequest request, HttpServletResponse response) throws IOException {
+    String[] topics = request.getParameterValues("topic");
+    if (topics == null || topics.length == 0) {
+      error(response, 400, "topic_missing", "name at least one topic with ?topic=<name>");
+      return;
+    }
+    stream(request, response, Set.copyOf(Arrays.asList(topics)));
+  }
+
+  /**
+   * Streams {@code topics} to the client of this request from the position its {@code
+   * Last-Event-ID} (or {@code ?lastEventId=}) names, live only if none. Returns at once: the
+   * request is asynchronous from here on, and ends when the client goes away, the stream is too
+   * slow, or the broker closes. Answers 400 (JSON error body) for invalid topics, 503 if the broker
+   * is closed.
+   */
+  public void stream(HttpServletRequest request, HttpServletResponse response, Set<String> topics)
+      throws IOException {
+    Objects.requireNonNull(request, "request");
+    Objects.requireNonNull(response, "response");
+    Objects.requireNonNull(topics, "topics");
+    Set<String> checked;
+    try {
+      checked = Topics.checkAll(topics);
+    } catch (InvalidTopicException e) {
+      String code = topics.size() > Topics.MAX_TOPICS ? "too_many_topics" : "topic_invalid";
+      error(response, 400, code, e.getMessage());
+      return;
+    }
+    String lastEventId = request.getHeader("Last-Event-ID");
+    if (lastEventId == null) {
+      lastEventId = request.getParameter("lastEventId");
+    }
+    Position position = Position.parse(lastEventId == null ? "" : lastEventId);
+
+    ServletStream stream = new ServletStream(maxBufferBytes, OPENING);
+    Subscription subscription;
+    try {
+      // Live before the head is sent: an event published after the client sees the stream open
+      // is delivered. Frames queue behind the opening comment until the writer starts.
+      subscription = broker.subscribe(checked, position, stream);
+    } catch (IllegalStateException e) {
+      response.setHeader("Retry-After", "1");
+      error(response, 503, "shutting_down", "the server is shutting down; retry shortly");
+      return;
+    }
+    response.setStatus(200);
+    response.setContentType("text/event-stream; charset=utf-8");
+    response.setHeader("Cache-Control", "no-store");
+    response.setHeader("X-Accel-Buffering", "no");
+    AsyncContext context = request.startAsync();
+    // No async timeout: streams live until the client, the broker or a write ends them.
+    context.setTimeout(0);
+    stream.start(context, response.getOutputStream(), subscription);
+  }
+
+  private static void error(HttpServletResponse response, int status, String code, String message)
+      throws IOException {
+    byte[] body =
+        ("{\"error\":"
+                + BrokerSubscription.json(code)
+                + ",\"message\":"
+                + BrokerSubscription.json(message)
+                + "}")
+            .getBytes(StandardCharsets.UTF_8);
+    response.setStatus(status);
+    response.setContentType("application/json; charset=utf-8");
+    response.setHeader("Cache-Control", "no-store");
+    response.setContentLength(body.length);
+    response.getOutputStream().write(body);
+  }
+
+  /** Builds a {@link ServletSse}. */
+  public static final class Builder {
+    private final Broker broker;
+    private long maxBufferBytes = DEFAULT_MAX_BUFFER_BYTES;
+
+    private Builder(Broker broker) {
+      this.broker = Objects.requireNonNull(broker, "broker");
+    }
+
+    /**
+     * Sets how many bytes of frames may wait for one slow client before its stream is closed
+     * ({@link CloseReason#SLOW_CONSUMER}); default 1 MiB.
+     */
+    public Builder maxBufferBytes(long maxBufferBytes) {
+      if (maxBufferBytes < 1) {
+        throw new IllegalArgumentException("maxBufferBytes must be positive: " + maxBufferBytes);
+      }
+      this.maxBufferBytes = maxBufferBytes;
+      return this;
+    }
+
+    /** Returns the adapter. */
+    public ServletSse build() {
+      return new ServletSse(this);
+    }
+  }
+}

@@ -1,0 +1,55 @@
+package dev.herald.server;
+
+import jakarta.servlet.http.HttpServlet;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.util.Objects;
+
+/**
+ * A servlet that serves {@code GET ?topic=a&topic=b} as an event stream from a {@link Broker}; see
+ * {@link ServletSse} for what the stream does. Register it with async support on:
+ *
+ * <pre>{@code
+ * // Jetty 12 (ee10)
+ * Broker broker = Broker.builder().build();
+ * ServletContextHandler context = new ServletContextHandler();
+ * context.addServlet(new SseServlet(broker), "/events").setAsyncSupported(true);
+ * server.setHandler(context);
+ *
+ * // Tomcat
+ * Tomcat.addServlet(ctx, "events", new SseServlet(broker)).setAsyncSupported(true);
+ * ctx.addServletMappingDecoded("/events", "events");
+ *
+ * // Spring Boot
+ * @Bean
+ * ServletRegistrationBean<SseServlet> events(Broker broker) {
+ *   return new ServletRegistrationBean<>(new SseServlet(broker), "/events");
+ * }
+ * }</pre>
+ *
+ * <p>Publish from anywhere in the application with {@code broker.publish(Publication.of("prices",
+ * Event.of("{\"eur\": 1.08}")))}.
+ */
+public final class SseServlet extends HttpServlet {
+  private static final long serialVersionUID = 1L;
+
+  private final transient ServletSse sse;
+
+  /** A servlet streaming from {@code broker} with the default settings. */
+  public SseServlet(Broker broker) {
+    this(ServletSse.create(broker));
+  }
+
+  /** A servlet streaming with a configured adapter. */
+  public SseServlet(ServletSse sse) {
+    this.sse = Objects.requireNonNull(sse, "sse");
+  }
+
+  /** Streams the topics named by the {@code topic} query parameters. */
+  @Override
+  protected void doGet(HttpServletRequest request, HttpServletResponse response)
+      throws IOException {
+    sse.handle(request, response);
+  }
+}

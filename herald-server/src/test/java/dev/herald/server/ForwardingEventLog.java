@@ -1,0 +1,49 @@
+package dev.herald.server;
+
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+
+/** An event log that forwards every call: tests override one method to observe or break it. */
+class ForwardingEventLog implements EventLog {
+  private final EventLog delegate;
+
+  ForwardingEventLog(EventLog delegate) {
+    this.delegate = delegate;
+  }
+
+  @Override
+  public void listener(Listener listener) {
+    delegate.listener(listener);
+  }
+
+  @Override
+  public CompletableFuture<List<StoredEvent>> append(List<Publication> batch) {
+    return delegate.append(batch);
+  }
+
+  @Override
+  public List<StoredEvent> readAfter(Set<String> topics, long afterId, int limit) {
+    return delegate.readAfter(topics, afterId, limit);
+  }
+
+  @Override
+  public long lastId() {
+    return delegate.lastId();
+  }
+
+  @Override
+  public long droppedThrough(Set<String> topics) {
+    return delegate.droppedThrough(topics);
+  }
+
+  @Override
+  public boolean isAvailable() {
+    return delegate.isAvailable();
+  }
+
+  @Override
+  public void close() {
+    delegate.close();
+  }
+}
