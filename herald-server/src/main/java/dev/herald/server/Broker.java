@@ -1,6 +1,7 @@
 package dev.herald.server;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
@@ -153,6 +154,7 @@ public final class Broker implements AutoCloseable {
     if (closed) {
       throw new IllegalStateException("the broker is closed");
     }
+    watchAll(checked);
     BrokerSubscription subscription = new BrokerSubscription(this, checked, position, sink);
     listener.subscriptionOpened();
     subscriptions.add(subscription);
@@ -247,7 +249,7 @@ public final class Broker implements AutoCloseable {
     }
   }
 
-  /** Removes a closed subscription from the topic index. */
+  /** Removes a closed subscription from the topic index; runs once per subscription. */
   void unregister(BrokerSubscription subscription) {
     for (String topic : subscription.topics()) {
       index.computeIfPresent(
@@ -256,8 +258,27 @@ public final class Broker implements AutoCloseable {
             set.remove(subscription);
             return set.isEmpty() ? null : set;
           });
+      log.unwatch(topic);
     }
     subscriptions.remove(subscription);
+  }
+
+  /**
+   * Tells a shared log (Redis) to announce these topics to this node. Done before the subscription
+   * is registered, so a close racing the subscribe cannot unwatch first and leave a watch behind;
+   * if the log cannot watch, nothing is left watched and the subscribe fails.
+   */
+  private void watchAll(Set<String> topics) {
+    List<String> watched = new ArrayList<>(topics.size());
+    try {
+      for (String topic : topics) {
+        log.watch(topic);
+        watched.add(topic);
+      }
+    } catch (RuntimeException e) {
+      watched.forEach(log::unwatch);
+      throw e;
+    }
   }
 
   /** The log's listener: fans each event out in id order, on the log's announcing thread. */

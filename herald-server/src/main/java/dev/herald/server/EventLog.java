@@ -23,10 +23,10 @@ import java.util.concurrent.CompletableFuture;
  *       hand-off from history to live depends on this). A log shared by several nodes may limit
  *       this to the topics it is told to {@link #watch}: it announces every event published to a
  *       watched topic, by any node, and need not announce the others (no local subscriber wants
- *       them); logs of one process (memory, SQLite) announce every event and ignore watching.
- *       While a shared log has lost its notification connection (its store is partly
- *       unreachable), it may complete an append before announcing it; it announces every such
- *       event, in order, once it has caught up, before any later one.
+ *       them); logs of one process (memory, SQLite) announce every event and ignore watching. While
+ *       a shared log has lost its notification connection (its store is partly unreachable), it may
+ *       complete an append before announcing it; it announces every such event, in order, once it
+ *       has caught up, before any later one.
  *   <li>Reads are paged and return only retained events: an event past its retention age is never
  *       returned, even if not yet deleted.
  * </ul>
@@ -72,8 +72,8 @@ public interface EventLog extends AutoCloseable {
    * Starts announcing events of {@code topic} to the listener, if this log announces only watched
    * topics (a log shared by several nodes does, so each node hears only what its subscribers want).
    * Calls are counted: the topic stays watched until {@link #unwatch} has been called as often. The
-   * broker calls it for each topic of a subscription after registering the subscription for live
-   * events and before reading its history; when it returns, every event appended later to {@code
+   * broker calls it once for each topic of a subscription, before registering the subscription for
+   * live events and reading its history; when it returns, every event appended later to {@code
    * topic}, by any node, will be announced. It may block briefly (bounded by the log's command
    * timeout); if the store is unreachable it returns anyway and the log catches up when the store
    * is back. The default does nothing: every event is announced anyway.
@@ -82,8 +82,8 @@ public interface EventLog extends AutoCloseable {
 
   /**
    * Undoes one {@link #watch} of {@code topic}; when the count reaches zero the log may stop
-   * announcing its events. The broker calls it for each topic of a subscription once that
-   * subscription is closed and unregistered. Never blocks. The default does nothing.
+   * announcing its events. The broker calls it once for each topic of a subscription when it
+   * unregisters the closed subscription. Never blocks. The default does nothing.
    */
   default void unwatch(String topic) {}
 

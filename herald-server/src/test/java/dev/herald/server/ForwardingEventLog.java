@@ -38,6 +38,16 @@ class ForwardingEventLog implements EventLog {
   }
 
   @Override
+  public void watch(String topic) {
+    delegate.watch(topic);
+  }
+
+  @Override
+  public void unwatch(String topic) {
+    delegate.unwatch(topic);
+  }
+
+  @Override
   public boolean isAvailable() {
     return delegate.isAvailable();
   }

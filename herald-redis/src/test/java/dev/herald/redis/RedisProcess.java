@@ -1,0 +1,95 @@
+package dev.herald.redis;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/** A redis-server child process of the test on a free port, which tests stop and start again. */
+final class RedisProcess implements AutoCloseable {
+  private static final String BINARY = "/usr/bin/redis-server";
+
+  private final Path dir;
+  private final boolean persistent;
+  private final int port;
+  private Process process;
+
+  /**
+   * @param dir where it keeps its append-only file
+   * @param persistent whether a restarted server finds the data again (AOF, fsync always)
+   */
+  RedisProcess(Path dir, boolean persistent) {
+    this.dir = dir;
+    this.persistent = persistent;
+    try (ServerSocket socket = new ServerSocket(0)) {
+      this.port = socket.getLocalPort();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  String uri() {
+    return "redis://127.0.0.1:" + port;
+  }
+
+  /** Starts the server and waits (bounded) until it accepts connections. */
+  void start() throws Exception {
+    List<String> command = new ArrayList<>(List.of(BINARY, "--port", "" + port));
+    command.addAll(List.of("--bind", "127.0.0.1", "--save", "", "--dir", dir.toString()));
+    if (persistent) {
+      command.addAll(List.of("--appendonly", "yes", "--appendfsync", "always"));
+    } else {
+      command.addAll(List.of("--appendonly", "no"));
+    }
+    process = new ProcessBuilder(command).redirectErrorStream(true).start();
+    CompletableFuture<Void> ready = new CompletableFuture<>();
+    Process started = process;
+    Thread reader =
+        new Thread(
+            () -> {
+              try (BufferedReader lines =
+                  new BufferedReader(new InputStreamReader(started.getInputStream(), UTF_8))) {
+                String line;
+                while ((line = lines.readLine()) != null) {
+                  if (line.contains("Ready to accept connections")) {
+                    ready.complete(null);
+                  }
+                }
+              } catch (IOException e) {
+                ready.completeExceptionally(e);
+              }
+              ready.completeExceptionally(new IllegalStateException("redis-server exited"));
+            },
+            "redis-server-output-" + port);
+    reader.setDaemon(true);
+    reader.start();
+    ready.get(15, TimeUnit.SECONDS);
+  }
+
+  /** Stops the server as an operator would (SIGTERM: it flushes its append-only file). */
+  void stop() throws InterruptedException {
+    process.destroy();
+    assertThat(process.waitFor(15, TimeUnit.SECONDS)).as("redis-server stopped").isTrue();
+  }
+
+  @Override
+  public void close() {
+    if (process != null && process.isAlive()) {
+      process.destroyForcibly();
+      try {
+        process.waitFor(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+}
