@@ -1,6 +1,7 @@
 package dev.herald.core;
 
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Arrays;
 
 /**
@@ -32,10 +33,22 @@ public final class SseEncoder {
     if (!Event.DEFAULT_TYPE.equals(event.type())) {
       frame.field("event", event.type());
     }
-    event.retry().ifPresent(retry -> frame.field("retry", Long.toString(retry.toMillis())));
+    event.retry().ifPresent(retry -> frame.field("retry", Long.toString(wholeMillis(retry))));
     frame.lines("data: ", "data:", event.data());
     frame.newline();
     return frame.toByteArray();
+  }
+
+  /**
+   * The retry in whole milliseconds, truncated; saturated at {@code Long.MAX_VALUE} like the
+   * parser's, since a {@link Duration} can hold more milliseconds than a long.
+   */
+  private static long wholeMillis(Duration retry) {
+    try {
+      return retry.toMillis();
+    } catch (ArithmeticException tooLong) {
+      return Long.MAX_VALUE;
+    }
   }
 
   /** Returns the lines for {@code comment}: a {@code :} line per line of its text. */

@@ -1,6 +1,10 @@
 package dev.herald.core;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Objects;
@@ -55,21 +59,60 @@ public final class SseParser {
   private static final byte[] RETRY = {'r', 'e', 't', 'r', 'y'};
   private static final byte[] BOM = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
 
-  /** Buffers above this are released after use, so one huge event does not pin memory. */
-  private static final int RETAINED_BUFFER_BYTES = 64 * 1024;
+  /** Reads four bytes at once, little-endian as the two constants after it are written. */
+  private static final VarHandle INTS =
+      MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
+
+  private static final int DATA_AS_INT = 'd' | 'a' << 8 | 't' << 16 | 'a' << 24;
+  private static final int EVEN_AS_INT = 'e' | 'v' << 8 | 'e' << 16 | 'n' << 24;
+
+  // Eight copies of a byte, for scanning eight bytes at a time.
+  private static final long LF_BYTES = 0x0A0A0A0A0A0A0A0AL;
+  private static final long CR_BYTES = 0x0D0D0D0D0D0D0D0DL;
+  private static final long LOW_BITS = 0x0101010101010101L;
+  private static final long BELOW_CR_BYTES = 0x0E0E0E0E0E0E0E0EL;
+  private static final long HIGH_BITS = 0x8080808080808080L;
+
+  private static final int INITIAL_BUFFER_BYTES = 256;
+
+  /**
+   * Buffers grow with what the stream sends. After use, one larger than this is kept only while it
+   * is used to a quarter or more (so a stream of large events does not regrow it for each event)...
+   */
+  private static final int SMALL_BUFFER_BYTES = 64 * 1024;
+
+  /** ...and one larger than this is never kept, so one huge event does not pin memory. */
+  private static final int MAX_RETAINED_BUFFER_BYTES = 1024 * 1024;
+
+  /** Event types up to this long are remembered, to reuse their string. */
+  private static final int CACHED_TYPE_MAX_BYTES = 256;
 
   private final Handler handler;
+  private final Utf8 utf8 = new Utf8();
   private final int maxLineBytes;
   private final int maxEventBytes;
 
   private boolean bomDone;
   private int bomMatched;
   private boolean skipLf;
-  private byte[] line = new byte[256];
+  private byte[] line = new byte[INITIAL_BUFFER_BYTES];
   private int lineLength;
-  private byte[] data = new byte[256];
+  private byte[] data = new byte[INITIAL_BUFFER_BYTES];
   private int dataLength;
-  private String eventType = "";
+
+  /** False once a data line of the current event may hold non-ASCII bytes. */
+  private boolean dataAscii = true;
+
+  /** Whether the line just found by {@link #indexOfLineEnd} is all ASCII. */
+  private boolean lineAscii;
+
+  /** The event type buffer; the standard's empty buffer is kept as the type it stands for. */
+  private String eventType = Event.DEFAULT_TYPE;
+
+  /** The last event type decoded, and its bytes, to reuse the string when they repeat. */
+  private byte[] cachedTypeBytes = {};
+
+  private String cachedType = "";
   private String idBuffer;
   private String lastEventId;
   private byte[] scratch;
@@ -144,34 +187,83 @@ public final class SseParser {
           continue;
         }
       }
-      int j = i;
-      while (j < end) {
-        byte b = bytes[j];
-        if (b == '\n' || b == '\r') {
-          break;
-        }
-        j++;
-      }
+      int j = indexOfLineEnd(bytes, i, end);
       if (j == end) {
         appendToLine(bytes, i, end - i);
         return;
       }
       if (lineLength == 0) {
         checkLineLength(j - i);
-        processLine(bytes, i, j - i);
+        processLine(bytes, i, j - i, lineAscii);
       } else {
         appendToLine(bytes, i, j - i);
         // Reset before processing: a handler that throws must not leave a stale line behind.
         int n = lineLength;
         lineLength = 0;
-        processLine(line, 0, n);
-        if (line.length > RETAINED_BUFFER_BYTES) {
-          line = new byte[256];
+        if (release(line.length, n)) {
+          // Release what one long line grew, but keep a buffer that lines of this size need.
+          byte[] full = line;
+          line = new byte[INITIAL_BUFFER_BYTES];
+          processLine(full, 0, n, false);
+        } else {
+          processLine(line, 0, n, false);
         }
       }
       skipLf = bytes[j] == '\r';
       i = j + 1;
     }
+  }
+
+  /**
+   * Returns the index of the first CR or LF in {@code [i, end)}, or {@code end}. Eight bytes at a
+   * time: {@code (v - 0x01..) & ~v & 0x80..} flags the zero bytes of {@code v} (a borrow can also
+   * flag a byte above a real zero, never below one), so the lowest flag in little-endian order is
+   * the first CR or LF.
+   *
+   * <p>On the way it notes in {@link #lineAscii} whether the bytes it read were all ASCII, so a
+   * line found whole in the input need not be scanned again before decoding.
+   */
+  private int indexOfLineEnd(byte[] b, int i, int end) {
+    long seen = 0;
+    // Sixteen bytes per step while no byte is below 0x0E, then the exact test below.
+    while (i + 16 <= end) {
+      long first = (long) Utf8.LONGS.get(b, i);
+      long second = (long) Utf8.LONGS.get(b, i + 8);
+      long below = ((first - BELOW_CR_BYTES) & ~first) | ((second - BELOW_CR_BYTES) & ~second);
+      if ((below & HIGH_BITS) != 0) {
+        break;
+      }
+      seen |= first | second;
+      i += 16;
+    }
+    while (i + 8 <= end) {
+      long word = (long) Utf8.LONGS.get(b, i);
+      seen |= word;
+      // A cheaper first test by the same trick: no byte below 0x0E means no CR (0x0D) and no LF.
+      if (((word - BELOW_CR_BYTES) & ~word & HIGH_BITS) == 0) {
+        i += 8;
+        continue;
+      }
+      long lf = word ^ LF_BYTES;
+      long cr = word ^ CR_BYTES;
+      long found = (((lf - LOW_BITS) & ~lf) | ((cr - LOW_BITS) & ~cr)) & HIGH_BITS;
+      if (found != 0) {
+        lineAscii = (seen & HIGH_BITS) == 0;
+        return i + (Long.numberOfTrailingZeros(found) >>> 3);
+      }
+      i += 8;
+    }
+    while (i < end) {
+      byte x = b[i];
+      // A negative byte sign-extends into the high bit of the top byte.
+      seen |= x;
+      if (x == '\n' || x == '\r') {
+        lineAscii = (seen & HIGH_BITS) == 0;
+        return i;
+      }
+      i++;
+    }
+    return end;
   }
 
   private int skipBom(byte[] bytes, int i, int end) {
@@ -210,19 +302,42 @@ public final class SseParser {
     }
   }
 
-  private void processLine(byte[] b, int off, int len) {
+  /**
+   * Processes one line, line end excluded. {@code ascii} says the line is known to be all ASCII,
+   * which saves the decoder's scan; false means it may or may not be.
+   */
+  private void processLine(byte[] b, int off, int len, boolean ascii) {
     if (len == 0) {
       dispatch();
       return;
     }
     if (b[off] == ':') {
-      handler.onComment(Utf8.decode(b, off + 1, len - 1));
+      handler.onComment(utf8.decodeText(b, off + 1, len - 1));
       return;
     }
     int end = off + len;
-    int colon = off;
-    while (colon < end && b[colon] != ':') {
-      colon++;
+    // The fields nearly every event has are recognised at once, without the general search.
+    int colon;
+    if (len >= 5 && (int) INTS.get(b, off) == DATA_AS_INT && b[off + 4] == ':') {
+      int valueOffset = off + 5;
+      if (valueOffset < end && b[valueOffset] == ' ') {
+        valueOffset++;
+      }
+      appendData(b, valueOffset, end - valueOffset);
+      dataAscii &= ascii;
+      return;
+    } else if (len >= 3 && b[off] == 'i' && b[off + 1] == 'd' && b[off + 2] == ':') {
+      colon = off + 2;
+    } else if (len >= 6
+        && (int) INTS.get(b, off) == EVEN_AS_INT
+        && b[off + 4] == 't'
+        && b[off + 5] == ':') {
+      colon = off + 5;
+    } else {
+      colon = off;
+      while (colon < end && b[colon] != ':') {
+        colon++;
+      }
     }
     int nameLength = colon - off;
     int valueOffset = Math.min(colon + 1, end);
@@ -230,18 +345,51 @@ public final class SseParser {
       valueOffset++;
     }
     int valueLength = end - valueOffset;
-    if (is(DATA, b, off, nameLength)) {
-      appendData(b, valueOffset, valueLength);
-    } else if (is(EVENT, b, off, nameLength)) {
-      eventType = Utf8.decode(b, valueOffset, valueLength);
-    } else if (is(ID, b, off, nameLength)) {
-      if (!containsNul(b, valueOffset, valueLength)) {
-        idBuffer = Utf8.decode(b, valueOffset, valueLength);
+    switch (nameLength) {
+      case 2 -> {
+        if (is(ID, b, off, nameLength) && !containsNul(b, valueOffset, valueLength)) {
+          idBuffer =
+              ascii
+                  ? new String(b, valueOffset, valueLength, StandardCharsets.ISO_8859_1)
+                  : utf8.decodeText(b, valueOffset, valueLength);
+        }
       }
-    } else if (is(RETRY, b, off, nameLength)) {
-      parseRetry(b, valueOffset, valueLength);
+      case 4 -> {
+        if (is(DATA, b, off, nameLength)) {
+          appendData(b, valueOffset, valueLength);
+          dataAscii &= ascii;
+        }
+      }
+      case 5 -> {
+        if (is(EVENT, b, off, nameLength)) {
+          eventType = eventType(b, valueOffset, valueLength);
+        } else if (is(RETRY, b, off, nameLength)) {
+          parseRetry(b, valueOffset, valueLength);
+        }
+      }
+      default -> {
+        // Any other field is ignored, as the standard says.
+      }
     }
-    // Any other field is ignored, as the standard says.
+  }
+
+  /**
+   * Decodes an event type, reusing the previous type's string when the bytes are the same: streams
+   * repeat a handful of types, and this saves a string per event.
+   */
+  private String eventType(byte[] b, int off, int len) {
+    if (len == 0) {
+      return Event.DEFAULT_TYPE;
+    }
+    if (len == cachedTypeBytes.length && startsWith(b, off, cachedTypeBytes)) {
+      return cachedType;
+    }
+    String type = utf8.decodeText(b, off, len);
+    if (len <= CACHED_TYPE_MAX_BYTES) {
+      cachedTypeBytes = Arrays.copyOfRange(b, off, off + len);
+      cachedType = type;
+    }
+    return type;
   }
 
   private void appendData(byte[] b, int off, int len) {
@@ -277,27 +425,39 @@ public final class SseParser {
   private void dispatch() {
     lastEventId = idBuffer;
     if (dataLength == 0) {
-      eventType = "";
+      eventType = Event.DEFAULT_TYPE;
       return;
     }
     // UTF-8 never encodes LF inside another character, so decoding the whole buffer at once equals
     // decoding line by line; the final LF is dropped, as the standard says.
-    String eventData = Utf8.decode(data, 0, dataLength - 1);
-    String type = eventType.isEmpty() ? Event.DEFAULT_TYPE : eventType;
-    dataLength = 0;
-    eventType = "";
-    if (data.length > RETAINED_BUFFER_BYTES) {
-      data = new byte[256];
+    String eventData =
+        dataAscii
+            ? new String(data, 0, dataLength - 1, StandardCharsets.ISO_8859_1)
+            : utf8.decodeText(data, 0, dataLength - 1);
+    dataAscii = true;
+    String type = eventType;
+    if (release(data.length, dataLength)) {
+      // Release what one large event grew; keep a buffer that events of this size need.
+      data = new byte[INITIAL_BUFFER_BYTES];
     }
+    dataLength = 0;
+    eventType = Event.DEFAULT_TYPE;
     handler.onEvent(Event.parsed(type, eventData, lastEventId));
+  }
+
+  /** Whether a buffer of {@code capacity}, just used for {@code used} bytes, is to be dropped. */
+  private static boolean release(int capacity, int used) {
+    return capacity > MAX_RETAINED_BUFFER_BYTES
+        || (capacity > SMALL_BUFFER_BYTES && used < capacity / 4);
   }
 
   private void discardAll() {
     lineLength = 0;
     dataLength = 0;
-    eventType = "";
-    line = new byte[256];
-    data = new byte[256];
+    dataAscii = true;
+    eventType = Event.DEFAULT_TYPE;
+    line = new byte[INITIAL_BUFFER_BYTES];
+    data = new byte[INITIAL_BUFFER_BYTES];
   }
 
   private static boolean is(byte[] name, byte[] b, int off, int len) {
@@ -306,6 +466,16 @@ public final class SseParser {
     }
     for (int i = 0; i < len; i++) {
       if (b[off + i] != name[i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Whether {@code b} from {@code off} starts with {@code prefix} (which must fit). */
+  private static boolean startsWith(byte[] b, int off, byte[] prefix) {
+    for (int i = 0; i < prefix.length; i++) {
+      if (b[off + i] != prefix[i]) {
         return false;
       }
     }

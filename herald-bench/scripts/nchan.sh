@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Nchan (nginx + libnginx-mod-nchan) on loopback, for the hub load tests (docs/performance.md,
+# "Hub load tests (issue 5)").
+#   nchan.sh start [PORT] [DIR]   installs the packages if missing, writes DIR/nginx.conf, starts nginx
+#   nchan.sh stop [DIR]           stops it
+# Prints the master pid on start. DIR defaults to /tmp/herald-nchan.
+# Fairness: worker_processes 1 — one worker process, as the hub runs one JVM; the hub's Netty has
+# more event-loop threads, but the machine has 2 cores shared with the load generator either way.
+# Message buffering matches the hub's default retention: 1000 messages per channel, 24 h.
+set -euo pipefail
+cmd=${1:-start}
+if [[ $cmd == stop ]]; then
+  dir=${2:-/tmp/herald-nchan}
+  if [[ -f $dir/nginx.pid ]]; then
+    nginx -p "$dir" -c "$dir/nginx.conf" -s stop || true
+  fi
+  exit 0
+fi
+port=${2:-8090}
+dir=${3:-/tmp/herald-nchan}
+if [[ ! -f /usr/lib/nginx/modules/ngx_nchan_module.so ]]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx libnginx-mod-nchan >/dev/null
+fi
+mkdir -p "$dir/tmp"
+cat >"$dir/nginx.conf" <<CONF
+load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
+user root;
+daemon on;
+worker_processes 1;
+worker_rlimit_nofile 20000;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events {
+  worker_connections 20000;
+  use epoll;
+  multi_accept on;
+}
+http {
+  access_log off;
+  client_body_temp_path $dir/tmp/body;
+  proxy_temp_path $dir/tmp/proxy;
+  fastcgi_temp_path $dir/tmp/fastcgi;
+  uwsgi_temp_path $dir/tmp/uwsgi;
+  scgi_temp_path $dir/tmp/scgi;
+  keepalive_requests 1000000;
+  nchan_max_reserved_memory 256M;
+  server {
+    listen 127.0.0.1:$port backlog=4096;
+    location = /pub {
+      nchan_publisher;
+      nchan_channel_id \$arg_id;
+      nchan_message_buffer_length 1000;
+      nchan_message_timeout 24h;
+    }
+    location = /sub {
+      nchan_subscriber eventsource;
+      nchan_channel_id \$arg_id;
+      nchan_subscriber_first_message newest;
+    }
+  }
+}
+CONF
+nginx -p "$dir" -c "$dir/nginx.conf"
+for _ in $(seq 1 50); do
+  [[ -s $dir/nginx.pid ]] && break
+  sleep 0.1
+done
+cat "$dir/nginx.pid"

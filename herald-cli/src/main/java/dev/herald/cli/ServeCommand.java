@@ -1,0 +1,294 @@
+package dev.herald.cli;
+
+import dev.herald.hub.Hub;
+import dev.herald.hub.HubStartException;
+import dev.herald.hub.internal.config.StoreSpec;
+import dev.herald.server.Retention;
+import java.io.PrintWriter;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code herald serve}: runs the hub until SIGTERM or SIGINT, then shuts down gracefully and exits
+ * 0. Every flag can also be set as {@code HERALD_<FLAG>} in the environment.
+ */
+@Command(
+    name = "serve",
+    mixinStandardHelpOptions = true,
+    description = "Run the hub. Every flag also reads HERALD_<FLAG_IN_UPPER_SNAKE> from the env.")
+final class ServeCommand implements Callable<Integer> {
+  @CommandLine.Spec private CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--port", defaultValue = "8080", description = "TCP port (0: any free port).")
+  int port;
+
+  @Option(names = "--bind", defaultValue = "127.0.0.1", description = "Address to listen on.")
+  String bind;
+
+  @Option(
+      names = "--store",
+      defaultValue = "sqlite:./herald-data/events.db",
+      description = "memory, sqlite:<path> or redis://host:port (default: ${DEFAULT-VALUE}).")
+  String store;
+
+  @Option(
+      names = "--heartbeat",
+      defaultValue = "15s",
+      converter = Units.DurationConverter.class,
+      description = "Idle time before a heartbeat comment, e.g. 15s (0s: none).")
+  Duration heartbeat;
+
+  @Option(
+      names = "--retention-count",
+      defaultValue = "1000",
+      description = "Events kept per topic.")
+  int retentionCount;
+
+  @Option(
+      names = "--retention-age",
+      defaultValue = "24h",
+      converter = Units.DurationConverter.class,
+      description = "Age after which events are dropped, e.g. 24h.")
+  Duration retentionAge;
+
+  @Option(
+      names = "--max-event-bytes",
+      defaultValue = "1MiB",
+      converter = Units.SizeConverter.class,
+      description = "Largest publish body, e.g. 1MiB (413 above).")
+  long maxEventBytes;
+
+  @Option(
+      names = "--max-buffer-bytes",
+      defaultValue = "1MiB",
+      converter = Units.SizeConverter.class,
+      description = "Unsent bytes per stream before it is closed as a slow consumer.")
+  long maxBufferBytes;
+
+  @Option(
+      names = "--max-connections",
+      defaultValue = "10000",
+      description = "Most open connections (0: no limit).")
+  int maxConnections;
+
+  @Option(
+      names = "--max-connections-per-ip",
+      defaultValue = "0",
+      description = "Most open connections per client address (0: no limit).")
+  int maxConnectionsPerIp;
+
+  @Option(
+      names = "--fsync",
+      arity = "0..1",
+      defaultValue = "false",
+      fallbackValue = "true",
+      description = "Sync every SQLite commit to disk (power-loss safety).")
+  boolean fsync;
+
+  @Option(
+      names = "--jwt-secret",
+      description =
+          "HS256/384/512 secret (its UTF-8 bytes, at least 32): turns auth on. Prefer the env"
+              + " variable HERALD_JWT_SECRET, which ps cannot show.")
+  String jwtSecret;
+
+  @Option(
+      names = "--jwt-public-key",
+      description = "PEM public key file (RSA: RS*/PS*, EC: ES*): turns auth on.")
+  Path jwtPublicKey;
+
+  @Option(
+      names = "--jwks-url",
+      description = "JWKS URL, fetched at first use and cached: turns auth on.")
+  URI jwksUrl;
+
+  @Option(
+      names = "--jwt-clock-skew",
+      defaultValue = "30s",
+      converter = Units.DurationConverter.class,
+      description = "Leeway for the exp and nbf claims (default: ${DEFAULT-VALUE}).")
+  Duration jwtClockSkew;
+
+  @Option(
+      names = "--no-query-token",
+      arity = "0..1",
+      defaultValue = "false",
+      fallbackValue = "true",
+      description = "Refuse ?access_token= (accept only the Authorization header and the cookie).")
+  boolean noQueryToken;
+
+  @Option(
+      names = "--allow-anonymous",
+      arity = "0..1",
+      defaultValue = "false",
+      fallbackValue = "true",
+      description = "Allow dev mode (no key, anonymous) on a non-loopback address.")
+  boolean allowAnonymous;
+
+  @Option(
+      names = "--cors-origin",
+      split = ",",
+      description =
+          "Origin allowed to call the hub from a browser, with credentials (repeatable; env"
+              + " comma-separated); no wildcard.")
+  List<String> corsOrigins = new ArrayList<>();
+
+  @Option(
+      names = "--max-new-connections-per-second",
+      defaultValue = "1000",
+      description = "New connections accepted per second, all clients together (0: no limit).")
+  int maxNewConnectionsPerSecond;
+
+  @Option(
+      names = "--publish-rate",
+      defaultValue = "1000",
+      description = "Events per second per token subject, per address when anonymous (0: none).")
+  double publishRate;
+
+  @Option(
+      names = "--redis-key-prefix",
+      defaultValue = StoreSpec.DEFAULT_REDIS_KEY_PREFIX,
+      description =
+          "Prefix of every Redis key (redis:// stores); deployments sharing a Redis need"
+              + " different ones (default: ${DEFAULT-VALUE}).")
+  String redisKeyPrefix;
+
+  private final CountDownLatch stop = new CountDownLatch(1);
+
+  /** Builds the hub these flags describe, not started. */
+  Hub hub() {
+    if (maxEventBytes < 1 || maxEventBytes > Integer.MAX_VALUE) {
+      throw invalid("--max-event-bytes must be between 1 byte and 2GiB");
+    }
+    int keys =
+        (jwtSecret != null ? 1 : 0) + (jwtPublicKey != null ? 1 : 0) + (jwksUrl != null ? 1 : 0);
+    if (keys > 1) {
+      throw invalid("give only one of --jwt-secret, --jwt-public-key and --jwks-url");
+    }
+    try {
+      Hub.Builder builder = Hub.builder();
+      if (jwtSecret != null) {
+        builder.jwtSecret(jwtSecret);
+      } else if (jwtPublicKey != null) {
+        builder.jwtPublicKey(jwtPublicKey);
+      } else if (jwksUrl != null) {
+        builder.jwksUrl(jwksUrl);
+      }
+      return builder
+          .jwtClockSkew(jwtClockSkew)
+          .queryTokens(!noQueryToken)
+          .allowAnonymous(allowAnonymous)
+          .corsOrigins(corsOrigins)
+          .maxNewConnectionsPerSecond(maxNewConnectionsPerSecond)
+          .publishRate(publishRate)
+          .port(port)
+          .bind(bind)
+          .store(store)
+          .redisKeyPrefix(redisKeyPrefix)
+          .heartbeat(heartbeat)
+          .retention(new Retention(retentionCount, retentionAge))
+          .maxEventBytes((int) maxEventBytes)
+          .maxBufferBytes(maxBufferBytes)
+          .maxConnections(maxConnections)
+          .maxConnectionsPerIp(maxConnectionsPerIp)
+          .fsync(fsync)
+          .build();
+    } catch (IllegalArgumentException e) {
+      throw invalid(e.getMessage());
+    }
+  }
+
+  private CommandLine.ParameterException invalid(String message) {
+    return new CommandLine.ParameterException(spec.commandLine(), message);
+  }
+
+  @Override
+  public Integer call() {
+    Hub hub = hub();
+    PrintWriter out = spec.commandLine().getOut();
+    try {
+      hub.start();
+    } catch (HubStartException e) {
+      spec.commandLine().getErr().println("herald serve: " + e.getMessage());
+      return 1;
+    }
+    Signals.onTermination(stop::countDown);
+    Thread hook = new Thread(hub::close, "herald-shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
+    out.println(banner(hub.address()));
+    out.flush();
+    try {
+      stop.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    hub.close();
+    return 0;
+  }
+
+  /** Asks a running {@link #call()} to shut down, as SIGTERM does. */
+  void stop() {
+    stop.countDown();
+  }
+
+  String banner(InetSocketAddress address) {
+    return String.join(
+        System.lineSeparator(),
+        "Herald hub listening on http://" + address.getHostString() + ":" + address.getPort(),
+        // The parsed spec masks a Redis password: the banner ends up in logs.
+        "  store:     "
+            + StoreSpec.parse(store)
+            + (store.startsWith("sqlite:") ? " (fsync " + fsync + ")" : ""),
+        "  retention: " + retentionCount + " events and " + human(retentionAge) + " per topic",
+        "  auth:      " + auth(),
+        "  cors:      " + (corsOrigins.isEmpty() ? "off" : String.join(", ", corsOrigins)),
+        "  limits:    event "
+            + maxEventBytes
+            + " B, stream buffer "
+            + maxBufferBytes
+            + " B, connections "
+            + (maxConnections == 0 ? "unlimited" : maxConnections)
+            + (maxConnectionsPerIp == 0 ? "" : " (" + maxConnectionsPerIp + " per address)")
+            + ", new connections "
+            + perSecond(maxNewConnectionsPerSecond)
+            + ", publishes "
+            + perSecond(publishRate)
+            + " per publisher",
+        "  heartbeat: " + (heartbeat.isZero() ? "off" : human(heartbeat)));
+  }
+
+  private static String perSecond(double rate) {
+    return rate == 0
+        ? "unlimited"
+        : (rate == Math.rint(rate) ? (long) rate + "" : rate + "") + "/s";
+  }
+
+  /** The auth line of the banner: loud in dev mode. */
+  String auth() {
+    String query = noQueryToken ? ", no query tokens" : ", query tokens on";
+    if (jwtSecret != null) {
+      return "JWT, HMAC secret (HS256/384/512)" + query;
+    }
+    if (jwtPublicKey != null) {
+      return "JWT, public key " + jwtPublicKey + query;
+    }
+    if (jwksUrl != null) {
+      return "JWT, JWKS " + jwksUrl + query;
+    }
+    return "!!! dev mode: anonymous, NO AUTHENTICATION: every request may publish and subscribe"
+        + " anywhere; configure --jwt-secret, --jwt-public-key or --jwks-url !!!";
+  }
+
+  private static String human(Duration d) {
+    return d.toString().substring(2).toLowerCase(java.util.Locale.ROOT);
+  }
+}

@@ -1,0 +1,146 @@
+package dev.herald.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.herald.core.Event;
+import dev.herald.core.SseParser;
+import dev.herald.hub.Hub;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+class PublishCommandTest {
+  private static Hub hub;
+  private static String base;
+
+  @BeforeAll
+  static void start() {
+    hub = Hub.builder().port(0).store("memory").build().start();
+    base = "http://127.0.0.1:" + hub.address().getPort();
+  }
+
+  @AfterAll
+  static void stop() {
+    hub.close();
+  }
+
+  private record Run(int exit, String out, String err) {}
+
+  private static Run herald(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    int exit =
+        Herald.commandLine(Map.of())
+            .setOut(new PrintWriter(out, true))
+            .setErr(new PrintWriter(err, true))
+            .execute(args);
+    return new Run(exit, out.toString(), err.toString());
+  }
+
+  /** Every event retained on {@code topic}, read with {@code Last-Event-ID: earliest}. */
+  private static List<Event> history(String query, int n, String... headers) throws Exception {
+    HttpRequest.Builder request =
+        HttpRequest.newBuilder(URI.create(base + "/events" + query))
+            .header("Last-Event-ID", "earliest");
+    if (headers.length > 0) {
+      request.headers(headers);
+    }
+    HttpResponse<InputStream> response =
+        HttpClient.newHttpClient().send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
+    List<Event> events = new ArrayList<>();
+    SseParser parser = SseParser.create(events::add);
+    try (InputStream in = response.body()) {
+      byte[] buffer = new byte[4096];
+      while (events.size() < n) {
+        int read = in.read(buffer);
+        assertThat(read).as("stream still open").isPositive();
+        parser.feed(buffer, 0, read);
+      }
+    }
+    return events;
+  }
+
+  @Test
+  void publishesToATopicAndPrintsTheNewId() throws Exception {
+    Run run = herald("publish", "--url", base, "--topic", "cli", "--data", "{\"a\": [1, 2]}");
+    assertThat(run.exit()).as(run.err()).isZero();
+    String id = run.out().strip();
+    assertThat(id).matches("\\d+");
+    Event event = history("?topic=cli", 1).get(0);
+    assertThat(event.id()).hasValue(id);
+    assertThat(event.data()).isEqualTo("{\"a\":[1,2]}");
+  }
+
+  @Test
+  void textThatIsNotJsonIsSentAsAStringAndTypeIsKept() throws Exception {
+    Run run =
+        herald("publish", "--url", base, "--topic", "cli-text", "--type", "note", "--data", "hi");
+    assertThat(run.exit()).as(run.err()).isZero();
+    Event event = history("?topic=cli-text", 1).get(0);
+    assertThat(event.type()).isEqualTo("note");
+    assertThat(event.data()).isEqualTo("hi");
+  }
+
+  @Test
+  void memberFormReadsDataFromAFile(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("body.json");
+    Files.writeString(file, "{\"order\": 7}");
+    Run run =
+        herald(
+            "publish",
+            "--url",
+            base,
+            "--member",
+            "carol",
+            "--type",
+            "SHIPPED",
+            "--data",
+            "@" + file);
+    assertThat(run.exit()).as(run.err()).isZero();
+    Event event = history("", 1, "Member-ID", "carol").get(0);
+    assertThat(event.id()).hasValue(run.out().strip());
+    assertThat(event.type()).isEqualTo("SHIPPED");
+    JsonNode data = new ObjectMapper().readTree(event.data());
+    assertThat(data.get("body").get("order").asInt()).isEqualTo(7);
+  }
+
+  @Test
+  void hubRefusalExitsNonZeroWithTheHubsMessage() {
+    Run run = herald("publish", "--url", base, "--topic", "bad\u0001topic", "--data", "1");
+    assertThat(run.exit()).isNotZero();
+    assertThat(run.out()).isEmpty();
+    assertThat(run.err()).contains("400 topic_invalid").contains("control characters");
+  }
+
+  @Test
+  void unreachableHubExitsNonZero() {
+    Run run = herald("publish", "--url", "http://127.0.0.1:1", "--topic", "t", "--data", "1");
+    assertThat(run.exit()).isNotZero();
+    assertThat(run.err()).contains("cannot reach");
+  }
+
+  @Test
+  void topicAndMemberTogetherAreAUsageError() {
+    Run run = herald("publish", "--url", base, "--topic", "t", "--member", "m", "--data", "1");
+    assertThat(run.exit()).isEqualTo(2);
+    assertThat(run.err()).contains("mutually exclusive");
+  }
+}

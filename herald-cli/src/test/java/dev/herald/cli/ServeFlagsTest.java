@@ -1,0 +1,148 @@
+package dev.herald.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
+import picocli.CommandLine;
+
+class ServeFlagsTest {
+  /** Parses {@code herald serve <args>} with the given environment. */
+  private static ServeCommand serve(Map<String, String> env, String... args) {
+    CommandLine line = Herald.commandLine(env);
+    String[] full = new String[args.length + 1];
+    full[0] = "serve";
+    System.arraycopy(args, 0, full, 1, args.length);
+    CommandLine.ParseResult result = line.parseArgs(full);
+    return (ServeCommand) result.subcommand().commandSpec().userObject();
+  }
+
+  @Test
+  void defaultsAreThoseOfTheDesign() {
+    ServeCommand serve = serve(Map.of());
+    assertThat(serve.port).isEqualTo(8080);
+    assertThat(serve.bind).isEqualTo("127.0.0.1");
+    assertThat(serve.store).isEqualTo("sqlite:./herald-data/events.db");
+    assertThat(serve.heartbeat).isEqualTo(Duration.ofSeconds(15));
+    assertThat(serve.retentionCount).isEqualTo(1000);
+    assertThat(serve.retentionAge).isEqualTo(Duration.ofHours(24));
+    assertThat(serve.maxEventBytes).isEqualTo(1 << 20);
+    assertThat(serve.maxBufferBytes).isEqualTo(1 << 20);
+    assertThat(serve.maxConnectionsPerIp).isZero();
+    assertThat(serve.fsync).isFalse();
+  }
+
+  @Test
+  void everyFlagReadsItsEnvironmentVariable() {
+    ServeCommand serve =
+        serve(
+            Map.ofEntries(
+                Map.entry("HERALD_PORT", "9090"),
+                Map.entry("HERALD_BIND", "0.0.0.0"),
+                Map.entry("HERALD_STORE", "memory"),
+                Map.entry("HERALD_HEARTBEAT", "500ms"),
+                Map.entry("HERALD_RETENTION_COUNT", "7"),
+                Map.entry("HERALD_RETENTION_AGE", "2h"),
+                Map.entry("HERALD_MAX_EVENT_BYTES", "512KiB"),
+                Map.entry("HERALD_MAX_BUFFER_BYTES", "2MiB"),
+                Map.entry("HERALD_MAX_CONNECTIONS", "50"),
+                Map.entry("HERALD_MAX_CONNECTIONS_PER_IP", "5"),
+                Map.entry("HERALD_FSYNC", "true")));
+    assertThat(serve.port).isEqualTo(9090);
+    assertThat(serve.bind).isEqualTo("0.0.0.0");
+    assertThat(serve.store).isEqualTo("memory");
+    assertThat(serve.heartbeat).isEqualTo(Duration.ofMillis(500));
+    assertThat(serve.retentionCount).isEqualTo(7);
+    assertThat(serve.retentionAge).isEqualTo(Duration.ofHours(2));
+    assertThat(serve.maxEventBytes).isEqualTo(512 * 1024);
+    assertThat(serve.maxBufferBytes).isEqualTo(2 * 1024 * 1024);
+    assertThat(serve.maxConnections).isEqualTo(50);
+    assertThat(serve.maxConnectionsPerIp).isEqualTo(5);
+    assertThat(serve.fsync).isTrue();
+  }
+
+  @Test
+  void aFlagBeatsItsEnvironmentVariable() {
+    ServeCommand serve =
+        serve(
+            Map.of("HERALD_PORT", "9090", "HERALD_FSYNC", "true", "HERALD_HEARTBEAT", "1s"),
+            "--port",
+            "7070",
+            "--fsync=false",
+            "--heartbeat=2s");
+    assertThat(serve.port).isEqualTo(7070);
+    assertThat(serve.fsync).isFalse();
+    assertThat(serve.heartbeat).isEqualTo(Duration.ofSeconds(2));
+  }
+
+  @Test
+  void fsyncFlagAloneMeansTrue() {
+    assertThat(serve(Map.of(), "--fsync").fsync).isTrue();
+  }
+
+  @ParameterizedTest
+  @CsvSource({"500ms,500", "15s,15000", "5m,300000", "24h,86400000", "7d,604800000", "0s,0"})
+  void durationsParseWithTheirUnit(String text, long millis) {
+    assertThat(Units.duration(text)).isEqualTo(Duration.ofMillis(millis));
+  }
+
+  @ParameterizedTest
+  @CsvSource({"1024,1024", "100B,100", "512KiB,524288", "1MiB,1048576", "2GiB,2147483648"})
+  void sizesParseAsBytesOrWithABinaryUnit(String text, long bytes) {
+    assertThat(Units.size(text)).isEqualTo(bytes);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"15", "15x", "1.5s", "-1s", "s", ""})
+  void badDurationsAreRefusedWithTheFormsAccepted(String text) {
+    assertThatThrownBy(() -> Units.duration(text))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("500ms, 15s");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"1MB", "1.5MiB", "-1", "lots", "1 KiB"})
+  void badSizesAreRefusedWithTheFormsAccepted(String text) {
+    assertThatThrownBy(() -> Units.size(text))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("512KiB");
+  }
+
+  @Test
+  void badFlagValueIsAParameterErrorNamingTheFlag() {
+    assertThatThrownBy(() -> serve(Map.of(), "--heartbeat", "soon"))
+        .isInstanceOf(CommandLine.ParameterException.class)
+        .hasMessageContaining("--heartbeat")
+        .hasMessageContaining("'soon' is not a duration");
+  }
+
+  @Test
+  void badEnvironmentValueIsRefusedToo() {
+    assertThatThrownBy(() -> serve(Map.of("HERALD_MAX_EVENT_BYTES", "huge")))
+        .isInstanceOf(CommandLine.ParameterException.class)
+        .hasMessageContaining("--max-event-bytes")
+        .hasMessageContaining("'huge' is not a size");
+    assertThatThrownBy(() -> serve(Map.of("HERALD_FSYNC", "yes")))
+        .isInstanceOf(CommandLine.ParameterException.class)
+        .hasMessageContaining("--fsync");
+  }
+
+  @Test
+  void variableNamesAreUpperSnakeWithPrefix() {
+    assertThat(EnvDefaults.variable("--max-connections-per-ip"))
+        .isEqualTo("HERALD_MAX_CONNECTIONS_PER_IP");
+  }
+
+  @Test
+  void unknownStoreIsRefusedWithTheFormsAccepted() {
+    ServeCommand serve = serve(Map.of(), "--store", "postgres://x");
+    assertThatThrownBy(serve::hub)
+        .isInstanceOf(CommandLine.ParameterException.class)
+        .hasMessageContaining("memory, sqlite:<path>");
+  }
+}

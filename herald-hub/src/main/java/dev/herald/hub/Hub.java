@@ -1,0 +1,655 @@
+package dev.herald.hub;
+
+import dev.herald.hub.internal.auth.AuthHandler;
+import dev.herald.hub.internal.auth.Authenticator;
+import dev.herald.hub.internal.auth.TokenVerifier;
+import dev.herald.hub.internal.config.StoreSpec;
+import dev.herald.hub.internal.health.HealthHandler;
+import dev.herald.hub.internal.http.ConnectionLimiter;
+import dev.herald.hub.internal.http.CorsHandler;
+import dev.herald.hub.internal.http.ErrorResponder;
+import dev.herald.hub.internal.http.RateLimiter;
+import dev.herald.hub.internal.http.Router;
+import dev.herald.hub.internal.metrics.HubMetrics;
+import dev.herald.hub.internal.metrics.MetricsHandler;
+import dev.herald.hub.internal.publish.PublishHandler;
+import dev.herald.hub.internal.subscribe.SubscribeHandler;
+import dev.herald.server.Broker;
+import dev.herald.server.EventLog;
+import dev.herald.server.Retention;
+import dev.herald.server.StoreUnavailableException;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollEventLoopGroup;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.nio.NioEventLoopGroup;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.UnknownHostException;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Herald hub: the HTTP API of DESIGN.md on Netty — {@code GET /events} to subscribe, {@code
+ * POST /events} to publish, {@code /healthz}, {@code /readyz} and {@code /metrics} — over a {@link
+ * Broker} and its event log.
+ *
+ * <pre>{@code
+ * Hub hub = Hub.builder().port(0).store("memory").build().start();
+ * URI events = URI.create("http://" + hub.address().getHostString() + ":"
+ *     + hub.address().getPort() + "/events");
+ * ...
+ * hub.close(); // ends every stream cleanly and closes the store
+ * }</pre>
+ *
+ * <p>Authentication is on when a key is configured ({@link Builder#jwtSecret}, {@link
+ * Builder#jwtPublicKey}, {@link Builder#jwksUrl}); without one the hub runs in dev mode (anonymous,
+ * everything allowed) and refuses to bind a non-loopback address unless {@link
+ * Builder#allowAnonymous} is set. See {@code docs/security.md}.
+ *
+ * <p>Native epoll is used on Linux when available, NIO elsewhere. {@link #close()} is graceful: it
+ * stops accepting, ends every stream with the terminating chunk (clients see end of stream and
+ * reconnect), flushes and closes the store, all within {@value #SHUTDOWN_SECONDS} seconds.
+ */
+public final class Hub implements AutoCloseable {
+  /** The default leeway for {@code exp} and {@code nbf}. */
+  public static final Duration DEFAULT_CLOCK_SKEW = Duration.ofSeconds(30);
+
+  /** The default limit of new connections per second. */
+  public static final int DEFAULT_NEW_CONNECTIONS_PER_SECOND = 1000;
+
+  /** The default limit of events per second per publisher. */
+  public static final double DEFAULT_PUBLISH_RATE = 1000;
+
+  /** The longest a graceful {@link #close()} takes. */
+  public static final int SHUTDOWN_SECONDS = 10;
+
+  private static final Logger LOG = LoggerFactory.getLogger(Hub.class);
+
+  private final int port;
+  private final String bind;
+  private final StoreSpec store;
+  private final EventLog suppliedLog;
+  private final String redisKeyPrefix;
+  private final Duration heartbeat;
+  private final Retention retention;
+  private final boolean fsync;
+  private final int maxEventBytes;
+  private final long maxBufferBytes;
+  private final int maxConnections;
+  private final int maxConnectionsPerIp;
+  private final Clock clock;
+  private final Function<Duration, TokenVerifier> key;
+  private final Duration clockSkew;
+  private final boolean queryTokens;
+  private final boolean allowAnonymous;
+  private final Set<String> corsOrigins;
+  private final int maxNewConnectionsPerSecond;
+  private final double publishRate;
+  private final int maxBatchEvents;
+  private final AtomicBoolean started = new AtomicBoolean();
+  private final AtomicBoolean closing = new AtomicBoolean();
+  private volatile boolean shuttingDown;
+  private volatile InetSocketAddress address;
+  private Broker broker;
+  private HubMetrics metrics;
+  private SubscribeHandler subscribe;
+  private EventLoopGroup boss;
+  private EventLoopGroup workers;
+  private Channel server;
+  private ChannelGroup connections;
+  private ChannelGroup streams;
+  private ThreadPoolExecutor jwksVerifications;
+
+  private Hub(Builder b) {
+    this.port = b.port;
+    this.bind = b.bind;
+    this.store = b.store;
+    this.suppliedLog = b.eventLog;
+    this.redisKeyPrefix = b.redisKeyPrefix;
+    this.heartbeat = b.heartbeat;
+    this.retention = b.retention;
+    this.fsync = b.fsync;
+    this.maxEventBytes = b.maxEventBytes;
+    this.maxBufferBytes = b.maxBufferBytes;
+    this.maxConnections = b.maxConnections;
+    this.maxConnectionsPerIp = b.maxConnectionsPerIp;
+    this.clock = b.clock;
+    this.key = b.key;
+    this.clockSkew = b.clockSkew;
+    this.queryTokens = b.queryTokens;
+    this.allowAnonymous = b.allowAnonymous;
+    this.corsOrigins = Set.copyOf(b.corsOrigins);
+    this.maxNewConnectionsPerSecond = b.maxNewConnectionsPerSecond;
+    this.publishRate = b.publishRate;
+    this.maxBatchEvents = b.maxBatchEvents;
+  }
+
+  /** Returns a builder with the defaults of {@code herald serve}. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Opens the store and binds the address; the hub serves requests when this returns.
+   *
+   * @return this hub
+   * @throws HubStartException if the store cannot be opened, the address cannot be bound, or the
+   *     address is not loopback while no key is configured and anonymous access was not allowed
+   * @throws IllegalStateException if the hub was started before
+   */
+  public Hub start() {
+    if (!started.compareAndSet(false, true)) {
+      throw new IllegalStateException("the hub was already started");
+    }
+    Optional<TokenVerifier> verifier = Optional.ofNullable(key).map(k -> k.apply(clockSkew));
+    if (verifier.isEmpty() && !allowAnonymous && !isLoopback(bind)) {
+      throw new HubStartException(
+          "refusing to listen on "
+              + bind
+              + " without authentication: anyone who can reach it could publish and subscribe."
+              + " Configure a key (--jwt-secret, --jwt-public-key or --jwks-url), bind 127.0.0.1,"
+              + " or pass --allow-anonymous to run without authentication on purpose",
+          null);
+    }
+    EventLog log = openLog();
+    ConnectionLimiter limiter =
+        new ConnectionLimiter(
+            maxConnections, maxConnectionsPerIp, RateLimiter.perSecond(maxNewConnectionsPerSecond));
+    metrics = new HubMetrics(limiter::openConnections);
+    broker = Broker.builder().log(log).heartbeat(heartbeat).listener(metrics).build();
+    boolean epoll = Epoll.isAvailable();
+    boss = epoll ? new EpollEventLoopGroup(1) : new NioEventLoopGroup(1);
+    workers = epoll ? new EpollEventLoopGroup() : new NioEventLoopGroup();
+    connections = new DefaultChannelGroup("herald-connections", GlobalEventExecutor.INSTANCE);
+    streams = new DefaultChannelGroup("herald-streams", GlobalEventExecutor.INSTANCE);
+    subscribe =
+        new SubscribeHandler(
+            broker, streams, PooledByteBufAllocator.DEFAULT, maxBufferBytes, clock, clockSkew);
+    jwksVerifications =
+        new ThreadPoolExecutor(
+            2,
+            2,
+            30,
+            TimeUnit.SECONDS,
+            new ArrayBlockingQueue<>(10_000),
+            r -> {
+              Thread t = new Thread(r, "herald-jwks");
+              t.setDaemon(true);
+              return t;
+            });
+    jwksVerifications.allowCoreThreadTimeOut(true);
+    Pipeline pipeline =
+        new Pipeline(
+            connections,
+            maxEventBytes,
+            limiter,
+            new CorsHandler(corsOrigins),
+            new Router(() -> shuttingDown),
+            new AuthHandler(
+                verifier.map(v -> new Authenticator(v, queryTokens, clock)), jwksVerifications),
+            new PublishHandler(
+                broker, metrics, clock, RateLimiter.perSecond(publishRate), maxBatchEvents),
+            subscribe,
+            new HealthHandler(() -> broker.log().isAvailable(), () -> shuttingDown),
+            new MetricsHandler(metrics),
+            new ErrorResponder(metrics::refused));
+    Class<? extends ServerChannel> channelType =
+        epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+    try {
+      server =
+          new ServerBootstrap()
+              .group(boss, workers)
+              .channel(channelType)
+              .option(ChannelOption.SO_BACKLOG, 1024)
+              .option(ChannelOption.SO_REUSEADDR, true)
+              .childOption(ChannelOption.TCP_NODELAY, true)
+              .childHandler(pipeline)
+              .bind(bind, port)
+              .syncUninterruptibly()
+              .channel();
+    } catch (Exception e) {
+      // syncUninterruptibly rethrows the bind's IOException unchecked: catch everything here.
+      shutDownQuietly();
+      throw new HubStartException(
+          "cannot listen on " + bind + ":" + port + ": " + e.getMessage(), e);
+    }
+    address = (InetSocketAddress) server.localAddress();
+    LOG.info(
+        "listening on {} ({} transport), store {}",
+        address,
+        epoll ? "epoll" : "nio",
+        suppliedLog != null ? suppliedLog : store);
+    if (verifier.isPresent()) {
+      LOG.info(
+          "auth: JWT with {}, clock skew {}, query tokens {}",
+          verifier.get().description(),
+          clockSkew,
+          queryTokens ? "on" : "off");
+    } else {
+      LOG.warn(
+          "auth: DEV MODE, no key configured: every request is anonymous and may publish and"
+              + " subscribe anywhere{}",
+          allowAnonymous ? " (--allow-anonymous)" : "");
+    }
+    return this;
+  }
+
+  /** Whether {@code host} is a loopback address; a name that does not resolve is not. */
+  static boolean isLoopback(String host) {
+    try {
+      for (InetAddress address : InetAddress.getAllByName(host)) {
+        if (!address.isLoopbackAddress()) {
+          return false;
+        }
+      }
+      return true;
+    } catch (UnknownHostException e) {
+      return false;
+    }
+  }
+
+  /** Whether authentication is on (a key is configured); otherwise the hub is in dev mode. */
+  public boolean authenticates() {
+    return key != null;
+  }
+
+  private EventLog openLog() {
+    if (suppliedLog != null) {
+      return suppliedLog;
+    }
+    try {
+      return store.open(retention, fsync, redisKeyPrefix);
+    } catch (UnsupportedOperationException | StoreUnavailableException e) {
+      throw new HubStartException("cannot open the store " + store + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * The address the hub listens on, with the actual port when it was started with port 0.
+   *
+   * @throws IllegalStateException if the hub has not started
+   */
+  public InetSocketAddress address() {
+    InetSocketAddress bound = address;
+    if (bound == null) {
+      throw new IllegalStateException("the hub has not started");
+    }
+    return bound;
+  }
+
+  /**
+   * Shuts down gracefully, within {@value #SHUTDOWN_SECONDS} seconds: stops accepting, refuses new
+   * requests with 503, ends every stream with the terminating chunk, closes the store and the
+   * remaining connections. Idempotent.
+   */
+  @Override
+  public void close() {
+    if (address == null || !closing.compareAndSet(false, true)) {
+      // Never started, or a failed start already released everything; or closed before.
+      return;
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(SHUTDOWN_SECONDS);
+    shuttingDown = true;
+    LOG.info("shutting down: {} streams open", streams.size());
+    server.close().awaitUninterruptibly(remainingMillis(deadline, 1000));
+    // Each stream hears SHUTDOWN and writes its terminating chunk; then the store is flushed.
+    broker.close();
+    // Clients that read get their end of stream; the rest are cut off when the time is up.
+    streams.newCloseFuture().awaitUninterruptibly(remainingMillis(deadline, 7000));
+    connections.close().awaitUninterruptibly(remainingMillis(deadline, 1000));
+    shutDownQuietly();
+    LOG.info("stopped");
+  }
+
+  private void shutDownQuietly() {
+    if (broker != null) {
+      broker.close();
+    }
+    if (subscribe != null) {
+      subscribe.close();
+    }
+    if (jwksVerifications != null) {
+      jwksVerifications.shutdownNow();
+    }
+    if (boss != null) {
+      boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(2, TimeUnit.SECONDS);
+    }
+    if (workers != null) {
+      workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(2, TimeUnit.SECONDS);
+    }
+    if (metrics != null) {
+      metrics.close();
+    }
+  }
+
+  private static long remainingMillis(long deadline, long most) {
+    return Math.max(1, Math.min(most, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
+  }
+
+  /**
+   * Configures a {@link Hub}; the defaults are those of {@code herald serve}. Every setter checks
+   * its value at once.
+   */
+  public static final class Builder {
+    private int port = 8080;
+    private String bind = "127.0.0.1";
+    private StoreSpec store = StoreSpec.parse(StoreSpec.DEFAULT);
+    private EventLog eventLog;
+    private String redisKeyPrefix = StoreSpec.DEFAULT_REDIS_KEY_PREFIX;
+    private Duration heartbeat = Broker.DEFAULT_HEARTBEAT;
+    private Retention retention = Retention.DEFAULT;
+    private boolean fsync;
+    private int maxEventBytes = 1024 * 1024;
+    private long maxBufferBytes = 1024 * 1024;
+    private int maxConnections = 10_000;
+    private int maxConnectionsPerIp;
+    private Clock clock = Clock.systemUTC();
+    private Function<Duration, TokenVerifier> key;
+    private Duration clockSkew = DEFAULT_CLOCK_SKEW;
+    private boolean queryTokens = true;
+    private boolean allowAnonymous;
+    private final Set<String> corsOrigins = new LinkedHashSet<>();
+    private int maxNewConnectionsPerSecond = DEFAULT_NEW_CONNECTIONS_PER_SECOND;
+    private double publishRate = DEFAULT_PUBLISH_RATE;
+    private int maxBatchEvents = PublishHandler.DEFAULT_MAX_BATCH_EVENTS;
+
+    private Builder() {}
+
+    /**
+     * Turns authentication on with HS256/384/512 and the UTF-8 bytes of {@code secret}; replaces
+     * any other key.
+     *
+     * @throws IllegalArgumentException if the secret is shorter than 32 bytes (256 bits)
+     */
+    public Builder jwtSecret(String secret) {
+      Objects.requireNonNull(secret, "secret");
+      TokenVerifier.secret(secret, Duration.ZERO);
+      this.key = skew -> TokenVerifier.secret(secret, skew);
+      return this;
+    }
+
+    /**
+     * Turns authentication on with the RSA or EC public key in a PEM file ({@code -----BEGIN PUBLIC
+     * KEY-----}): RS256/384/512 and PS* for RSA, the ES algorithm of the key's curve for EC.
+     * Replaces any other key.
+     *
+     * @throws IllegalArgumentException if the file cannot be read or holds no such key
+     */
+    public Builder jwtPublicKey(Path pem) {
+      Objects.requireNonNull(pem, "pem");
+      TokenVerifier.publicKey(pem, Duration.ZERO);
+      this.key = skew -> TokenVerifier.publicKey(pem, skew);
+      return this;
+    }
+
+    /**
+     * Turns authentication on with the keys of a JWKS URL: fetched at first use, cached, with a
+     * timeout; while it cannot be fetched, requests are answered 503 {@code jwks_unavailable}.
+     * Replaces any other key.
+     *
+     * @throws IllegalArgumentException if {@code url} is not an http(s) URL
+     */
+    public Builder jwksUrl(URI url) {
+      Objects.requireNonNull(url, "url");
+      TokenVerifier.jwks(url, Duration.ZERO);
+      this.key = skew -> TokenVerifier.jwks(url, skew);
+      return this;
+    }
+
+    /** The leeway for {@code exp} and {@code nbf}; default 30 s. */
+    public Builder jwtClockSkew(Duration skew) {
+      Objects.requireNonNull(skew, "skew");
+      if (skew.isNegative()) {
+        throw new IllegalArgumentException("jwtClockSkew must not be negative: " + skew);
+      }
+      this.clockSkew = skew;
+      return this;
+    }
+
+    /** Whether {@code ?access_token=} is accepted (browsers' EventSource); default true. */
+    public Builder queryTokens(boolean accept) {
+      this.queryTokens = accept;
+      return this;
+    }
+
+    /** Whether dev mode (no key) may bind a non-loopback address; default false. */
+    public Builder allowAnonymous(boolean allow) {
+      this.allowAnonymous = allow;
+      return this;
+    }
+
+    /**
+     * The origins allowed to call the hub from a browser (CORS, with credentials), e.g. {@code
+     * https://app.example}; default none (CORS off). Requests from other origins are refused 403
+     * {@code origin_not_allowed}. A wildcard is refused: every response may be credentialed.
+     *
+     * @throws IllegalArgumentException for {@code *} or anything that is not scheme://host[:port]
+     */
+    public Builder corsOrigins(Collection<String> origins) {
+      List<String> checked = new ArrayList<>();
+      for (String origin : origins) {
+        checked.add(checkOrigin(origin));
+      }
+      corsOrigins.clear();
+      corsOrigins.addAll(checked);
+      return this;
+    }
+
+    private static String checkOrigin(String origin) {
+      Objects.requireNonNull(origin, "origin");
+      if (origin.contains("*")) {
+        throw new IllegalArgumentException(
+            "--cors-origin does not accept wildcards (\""
+                + origin
+                + "\"): the hub answers with credentials (cookie tokens), so list each origin,"
+                + " e.g. https://app.example");
+      }
+      URI uri;
+      try {
+        uri = URI.create(origin);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("not an origin: \"" + origin + "\"", e);
+      }
+      if (uri.getScheme() == null
+          || uri.getHost() == null
+          || !(uri.getRawPath() == null || uri.getRawPath().isEmpty())
+          || uri.getRawQuery() != null
+          || uri.getRawUserInfo() != null) {
+        throw new IllegalArgumentException(
+            "not an origin: \""
+                + origin
+                + "\"; write scheme://host[:port] without a path, e.g. https://app.example");
+      }
+      return origin;
+    }
+
+    /**
+     * New connections accepted per second, across all clients (a token bucket holding one second's
+     * worth; beyond it 503 {@code too_many_connections} with {@code Retry-After}); open streams are
+     * never evicted. Default 1000, 0 for no limit.
+     */
+    public Builder maxNewConnectionsPerSecond(int perSecond) {
+      if (perSecond < 0) {
+        throw new IllegalArgumentException(
+            "maxNewConnectionsPerSecond must not be negative: " + perSecond);
+      }
+      this.maxNewConnectionsPerSecond = perSecond;
+      return this;
+    }
+
+    /**
+     * Events each publisher may publish per second: per token subject, per client address when
+     * anonymous (beyond it 429 {@code rate_limited} with {@code Retry-After}; bursts of one
+     * second's worth). Default 1000, 0 for no limit.
+     */
+    public Builder publishRate(double perSecond) {
+      if (!(perSecond >= 0) || Double.isInfinite(perSecond)) {
+        throw new IllegalArgumentException("publishRate must be a finite rate >= 0: " + perSecond);
+      }
+      this.publishRate = perSecond;
+      return this;
+    }
+
+    /**
+     * The most events one batch publish (a JSON array or NDJSON body) may hold, beyond it 413
+     * {@code batch_too_large}; the body limit ({@link #maxEventBytes}) still applies. Default 1000.
+     */
+    public Builder maxBatchEvents(int max) {
+      if (max < 1) {
+        throw new IllegalArgumentException("maxBatchEvents must be positive: " + max);
+      }
+      this.maxBatchEvents = max;
+      return this;
+    }
+
+    /** The TCP port, 0 for any free one; default 8080. */
+    public Builder port(int port) {
+      if (port < 0 || port > 65535) {
+        throw new IllegalArgumentException("port must be 0-65535: " + port);
+      }
+      this.port = port;
+      return this;
+    }
+
+    /** The address to bind; default {@code 127.0.0.1}. */
+    public Builder bind(String host) {
+      this.bind = Objects.requireNonNull(host, "host");
+      return this;
+    }
+
+    /**
+     * The store: {@code memory}, {@code sqlite:<path>} (default {@code
+     * sqlite:./herald-data/events.db}) or {@code redis://[:password@]host[:port][/db]} ({@code
+     * rediss://} for TLS), which many hub nodes can share: a client resumes exactly on any of them.
+     * {@link #start} fails if Redis cannot be reached then; later outages answer publishes 503
+     * {@code store_unavailable} and {@code /readyz} 503 until Redis is back.
+     *
+     * @throws IllegalArgumentException if the spec names no store this hub knows
+     */
+    public Builder store(String spec) {
+      this.store = StoreSpec.parse(Objects.requireNonNull(spec, "spec"));
+      this.eventLog = null;
+      return this;
+    }
+
+    /**
+     * The prefix of every Redis key and channel of this deployment; default {@code herald:}. Every
+     * node of one deployment uses the same; deployments sharing one Redis use different ones.
+     * Applies to the {@code redis://} store only.
+     *
+     * @throws IllegalArgumentException if it is empty
+     */
+    public Builder redisKeyPrefix(String prefix) {
+      Objects.requireNonNull(prefix, "prefix");
+      if (prefix.isEmpty()) {
+        throw new IllegalArgumentException("redisKeyPrefix must not be empty");
+      }
+      this.redisKeyPrefix = prefix;
+      return this;
+    }
+
+    /**
+     * An event log of the embedder's own instead of a store spec; the hub closes it on {@link
+     * Hub#close()}. Retention and fsync are then the log's own business.
+     */
+    public Builder eventLog(EventLog log) {
+      this.eventLog = Objects.requireNonNull(log, "log");
+      return this;
+    }
+
+    /** How long a stream may be idle before a heartbeat comment; default 15 s, zero for none. */
+    public Builder heartbeat(Duration heartbeat) {
+      Objects.requireNonNull(heartbeat, "heartbeat");
+      if (heartbeat.isNegative()) {
+        throw new IllegalArgumentException("heartbeat must not be negative: " + heartbeat);
+      }
+      this.heartbeat = heartbeat;
+      return this;
+    }
+
+    /** History kept per topic; default 1000 events and 24 h. */
+    public Builder retention(Retention retention) {
+      this.retention = Objects.requireNonNull(retention, "retention");
+      return this;
+    }
+
+    /** Whether the SQLite store syncs each commit to disk (power-loss safety); default false. */
+    public Builder fsync(boolean fsync) {
+      this.fsync = fsync;
+      return this;
+    }
+
+    /** The largest publish request body (413 above it); default 1 MiB. */
+    public Builder maxEventBytes(int bytes) {
+      if (bytes < 1) {
+        throw new IllegalArgumentException("maxEventBytes must be positive: " + bytes);
+      }
+      this.maxEventBytes = bytes;
+      return this;
+    }
+
+    /** Unsent bytes a stream may hold before it is closed as a slow consumer; default 1 MiB. */
+    public Builder maxBufferBytes(long bytes) {
+      if (bytes < 1) {
+        throw new IllegalArgumentException("maxBufferBytes must be positive: " + bytes);
+      }
+      this.maxBufferBytes = bytes;
+      return this;
+    }
+
+    /** The most open connections (503 beyond); default 10,000, 0 for no limit. */
+    public Builder maxConnections(int max) {
+      if (max < 0) {
+        throw new IllegalArgumentException("maxConnections must not be negative: " + max);
+      }
+      this.maxConnections = max;
+      return this;
+    }
+
+    /** The most open connections per client address (503 beyond); default 0, no limit. */
+    public Builder maxConnectionsPerIp(int max) {
+      if (max < 0) {
+        throw new IllegalArgumentException("maxConnectionsPerIp must not be negative: " + max);
+      }
+      this.maxConnectionsPerIp = max;
+      return this;
+    }
+
+    /** The clock that stamps member-form events; default the system UTC clock. */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /** Returns a hub with this configuration, not yet started. */
+    public Hub build() {
+      return new Hub(this);
+    }
+  }
+}

@@ -1,0 +1,105 @@
+package dev.herald.hub;
+
+import dev.herald.hub.internal.auth.AuthHandler;
+import dev.herald.hub.internal.health.HealthHandler;
+import dev.herald.hub.internal.http.BodyLimitHandler;
+import dev.herald.hub.internal.http.ConnectionLimiter;
+import dev.herald.hub.internal.http.CorsHandler;
+import dev.herald.hub.internal.http.DecoderFailureHandler;
+import dev.herald.hub.internal.http.ErrorResponder;
+import dev.herald.hub.internal.http.MediaTypeHandler;
+import dev.herald.hub.internal.http.PostBodyAggregator;
+import dev.herald.hub.internal.http.ResponseOrder;
+import dev.herald.hub.internal.http.Router;
+import dev.herald.hub.internal.metrics.MetricsHandler;
+import dev.herald.hub.internal.publish.PublishHandler;
+import dev.herald.hub.internal.subscribe.SubscribeHandler;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http.HttpServerCodec;
+
+/**
+ * Assembles each connection's pipeline of small handlers, each with one job, in the order of
+ * DESIGN.md's refusals: decoding (414, 431, 400), connection limits (503), CORS (preflight; its
+ * headers on every response), route (404, 405), body size (413), media type (415), then the token
+ * (401), then the endpoints, which check the request's content (400) before its rights (403, via
+ * {@code Access}) and the publish rate (429); then the one error responder.
+ */
+final class Pipeline extends ChannelInitializer<SocketChannel> {
+  /** The longest request line: longer is 414. */
+  static final int MAX_INITIAL_LINE = 8 * 1024;
+
+  /** The most header bytes: more is 431. */
+  static final int MAX_HEADER_SIZE = 16 * 1024;
+
+  private static final int MAX_CHUNK_SIZE = 8 * 1024;
+
+  private final ChannelGroup connections;
+  private final int maxEventBytes;
+  private final DecoderFailureHandler decoderFailures =
+      new DecoderFailureHandler(MAX_INITIAL_LINE, MAX_HEADER_SIZE);
+  private final ConnectionLimiter connectionLimiter;
+  private final Router router;
+  private final BodyLimitHandler bodyLimit;
+  private final PublishHandler publish;
+  private final SubscribeHandler subscribe;
+  private final HealthHandler health;
+  private final MetricsHandler metrics;
+  private final CorsHandler cors;
+  private final MediaTypeHandler mediaType = new MediaTypeHandler();
+  private final AuthHandler auth;
+  private final ErrorResponder errors;
+
+  Pipeline(
+      ChannelGroup connections,
+      int maxEventBytes,
+      ConnectionLimiter connectionLimiter,
+      CorsHandler cors,
+      Router router,
+      AuthHandler auth,
+      PublishHandler publish,
+      SubscribeHandler subscribe,
+      HealthHandler health,
+      MetricsHandler metrics,
+      ErrorResponder errors) {
+    this.connections = connections;
+    this.maxEventBytes = maxEventBytes;
+    this.connectionLimiter = connectionLimiter;
+    this.cors = cors;
+    this.router = router;
+    this.auth = auth;
+    this.bodyLimit = new BodyLimitHandler(maxEventBytes);
+    this.publish = publish;
+    this.subscribe = subscribe;
+    this.health = health;
+    this.metrics = metrics;
+    this.errors = errors;
+  }
+
+  @Override
+  protected void initChannel(SocketChannel channel) {
+    connections.add(channel);
+    ChannelPipeline p = channel.pipeline();
+    p.addLast("codec", new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, MAX_CHUNK_SIZE));
+    // Holds pipelined requests while a publish awaits its store, so responses stay in order.
+    p.addLast("responseOrder", new ResponseOrder());
+    p.addLast("decoderFailures", decoderFailures);
+    p.addLast("connectionLimit", connectionLimiter);
+    if (cors.enabled()) {
+      // Only with an allowlist: it sits on the outbound path of every event frame.
+      p.addLast("cors", cors);
+    }
+    p.addLast("router", router);
+    p.addLast("bodyLimit", bodyLimit);
+    p.addLast("aggregator", new PostBodyAggregator(maxEventBytes));
+    p.addLast("mediaType", mediaType);
+    p.addLast("auth", auth);
+    p.addLast("publish", publish);
+    p.addLast("subscribe", subscribe);
+    p.addLast("health", health);
+    p.addLast("metrics", metrics);
+    p.addLast("errors", errors);
+  }
+}

@@ -1,0 +1,138 @@
+package dev.herald.hub.internal.config;
+
+import dev.herald.redis.RedisEventLog;
+import dev.herald.server.EventLog;
+import dev.herald.server.MemoryEventLog;
+import dev.herald.server.Retention;
+import dev.herald.sqlite.SqliteEventLog;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * The {@code --store} setting: {@code memory}, {@code sqlite:<path>} or {@code redis://...}. Parsed
+ * up front so a typo is refused with a sentence before anything is opened.
+ *
+ * @param kind which store
+ * @param location the file path (sqlite) or URL (redis); empty for memory
+ */
+public record StoreSpec(Kind kind, String location) {
+  /** The stores the spec can name. */
+  public enum Kind {
+    /** In-memory: nothing survives a restart. */
+    MEMORY,
+    /** One SQLite file: durable on one machine. */
+    SQLITE,
+    /** Redis: the cluster store. */
+    REDIS
+  }
+
+  /** The default store: a SQLite file under the working directory. */
+  public static final String DEFAULT = "sqlite:./herald-data/events.db";
+
+  /**
+   * Parses a store spec.
+   *
+   * @throws IllegalArgumentException saying which forms are accepted
+   */
+  public static StoreSpec parse(String spec) {
+    String trimmed = spec.trim();
+    String lower = trimmed.toLowerCase(Locale.ROOT);
+    if (lower.equals("memory")) {
+      return new StoreSpec(Kind.MEMORY, "");
+    }
+    if (lower.startsWith("sqlite:")) {
+      String path = trimmed.substring("sqlite:".length());
+      if (path.isEmpty()) {
+        throw new IllegalArgumentException(
+            "store \"" + spec + "\" names no file; use sqlite:<path>, e.g. " + DEFAULT);
+      }
+      return new StoreSpec(Kind.SQLITE, path);
+    }
+    if (lower.startsWith("redis://") || lower.startsWith("rediss://")) {
+      try {
+        RedisEventLog.builder().uri(trimmed); // checks the URL, connects to nothing
+      } catch (RuntimeException e) {
+        throw new IllegalArgumentException(
+            "store \""
+                + new StoreSpec(Kind.REDIS, trimmed)
+                + "\" is not a Redis URL; use redis://[:password@]host[:port][/db] or rediss://..."
+                + " for TLS",
+            e);
+      }
+      return new StoreSpec(Kind.REDIS, trimmed);
+    }
+    throw new IllegalArgumentException(
+        "unknown store \""
+            + spec
+            + "\"; use memory, sqlite:<path> (default "
+            + DEFAULT
+            + ") or redis://host:port");
+  }
+
+  /** The key prefix of the Redis store unless configured otherwise. */
+  public static final String DEFAULT_REDIS_KEY_PREFIX = "herald:";
+
+  /**
+   * Opens the store; Redis with the key prefix {@value #DEFAULT_REDIS_KEY_PREFIX}.
+   *
+   * @throws dev.herald.server.StoreUnavailableException if the store cannot be opened or reached
+   */
+  public EventLog open(Retention retention, boolean fsync) {
+    return open(retention, fsync, DEFAULT_REDIS_KEY_PREFIX);
+  }
+
+  /**
+   * Opens the store. {@code fsync} applies to SQLite only; {@code redisKeyPrefix} to Redis only
+   * (hub nodes of one deployment share it, deployments sharing one Redis need different ones).
+   *
+   * @throws dev.herald.server.StoreUnavailableException if the SQLite file cannot be opened or
+   *     Redis cannot be reached
+   * @throws IllegalArgumentException if the Redis URL is malformed
+   */
+  public EventLog open(Retention retention, boolean fsync, String redisKeyPrefix) {
+    switch (kind) {
+      case MEMORY:
+        return MemoryEventLog.builder().retention(retention).build();
+      case SQLITE:
+        Path path = Path.of(location);
+        Path parent = path.toAbsolutePath().getParent();
+        if (parent != null) {
+          try {
+            java.nio.file.Files.createDirectories(parent);
+          } catch (java.io.IOException e) {
+            throw new dev.herald.server.StoreUnavailableException(
+                "cannot create the directory " + parent + " for the SQLite store", e);
+          }
+        }
+        return SqliteEventLog.builder().path(path).retention(retention).fsync(fsync).build();
+      default:
+        return RedisEventLog.builder()
+            .uri(location)
+            .keyPrefix(redisKeyPrefix)
+            .retention(retention)
+            .build();
+    }
+  }
+
+  /** The spec as a user writes it, with a Redis password masked: it ends up in logs. */
+  @Override
+  public String toString() {
+    if (kind == Kind.MEMORY) {
+      return "memory";
+    }
+    if (kind == Kind.SQLITE) {
+      return "sqlite:" + location;
+    }
+    int scheme = location.indexOf("://") + 3;
+    int at = location.lastIndexOf('@');
+    int end = location.indexOf('/', scheme);
+    if (at < scheme || (end >= 0 && at > end)) {
+      return location;
+    }
+    // redis://user:secret@host -> redis://user:***@host; redis://secret@host -> redis://***@host
+    String userInfo = location.substring(scheme, at);
+    int colon = userInfo.indexOf(':');
+    String masked = colon >= 0 ? userInfo.substring(0, colon + 1) + "***" : "***";
+    return location.substring(0, scheme) + masked + location.substring(at);
+  }
+}

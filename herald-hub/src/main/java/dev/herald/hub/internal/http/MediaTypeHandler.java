@@ -1,0 +1,34 @@
+package dev.herald.hub.internal.http;
+
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.util.ReferenceCountUtil;
+
+/**
+ * Refuses a publish that is neither {@code application/json} nor (a batch, one event per line)
+ * {@code application/x-ndjson} with 415, before authentication: DESIGN.md puts 415 with the route
+ * and size refusals, ahead of 401.
+ */
+@ChannelHandler.Sharable
+public final class MediaTypeHandler extends ChannelInboundHandlerAdapter {
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (RequestInfo.routed(ctx.channel(), msg, Route.PUBLISH)) {
+      String mime =
+          String.valueOf(HttpUtil.getMimeType((io.netty.handler.codec.http.HttpMessage) msg));
+      if (!mime.equalsIgnoreCase("application/json")
+          && !mime.equalsIgnoreCase("application/x-ndjson")) {
+        ReferenceCountUtil.release(msg);
+        throw Refusal.of(
+            HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the event as Content-Type: application/json (a batch also as"
+                + " application/x-ndjson)");
+      }
+    }
+    ctx.fireChannelRead(msg);
+  }
+}

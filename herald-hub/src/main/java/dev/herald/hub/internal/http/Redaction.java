@@ -1,0 +1,21 @@
+package dev.herald.hub.internal.http;
+
+import java.util.regex.Pattern;
+
+/**
+ * Removes bearer tokens from text that may reach a log line, a metric or a response: the value of
+ * every {@code access_token} query parameter, in plain or percent-encoded form, becomes {@code
+ * REDACTED}. The hub logs paths without their query strings; this is the second line of defence for
+ * text it does not control, such as a decoder's exception message that quotes the request.
+ */
+public final class Redaction {
+  private static final Pattern QUERY_TOKEN =
+      Pattern.compile("(?i)(access(?:_|%5f)token(?:=|%3d))[^&\\s'\"#]*");
+
+  private Redaction() {}
+
+  /** {@code text} with every query token's value replaced. */
+  public static String redact(String text) {
+    return text == null ? "" : QUERY_TOKEN.matcher(text).replaceAll("$1REDACTED");
+  }
+}

@@ -1,0 +1,85 @@
+package dev.herald.hub.internal.http;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.util.ReferenceCountUtil;
+import java.util.ArrayDeque;
+
+/**
+ * Keeps responses in request order when a client pipelines: while a response is being produced off
+ * the event loop (a publish waiting for its store), every message that arrives after it is held
+ * here, and reading stops; when the response is queued, the held messages go on, in order.
+ *
+ * <p>One per connection, right after the codec. Netty's {@code FlowControlHandler} is not enough:
+ * it lets one more message through when a read was already requested, which is exactly the
+ * pipelined request that must wait.
+ */
+public final class ResponseOrder extends ChannelInboundHandlerAdapter {
+  private final ArrayDeque<Object> held = new ArrayDeque<>();
+  private ChannelHandlerContext ctx;
+  // How many responses (or verifications) are pending; messages are held while it is above 0.
+  private int holds;
+
+  /**
+   * Holds what arrives next on {@code channel} until the matching {@link #responded}; on its event
+   * loop. Holds nest: messages move on when every hold has been answered.
+   */
+  public static void awaitResponse(Channel channel) {
+    ResponseOrder order = channel.pipeline().get(ResponseOrder.class);
+    if (order != null) {
+      order.holds++;
+      channel.config().setAutoRead(false);
+    }
+  }
+
+  /**
+   * The response is queued: ends one hold, and when it was the last lets the held messages on. Safe
+   * from any thread; call it after writing the response, so the next response is written after it.
+   */
+  public static void responded(Channel channel) {
+    ResponseOrder order = channel.pipeline().get(ResponseOrder.class);
+    if (order != null) {
+      channel.eventLoop().execute(order::resume);
+    }
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    this.ctx = ctx;
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (holds > 0) {
+      held.add(msg);
+    } else {
+      ctx.fireChannelRead(msg);
+    }
+  }
+
+  private void resume() {
+    if (holds > 0) {
+      holds--;
+    }
+    if (holds > 0) {
+      return;
+    }
+    while (holds == 0 && !held.isEmpty() && ctx.channel().isActive()) {
+      ctx.fireChannelRead(held.poll());
+    }
+    if (holds == 0) {
+      ctx.fireChannelReadComplete();
+      ctx.channel().config().setAutoRead(true);
+    }
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    Object msg;
+    while ((msg = held.poll()) != null) {
+      ReferenceCountUtil.release(msg);
+    }
+    ctx.fireChannelInactive();
+  }
+}

@@ -1,0 +1,110 @@
+package dev.herald.hub.internal.http;
+
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.util.ReferenceCountUtil;
+import java.util.function.BooleanSupplier;
+
+/**
+ * Matches each request to a {@link Route}: an unknown path is 404, a known path with the wrong
+ * method 405 with {@code Allow}. While the hub shuts down, new publishes and subscriptions are 503
+ * {@code shutting_down} (health and metrics still answer). Once a channel carries an event stream,
+ * anything more the client sends on it is dropped.
+ */
+@ChannelHandler.Sharable
+public final class Router extends ChannelInboundHandlerAdapter {
+  /** Seconds a client is asked to wait before retrying during shutdown. */
+  private static final int SHUTDOWN_RETRY_AFTER = 1;
+
+  private final BooleanSupplier shuttingDown;
+
+  /** Routes requests; {@code shuttingDown} says when to stop accepting new work. */
+  public Router(BooleanSupplier shuttingDown) {
+    this.shuttingDown = shuttingDown;
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (RequestInfo.isStreaming(ctx.channel())) {
+      ReferenceCountUtil.release(msg);
+      return;
+    }
+    if (!(msg instanceof HttpRequest request)) {
+      ctx.fireChannelRead(msg);
+      return;
+    }
+    String path = path(request.uri());
+    HttpMethod method = request.method();
+    RequestInfo.set(
+        ctx.channel(), new RequestInfo(method.name(), path, null, HttpUtil.isKeepAlive(request)));
+    Route route;
+    try {
+      route = route(path, method);
+      if ((route == Route.PUBLISH || route == Route.SUBSCRIBE) && shuttingDown.getAsBoolean()) {
+        throw Refusal.unavailable(
+            "shutting_down",
+            "the hub is shutting down; retry against another node or after it restarts",
+            SHUTDOWN_RETRY_AFTER);
+      }
+    } catch (Refusal refusal) {
+      ReferenceCountUtil.release(msg);
+      throw refusal;
+    }
+    RequestInfo.set(
+        ctx.channel(), new RequestInfo(method.name(), path, route, HttpUtil.isKeepAlive(request)));
+    ctx.fireChannelRead(msg);
+  }
+
+  /** The route for {@code path} and {@code method}. */
+  static Route route(String path, HttpMethod method) {
+    switch (path) {
+      case "/events":
+        if (HttpMethod.GET.equals(method)) {
+          return Route.SUBSCRIBE;
+        }
+        if (HttpMethod.POST.equals(method)) {
+          return Route.PUBLISH;
+        }
+        throw Refusal.methodNotAllowed(path, "GET, POST");
+      case "/healthz":
+        return onlyGet(path, method, Route.HEALTH);
+      case "/readyz":
+        return onlyGet(path, method, Route.READY);
+      case "/metrics":
+        return onlyGet(path, method, Route.METRICS);
+      default:
+        throw Refusal.of(
+            HttpResponseStatus.NOT_FOUND,
+            "not_found",
+            "there is nothing at "
+                + path
+                + "; the hub serves /events, /healthz, /readyz, /metrics");
+    }
+  }
+
+  private static Route onlyGet(String path, HttpMethod method, Route route) {
+    if (!HttpMethod.GET.equals(method)) {
+      throw Refusal.methodNotAllowed(path, "GET");
+    }
+    return route;
+  }
+
+  /** The path of a request target, without query or fragment. */
+  static String path(String uri) {
+    int end = uri.length();
+    int query = uri.indexOf('?');
+    if (query >= 0) {
+      end = query;
+    }
+    int fragment = uri.indexOf('#');
+    if (fragment >= 0 && fragment < end) {
+      end = fragment;
+    }
+    return uri.substring(0, end);
+  }
+}

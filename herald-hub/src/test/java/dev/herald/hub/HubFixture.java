@@ -1,0 +1,80 @@
+package dev.herald.hub;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+
+/** A started hub and an HTTP client to talk to it. */
+final class HubFixture implements AutoCloseable {
+  static final ObjectMapper JSON = new ObjectMapper();
+
+  final Hub hub;
+  final HttpClient client =
+      HttpClient.newBuilder()
+          .version(HttpClient.Version.HTTP_1_1)
+          .connectTimeout(Duration.ofSeconds(5))
+          .build();
+
+  HubFixture(Hub.Builder builder) {
+    this.hub = builder.port(0).bind("127.0.0.1").build().start();
+  }
+
+  /** A hub on the memory store with the defaults. */
+  static HubFixture memory() {
+    return new HubFixture(Hub.builder().store("memory"));
+  }
+
+  URI uri(String pathAndQuery) {
+    return URI.create("http://127.0.0.1:" + hub.address().getPort() + pathAndQuery);
+  }
+
+  /** POSTs {@code json} to /events with the given extra headers. */
+  HttpResponse<String> post(String json, String... headers) throws Exception {
+    HttpRequest.Builder request =
+        HttpRequest.newBuilder(uri("/events"))
+            .timeout(Duration.ofSeconds(10))
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(json, StandardCharsets.UTF_8));
+    if (headers.length > 0) {
+      request.headers(headers);
+    }
+    return client.send(request.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  /** Publishes {@code json}, expects 201 and returns the id. */
+  String publish(String json, String... headers) throws Exception {
+    HttpResponse<String> response = post(json, headers);
+    if (response.statusCode() != 201) {
+      throw new AssertionError("publish answered " + response.statusCode() + " " + response.body());
+    }
+    return JSON.readTree(response.body()).get("id").asText();
+  }
+
+  HttpResponse<String> get(String pathAndQuery, String... headers) throws Exception {
+    HttpRequest.Builder request =
+        HttpRequest.newBuilder(uri(pathAndQuery)).timeout(Duration.ofSeconds(10)).GET();
+    if (headers.length > 0) {
+      request.headers(headers);
+    }
+    return client.send(request.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  /** Opens a stream on /events with the given query and headers. */
+  SseStream subscribe(String query, String... headers) throws Exception {
+    return SseStream.open(client, uri("/events" + query), headers);
+  }
+
+  static JsonNode json(String text) throws Exception {
+    return JSON.readTree(text);
+  }
+
+  @Override
+  public void close() {
+    hub.close();
+  }
+}

@@ -1,0 +1,79 @@
+package dev.herald.hub.internal.publish;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.herald.hub.internal.http.Refusal;
+import dev.herald.server.Publication;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class PublishRequestTest {
+  private static final Clock CLOCK =
+      Clock.fixed(Instant.parse("2026-11-21T10:15:30Z"), ZoneOffset.UTC);
+
+  private static Publication parse(String member, String json) {
+    return PublishRequest.parse(
+        Optional.ofNullable(member), ByteBuffer.wrap(json.getBytes(StandardCharsets.UTF_8)), CLOCK);
+  }
+
+  @Test
+  void memberFormStampsMillisecondsEvenWhenTheyAreZero() {
+    Publication p = parse("7", "{\"event\": {\"type\": \"T\", \"body\": null}}");
+    assertThat(p.topics()).containsExactly("members/7");
+    assertThat(p.event().type()).isEqualTo("T");
+    assertThat(p.event().data())
+        .isEqualTo("{\"body\":null,\"timestamp\":\"2026-11-21T10:15:30.000Z\"}");
+  }
+
+  @Test
+  void topicFormDefaultsToMessageAndCollapsesDuplicateTopicsInOrder() {
+    Publication p = parse(null, "{\"topics\": [\"b\", \"a\", \"b\"], \"data\": [1]}");
+    assertThat(p.topics()).containsExactly("b", "a");
+    assertThat(p.event().type()).isEqualTo("message");
+    assertThat(p.event().data()).isEqualTo("[1]");
+  }
+
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "|{\"topic\": \"t\", \"data\": 1} trailing|invalid_json",
+        "|{\"topic\": \"t\", \"topic\": \"u\", \"data\": 1}|invalid_json",
+        "|'   '|invalid_json",
+        "|{\"topic\": 5, \"data\": 1}|topic_invalid",
+        "|{\"topics\": \"t\", \"data\": 1}|topic_invalid",
+        "|{\"topics\": [], \"data\": 1}|topic_missing",
+        "|{\"topic\": \"\", \"data\": 1}|topic_invalid",
+        "|{\"topic\": \"t\", \"type\": \"\", \"data\": 1}|type_invalid",
+        "|{\"topic\": \"t\", \"type\": 3, \"data\": 1}|type_invalid",
+        "m|{\"event\": 1}|event_missing",
+        "m|{\"event\": {\"type\": \"T\", \"body\": 1}, \"topics\": [\"x\"]}|ambiguous_target",
+        "''|{\"event\": {\"type\": \"T\", \"body\": 1}}|topic_invalid",
+      })
+  void eachMistakeHasItsOwnCode(String member, String json, String code) {
+    assertThatThrownBy(() -> parse(member, json))
+        .isInstanceOfSatisfying(
+            Refusal.class,
+            r -> {
+              assertThat(r.code()).isEqualTo(code);
+              assertThat(r.status().code()).isEqualTo(400);
+              assertThat(r.getMessage()).isNotBlank();
+            });
+  }
+
+  @Test
+  void typeOf128CharactersIsAcceptedAnd129Refused() {
+    String ok = "{\"topic\": \"t\", \"type\": \"" + "\u00e9".repeat(128) + "\", \"data\": 1}";
+    assertThat(parse(null, ok).event().type()).hasSize(128);
+    String tooLong = "{\"topic\": \"t\", \"type\": \"" + "a".repeat(129) + "\", \"data\": 1}";
+    assertThatThrownBy(() -> parse(null, tooLong)).isInstanceOf(Refusal.class);
+  }
+}
