@@ -44,7 +44,7 @@ http {
   uwsgi_temp_path $dir/tmp/uwsgi;
   scgi_temp_path $dir/tmp/scgi;
   keepalive_requests 1000000;
-  nchan_max_reserved_memory 256M;
+  nchan_max_reserved_memory 1024M; # 10 000 channels x 1000 buffered messages
   server {
     listen 127.0.0.1:$port backlog=4096;
     location = /pub {

@@ -15,7 +15,7 @@ import java.util.Random;
 public enum Streams {
   /**
    * Small JSON events as a market-data or notification feed sends them: id, type and one data line
-   * of JSON, about 150 bytes each; 2,000 of them (about 300 KB).
+   * of JSON, about 140 bytes each; 2,000 of them (282 KB).
    */
   SMALL_JSON {
     @Override
@@ -43,7 +43,8 @@ public enum Streams {
 
   /**
    * Large events: pretty-printed JSON documents of about 64 KiB, one {@code data:} line per JSON
-   * line (about 1,300 lines each, a few with non-ASCII text); 16 of them (about 1 MiB).
+   * line (about 3,000 lines, 84 KB on the wire, a few names with non-ASCII letters); 16 of them
+   * (1.3 MB).
    */
   LARGE_MULTILINE {
     @Override

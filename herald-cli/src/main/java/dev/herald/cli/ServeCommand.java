@@ -155,6 +155,19 @@ final class ServeCommand implements Callable<Integer> {
   double publishRate;
 
   @Option(
+      names = "--max-batch-events",
+      defaultValue = "1000",
+      description = "Most events in one batch publish (413 batch_too_large above).")
+  int maxBatchEvents;
+
+  @Option(
+      names = "--idempotency-window",
+      defaultValue = "24h",
+      converter = Units.DurationConverter.class,
+      description = "How long an Idempotency-Key answers its first publish, e.g. 24h.")
+  Duration idempotencyWindow;
+
+  @Option(
       names = "--redis-key-prefix",
       defaultValue = StoreSpec.DEFAULT_REDIS_KEY_PREFIX,
       description =
@@ -194,6 +207,8 @@ final class ServeCommand implements Callable<Integer> {
           .bind(bind)
           .store(store)
           .redisKeyPrefix(redisKeyPrefix)
+          .maxBatchEvents(maxBatchEvents)
+          .idempotencyWindow(idempotencyWindow)
           .heartbeat(heartbeat)
           .retention(new Retention(retentionCount, retentionAge))
           .maxEventBytes((int) maxEventBytes)

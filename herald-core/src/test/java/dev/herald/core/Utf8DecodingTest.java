@@ -9,6 +9,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.herald.core.ParserHarness.LineEnding;
 import java.util.HexFormat;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -127,7 +128,7 @@ class Utf8DecodingTest {
     }
   }
 
-  @org.junit.jupiter.api.Test
+  @Test
   void aReusedDecoderNeverShowsEarlierText() {
     Utf8 decoder = new Utf8();
     String[] texts = {

@@ -12,6 +12,7 @@ import dev.herald.hub.internal.http.RateLimiter;
 import dev.herald.hub.internal.http.Router;
 import dev.herald.hub.internal.metrics.HubMetrics;
 import dev.herald.hub.internal.metrics.MetricsHandler;
+import dev.herald.hub.internal.presence.PresenceHandler;
 import dev.herald.hub.internal.publish.PublishHandler;
 import dev.herald.hub.internal.subscribe.SubscribeHandler;
 import dev.herald.server.Broker;
@@ -112,6 +113,7 @@ public final class Hub implements AutoCloseable {
   private final int maxNewConnectionsPerSecond;
   private final double publishRate;
   private final int maxBatchEvents;
+  private final Duration idempotencyWindow;
   private final AtomicBoolean started = new AtomicBoolean();
   private final AtomicBoolean closing = new AtomicBoolean();
   private volatile boolean shuttingDown;
@@ -148,6 +150,7 @@ public final class Hub implements AutoCloseable {
     this.maxNewConnectionsPerSecond = b.maxNewConnectionsPerSecond;
     this.publishRate = b.publishRate;
     this.maxBatchEvents = b.maxBatchEvents;
+    this.idempotencyWindow = b.idempotencyWindow;
   }
 
   /** Returns a builder with the defaults of {@code herald serve}. */
@@ -214,8 +217,14 @@ public final class Hub implements AutoCloseable {
             new AuthHandler(
                 verifier.map(v -> new Authenticator(v, queryTokens, clock)), jwksVerifications),
             new PublishHandler(
-                broker, metrics, clock, RateLimiter.perSecond(publishRate), maxBatchEvents),
+                broker,
+                metrics,
+                clock,
+                RateLimiter.perSecond(publishRate),
+                maxBatchEvents,
+                idempotencyWindow),
             subscribe,
+            new PresenceHandler(broker),
             new HealthHandler(() -> broker.log().isAvailable(), () -> shuttingDown),
             new MetricsHandler(metrics),
             new ErrorResponder(metrics::refused));
@@ -378,6 +387,7 @@ public final class Hub implements AutoCloseable {
     private int maxNewConnectionsPerSecond = DEFAULT_NEW_CONNECTIONS_PER_SECOND;
     private double publishRate = DEFAULT_PUBLISH_RATE;
     private int maxBatchEvents = PublishHandler.DEFAULT_MAX_BATCH_EVENTS;
+    private Duration idempotencyWindow = PublishHandler.DEFAULT_IDEMPOTENCY_WINDOW;
 
     private Builder() {}
 
@@ -525,6 +535,19 @@ public final class Hub implements AutoCloseable {
         throw new IllegalArgumentException("maxBatchEvents must be positive: " + max);
       }
       this.maxBatchEvents = max;
+      return this;
+    }
+
+    /**
+     * How long the store remembers a publish's {@code Idempotency-Key} (a retry within it answers
+     * the first ids and publishes nothing); default 24 h.
+     */
+    public Builder idempotencyWindow(Duration window) {
+      Objects.requireNonNull(window, "window");
+      if (window.isNegative() || window.isZero()) {
+        throw new IllegalArgumentException("idempotencyWindow must be positive: " + window);
+      }
+      this.idempotencyWindow = window;
       return this;
     }
 

@@ -12,6 +12,7 @@ import dev.herald.hub.internal.http.PostBodyAggregator;
 import dev.herald.hub.internal.http.ResponseOrder;
 import dev.herald.hub.internal.http.Router;
 import dev.herald.hub.internal.metrics.MetricsHandler;
+import dev.herald.hub.internal.presence.PresenceHandler;
 import dev.herald.hub.internal.publish.PublishHandler;
 import dev.herald.hub.internal.subscribe.SubscribeHandler;
 import io.netty.channel.ChannelInitializer;
@@ -45,6 +46,7 @@ final class Pipeline extends ChannelInitializer<SocketChannel> {
   private final BodyLimitHandler bodyLimit;
   private final PublishHandler publish;
   private final SubscribeHandler subscribe;
+  private final PresenceHandler presence;
   private final HealthHandler health;
   private final MetricsHandler metrics;
   private final CorsHandler cors;
@@ -61,6 +63,7 @@ final class Pipeline extends ChannelInitializer<SocketChannel> {
       AuthHandler auth,
       PublishHandler publish,
       SubscribeHandler subscribe,
+      PresenceHandler presence,
       HealthHandler health,
       MetricsHandler metrics,
       ErrorResponder errors) {
@@ -73,6 +76,7 @@ final class Pipeline extends ChannelInitializer<SocketChannel> {
     this.bodyLimit = new BodyLimitHandler(maxEventBytes);
     this.publish = publish;
     this.subscribe = subscribe;
+    this.presence = presence;
     this.health = health;
     this.metrics = metrics;
     this.errors = errors;
@@ -98,6 +102,7 @@ final class Pipeline extends ChannelInitializer<SocketChannel> {
     p.addLast("auth", auth);
     p.addLast("publish", publish);
     p.addLast("subscribe", subscribe);
+    p.addLast("presence", presence);
     p.addLast("health", health);
     p.addLast("metrics", metrics);
     p.addLast("errors", errors);

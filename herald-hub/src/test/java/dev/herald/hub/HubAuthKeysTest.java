@@ -180,7 +180,7 @@ class HubAuthKeysTest {
       String answers =
           new String(socket.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
       java.util.regex.Matcher ids =
-          java.util.regex.Pattern.compile("\\{\"id\":\"(\\d+)\"}").matcher(answers);
+          java.util.regex.Pattern.compile("\\{\"id\":\"(\\d+)\",").matcher(answers);
       List<Long> seen = new java.util.ArrayList<>();
       while (ids.find()) {
         seen.add(Long.parseLong(ids.group(1)));

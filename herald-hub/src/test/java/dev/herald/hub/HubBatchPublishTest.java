@@ -107,6 +107,9 @@ class HubBatchPublishTest {
       assertThat(answer.statusCode()).isEqualTo(400);
       assertThat(HubFixture.json(answer.body()).get("error").asText()).isEqualTo("batch_empty");
       assertThat(ndjson(f, "\n\n").statusCode()).isEqualTo(400);
+      HttpResponse<String> notObject = f.post("[{\"topic\": \"a\", \"data\": 1}, \"t\"]");
+      assertThat(notObject.statusCode()).isEqualTo(400);
+      assertThat(HubFixture.json(notObject.body()).get("index").asInt()).isEqualTo(1);
     }
   }
 

@@ -117,7 +117,8 @@ class HubRefusalTest {
 
   @Test
   void bodyThatIsNotAnObjectIs400InvalidJson() throws Exception {
-    refusedWithNothingPublished(post("[\"t\"]"), 400, "invalid_json");
+    // A JSON array is a batch (HubBatchPublishTest); any other non-object is refused.
+    refusedWithNothingPublished(post("\"t\""), 400, "invalid_json");
   }
 
   @Test

@@ -3,7 +3,9 @@ package dev.herald.server;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -33,6 +35,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@link Builder#maxBufferedEvents} while it replays a long history. Idle streams get a {@code
  * ":\n"} heartbeat from one shared scheduler thread.
  *
+ * <p>Devices: a subscription opened with a device id ({@link #subscribe(Set, Position, Sink,
+ * String)}) is that device's one stream for its topic set — a newer one replaces it — and the
+ * broker keeps the device's cursor, the id of the last event written to the stream, saving it in
+ * the log every few seconds and when the stream ends, so the device can resume from it ({@link
+ * #devicePosition}). {@link #devices} and {@link #subscriptionCount(String)} tell who is online on
+ * this node, and {@link #publish(List, java.util.Optional)} how many streams each event reached.
+ *
  * <pre>{@code
  * Broker broker = Broker.builder().heartbeat(Duration.ofSeconds(15)).build();
  * Subscription sub = broker.subscribe(Set.of("prices"), Position.parse(lastEventId), sink);
@@ -50,6 +59,9 @@ public final class Broker implements AutoCloseable {
   /** Default {@link Builder#maxBufferedEvents}. */
   public static final int DEFAULT_MAX_BUFFERED_EVENTS = 10_000;
 
+  /** Default {@link Builder#cursorFlushInterval}: 5 seconds. */
+  public static final Duration DEFAULT_CURSOR_FLUSH_INTERVAL = Duration.ofSeconds(5);
+
   /** Default {@link Builder#heartbeat}: 15 seconds. */
   public static final Duration DEFAULT_HEARTBEAT = Duration.ofSeconds(15);
 
@@ -63,6 +75,22 @@ public final class Broker implements AutoCloseable {
   private final ScheduledThreadPoolExecutor scheduler;
   private final ThreadPoolExecutor replayPool;
   private final AtomicBoolean closing = new AtomicBoolean();
+  // Reach of events announced while a publish of this node awaits its log, picked up by that
+  // publish; bounded, since announcements of other nodes' events (a shared log) are never picked.
+  private final java.util.concurrent.ConcurrentSkipListMap<Long, Integer> reachedById =
+      new java.util.concurrent.ConcurrentSkipListMap<>();
+  private final AtomicInteger inFlight = new AtomicInteger();
+  private final AtomicInteger remembered = new AtomicInteger();
+  // The open stream of each device and topic set (a newer one replaces it).
+  private final ConcurrentHashMap<CursorKey, BrokerSubscription> devices =
+      new ConcurrentHashMap<>();
+  // Final cursors of closed device streams, not yet handed to the log.
+  private final ConcurrentHashMap<CursorKey, Long> closedCursors = new ConcurrentHashMap<>();
+  // Every cursor, when the log stores none: kept for as long as the broker runs.
+  private final ConcurrentHashMap<CursorKey, Long> memoryCursors = new ConcurrentHashMap<>();
+  private final java.util.concurrent.locks.ReentrantLock flushLock =
+      new java.util.concurrent.locks.ReentrantLock();
+  private static final int MAX_REMEMBERED_REACH = 65_536;
   private volatile boolean closed;
 
   private Broker(Builder builder) {
@@ -85,6 +113,9 @@ public final class Broker implements AutoCloseable {
             new LinkedBlockingQueue<>(),
             daemonThreads("herald-broker-replay"));
     replayPool.allowCoreThreadTimeOut(true);
+    long flushNanos = builder.cursorFlushInterval.toNanos();
+    scheduler.scheduleWithFixedDelay(
+        this::flushCursorsQuietly, flushNanos, flushNanos, TimeUnit.NANOSECONDS);
     if (!builder.heartbeat.isZero()) {
       // Two ticks per interval: a stream gets a heartbeat once it has been idle for two whole
       // ticks, so between one interval and one and a half intervals after its last frame.
@@ -132,6 +163,54 @@ public final class Broker implements AutoCloseable {
   }
 
   /**
+   * Stores a batch all-or-nothing like {@link #publishAll(List)}, idempotently when a key is given
+   * (see {@link EventLog#append(List, IdempotencyKey)}), and tells how many live subscriptions on
+   * this node each event reached.
+   *
+   * @return the ids and reach once durable; completes exceptionally with {@link
+   *     StoreUnavailableException}, {@link IdempotencyConflictException}, or {@link
+   *     UnsupportedOperationException} when the log supports no keys — nothing was published
+   */
+  public CompletableFuture<Published> publish(
+      List<Publication> batch, Optional<IdempotencyKey> key) {
+    List<Publication> copy = List.copyOf(batch);
+    Objects.requireNonNull(key, "key");
+    if (closed) {
+      return CompletableFuture.failedFuture(new StoreUnavailableException("the broker is closed"));
+    }
+    if (copy.isEmpty()) {
+      return CompletableFuture.completedFuture(new Published(List.of(), false, List.of()));
+    }
+    inFlight.incrementAndGet();
+    CompletableFuture<Appended> appended;
+    try {
+      appended =
+          key.isPresent()
+              ? log.append(copy, key.get())
+              : log.append(copy)
+                  .thenApply(
+                      events -> new Appended(events.stream().map(StoredEvent::id).toList(), false));
+    } catch (RuntimeException e) {
+      inFlight.decrementAndGet();
+      return CompletableFuture.failedFuture(e);
+    }
+    return appended
+        .whenComplete((result, failure) -> inFlight.decrementAndGet())
+        .thenApply(
+            result -> {
+              List<Integer> reach = new ArrayList<>(result.ids().size());
+              for (long id : result.ids()) {
+                Integer n = result.replayed() ? null : reachedById.remove(id);
+                if (n != null) {
+                  remembered.decrementAndGet();
+                }
+                reach.add(n == null ? 0 : n);
+              }
+              return new Published(result.ids(), result.replayed(), reach);
+            });
+  }
+
+  /**
    * Opens a subscription to {@code topics} from {@code position}. It is registered for live events
    * before this returns; history, if any, is replayed on a broker thread. The sink is never called
    * on the calling thread, so a transport can subscribe, then write its response head, and be sure
@@ -154,8 +233,17 @@ public final class Broker implements AutoCloseable {
     if (closed) {
       throw new IllegalStateException("the broker is closed");
     }
+    return register(checked, position, sink, new BrokerSubscription(this, checked, position, sink));
+  }
+
+  private BrokerSubscription register(
+      Set<String> checked, Position position, Sink sink, BrokerSubscription subscription) {
+    Objects.requireNonNull(position, "position");
+    Objects.requireNonNull(sink, "sink");
+    if (closed) {
+      throw new IllegalStateException("the broker is closed");
+    }
     watchAll(checked);
-    BrokerSubscription subscription = new BrokerSubscription(this, checked, position, sink);
     listener.subscriptionOpened();
     subscriptions.add(subscription);
     for (String topic : checked) {
@@ -181,6 +269,153 @@ public final class Broker implements AutoCloseable {
     return subscription;
   }
 
+  /**
+   * Opens a subscription for a device, like {@link #subscribe(Set, Position, Sink)}, and makes it
+   * the device's one stream for these topics: an older open stream of the same device and topic set
+   * is closed with {@link CloseReason#REPLACED} once this one is registered for live events. The
+   * broker tracks the id of the last event written to the device's stream (its cursor) and saves it
+   * in the log every {@link Builder#cursorFlushInterval} and when the stream closes; see {@link
+   * #devicePosition}.
+   *
+   * @throws IllegalArgumentException if {@code deviceId} is not 1-128 visible ASCII characters
+   */
+  public Subscription subscribe(Set<String> topics, Position position, Sink sink, String deviceId) {
+    CursorKey key = CursorKey.of(deviceId, Topics.checkAll(Objects.requireNonNull(topics)));
+    // Read before registering: any later event is delivered live, or found again from here.
+    long base =
+        switch (position.kind()) {
+          case LIVE -> log.lastId();
+          case AFTER -> position.id();
+          default -> 0;
+        };
+    BrokerSubscription subscription =
+        register(
+            key.topics(),
+            position,
+            sink,
+            new BrokerSubscription(this, key.topics(), position, sink, key, base));
+    BrokerSubscription older = devices.put(key, subscription);
+    // The new stream's cursor rules now; a closed stream's unsaved one must not overwrite it.
+    closedCursors.remove(key);
+    if (older != null && older != subscription) {
+      older.close(CloseReason.REPLACED);
+    }
+    if (!subscription.isOpen() && devices.remove(key, subscription)) {
+      // It closed before it was the device's stream: its unregister could not record this.
+      long cursor = subscription.deviceCursor();
+      if (cursor > 0) {
+        closedCursors.put(key, cursor);
+      }
+    }
+    return subscription;
+  }
+
+  /**
+   * Where a device that comes back without a {@code Last-Event-ID} resumes: after the last event
+   * written to its stream of these topics — the open stream's, or the saved cursor. Empty when the
+   * device has no cursor (never seen, or not within the retention age).
+   *
+   * @throws StoreUnavailableException if the log cannot be read
+   */
+  public Optional<Position> devicePosition(String deviceId, Set<String> topics) {
+    CursorKey key = CursorKey.of(deviceId, topics);
+    BrokerSubscription open = devices.get(key);
+    long cursor = open != null ? open.deviceCursor() : 0;
+    if (cursor == 0) {
+      Long closed = closedCursors.get(key);
+      if (closed != null) {
+        cursor = closed;
+      } else if (log.supportsCursors()) {
+        cursor = log.cursor(key).orElse(0L);
+      } else {
+        cursor = memoryCursors.getOrDefault(key, 0L);
+      }
+    }
+    return cursor > 0 ? Optional.of(Position.after(cursor)) : Optional.empty();
+  }
+
+  /**
+   * The open streams of devices on this node that cover {@code topic}: who is online.
+   *
+   * @return per device stream, the device id and when it opened, oldest first
+   */
+  public List<DeviceStream> devices(String topic) {
+    List<DeviceStream> result = new ArrayList<>();
+    Set<BrokerSubscription> members = index.get(topic);
+    if (members != null) {
+      for (BrokerSubscription subscription : members) {
+        if (subscription.device() != null && subscription.isOpen()) {
+          result.add(new DeviceStream(subscription.device().deviceId(), subscription.since()));
+        }
+      }
+    }
+    result.sort(java.util.Comparator.comparing(DeviceStream::since));
+    return result;
+  }
+
+  /** How many open subscriptions on this node cover {@code topic}. */
+  public int subscriptionCount(String topic) {
+    Set<BrokerSubscription> members = index.get(topic);
+    return members == null ? 0 : members.size();
+  }
+
+  /**
+   * Hands the changed device cursors to the log now (the broker does it every {@link
+   * Builder#cursorFlushInterval} anyway).
+   *
+   * @return completes when the log has stored them
+   */
+  public CompletableFuture<Void> flushCursors() {
+    flushLock.lock();
+    try {
+      Map<CursorKey, Long> changed = new java.util.HashMap<>();
+      for (Map.Entry<CursorKey, Long> closed : closedCursors.entrySet()) {
+        changed.put(closed.getKey(), closed.getValue());
+      }
+      Map<BrokerSubscription, Long> opened = new java.util.HashMap<>();
+      for (BrokerSubscription subscription : devices.values()) {
+        long cursor = subscription.deviceCursor();
+        if (cursor > 0 && cursor != subscription.savedCursor) {
+          changed.put(subscription.device(), cursor);
+          opened.put(subscription, cursor);
+        }
+      }
+      if (changed.isEmpty()) {
+        return CompletableFuture.completedFuture(null);
+      }
+      opened.forEach((subscription, cursor) -> subscription.savedCursor = cursor);
+      changed.forEach((key, cursor) -> closedCursors.remove(key, cursor));
+      if (!log.supportsCursors()) {
+        memoryCursors.putAll(changed);
+        return CompletableFuture.completedFuture(null);
+      }
+      return log.saveCursors(changed)
+          .whenComplete(
+              (done, failure) -> {
+                if (failure != null) {
+                  // Try again at the next flush: put back what no newer value replaced.
+                  changed.forEach(
+                      (key, cursor) -> {
+                        if (!devices.containsKey(key)) {
+                          closedCursors.putIfAbsent(key, cursor);
+                        }
+                      });
+                  opened.keySet().forEach(subscription -> subscription.savedCursor = 0);
+                }
+              });
+    } finally {
+      flushLock.unlock();
+    }
+  }
+
+  private void flushCursorsQuietly() {
+    try {
+      flushCursors();
+    } catch (RuntimeException e) {
+      LOG.log(System.Logger.Level.WARNING, "could not save device cursors", e);
+    }
+  }
+
   /** How many subscriptions are open. */
   public int subscriptionCount() {
     return subscriptions.size();
@@ -204,6 +439,15 @@ public final class Broker implements AutoCloseable {
     scheduler.shutdownNow();
     for (BrokerSubscription subscription : subscriptions) {
       subscription.close(CloseReason.SHUTDOWN);
+    }
+    try {
+      flushCursors().get(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (java.util.concurrent.ExecutionException
+        | java.util.concurrent.TimeoutException
+        | RuntimeException e) {
+      LOG.log(System.Logger.Level.WARNING, "could not save device cursors on close", e);
     }
     replayPool.shutdown();
     try {
@@ -251,6 +495,13 @@ public final class Broker implements AutoCloseable {
 
   /** Removes a closed subscription from the topic index; runs once per subscription. */
   void unregister(BrokerSubscription subscription) {
+    CursorKey device = subscription.device();
+    if (device != null && devices.remove(device, subscription)) {
+      long cursor = subscription.deviceCursor();
+      if (cursor > 0) {
+        closedCursors.put(device, cursor);
+      }
+    }
     for (String topic : subscription.topics()) {
       index.computeIfPresent(
           topic,
@@ -302,6 +553,14 @@ public final class Broker implements AutoCloseable {
           }
         }
       }
+      if (inFlight.get() > 0) {
+        // ConcurrentSkipListMap.size() walks the map: count separately.
+        if (reachedById.put(event.id(), reached) == null
+            && remembered.incrementAndGet() > MAX_REMEMBERED_REACH
+            && reachedById.pollFirstEntry() != null) {
+          remembered.decrementAndGet();
+        }
+      }
       try {
         listener.published(event, reached);
         if (delivered > 0) {
@@ -335,8 +594,22 @@ public final class Broker implements AutoCloseable {
     private BrokerListener listener = new BrokerListener() {};
     private int replayPageSize = DEFAULT_REPLAY_PAGE_SIZE;
     private int maxBufferedEvents = DEFAULT_MAX_BUFFERED_EVENTS;
+    private Duration cursorFlushInterval = DEFAULT_CURSOR_FLUSH_INTERVAL;
 
     private Builder() {}
+
+    /**
+     * Sets how often the cursors of active device streams are saved in the log; default 5 s.
+     * Cursors of closed streams are saved at the next flush too, and on {@link Broker#close}.
+     */
+    public Builder cursorFlushInterval(Duration interval) {
+      Objects.requireNonNull(interval, "interval");
+      if (interval.isNegative() || interval.isZero()) {
+        throw new IllegalArgumentException("cursorFlushInterval must be positive: " + interval);
+      }
+      this.cursorFlushInterval = interval;
+      return this;
+    }
 
     /**
      * Sets the event log; default a {@link MemoryEventLog} with {@link Retention#DEFAULT}. The

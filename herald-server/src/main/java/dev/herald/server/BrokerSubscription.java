@@ -41,6 +41,11 @@ final class BrokerSubscription implements Subscription {
   private final Set<String> topics;
   private final Position position;
   private final Sink sink;
+  private final CursorKey device;
+  private final long cursorBase;
+  private final java.time.Instant since;
+  // The cursor last handed to the log; only the broker's scheduler thread touches it.
+  volatile long savedCursor;
   private final String[] topicList;
   private final ReentrantLock lock = new ReentrantLock();
 
@@ -62,6 +67,23 @@ final class BrokerSubscription implements Subscription {
   private long pauseMillis;
 
   BrokerSubscription(Broker broker, Set<String> topics, Position position, Sink sink) {
+    this(broker, topics, position, sink, null, 0);
+  }
+
+  /**
+   * A subscription of a device ({@code device} non-null), whose cursor starts at {@code
+   * cursorBase}: what the device has without this stream writing anything.
+   */
+  BrokerSubscription(
+      Broker broker,
+      Set<String> topics,
+      Position position,
+      Sink sink,
+      CursorKey device,
+      long cursorBase) {
+    this.device = device;
+    this.cursorBase = cursorBase;
+    this.since = java.time.Instant.now();
     this.broker = broker;
     this.topics = topics;
     this.position = position;
@@ -78,6 +100,29 @@ final class BrokerSubscription implements Subscription {
   @Override
   public Set<String> topics() {
     return topics;
+  }
+
+  /** The device and topic set, for a device's stream; null otherwise. */
+  CursorKey device() {
+    return device;
+  }
+
+  /** When the subscription opened. */
+  java.time.Instant since() {
+    return since;
+  }
+
+  /**
+   * The id of the last event the device has from this stream: the last one handed to the sink, or
+   * where the stream started; 0 if neither is known.
+   */
+  long deviceCursor() {
+    lock.lock();
+    try {
+      return Math.max(cursorBase, lastWritten);
+    } finally {
+      lock.unlock();
+    }
   }
 
   @Override

@@ -50,6 +50,57 @@ public interface EventLog extends AutoCloseable {
   CompletableFuture<List<StoredEvent>> append(List<Publication> batch);
 
   /**
+   * Stores the publications like {@link #append(List)}, unless {@code key} was used within its
+   * window: then it stores nothing and answers the ids of that first append ({@link
+   * Appended#replayed}), or, if the key came with another fingerprint, completes exceptionally with
+   * {@link IdempotencyConflictException}. The check, the append and remembering the key are one
+   * atomic step (in one transaction for a durable log), so concurrent identical requests store the
+   * events once. Keys are forgotten after their window, by the retention job or lazily.
+   *
+   * <p>The default supports no keys: it completes exceptionally with {@link
+   * UnsupportedOperationException}.
+   */
+  default CompletableFuture<Appended> append(List<Publication> batch, IdempotencyKey key) {
+    return CompletableFuture.failedFuture(
+        new UnsupportedOperationException(
+            getClass().getSimpleName() + " does not support idempotency keys"));
+  }
+
+  /**
+   * Whether this log stores device cursors ({@link #saveCursors}, {@link #cursor}). When it does
+   * not, the broker keeps them in its own memory, for as long as it runs. Default {@code false}.
+   */
+  default boolean supportsCursors() {
+    return false;
+  }
+
+  /**
+   * Stores device cursors (the id of the last event written to each device's stream), replacing
+   * older values; called by the broker every few seconds for active streams and when a stream
+   * closes. Cursors are forgotten once older than the retention age. Must not block long: a durable
+   * log writes them through its writer.
+   *
+   * <p>The default completes exceptionally with {@link UnsupportedOperationException}.
+   */
+  default CompletableFuture<Void> saveCursors(java.util.Map<CursorKey, Long> cursors) {
+    return CompletableFuture.failedFuture(
+        new UnsupportedOperationException(
+            getClass().getSimpleName() + " does not store device cursors"));
+  }
+
+  /**
+   * The stored cursor of {@code key}, if one was saved within the retention age.
+   *
+   * <p>The default throws {@link UnsupportedOperationException}.
+   *
+   * @throws StoreUnavailableException if the store cannot be read
+   */
+  default java.util.Optional<Long> cursor(CursorKey key) {
+    throw new UnsupportedOperationException(
+        getClass().getSimpleName() + " does not store device cursors");
+  }
+
+  /**
    * Reads retained events with an id above {@code afterId} published to any of {@code topics}, in
    * increasing id order, each event once however many of the topics it was published to.
    *

@@ -67,6 +67,10 @@ public final class MemoryEventLog implements EventLog {
   private long forgottenThrough;
   private Listener listener;
   private boolean closed;
+  // Idempotency keys in the order first used: with one window for all, also the order they expire.
+  private final Map<ScopedKey, RememberedKey> keys = new java.util.LinkedHashMap<>();
+  // Device cursors in the order saved, so the oldest expire first.
+  private final Map<CursorKey, SavedCursor> cursors = new java.util.LinkedHashMap<>();
   private volatile long lastId;
 
   private MemoryEventLog(Builder builder) {
@@ -142,6 +146,115 @@ public final class MemoryEventLog implements EventLog {
       lock.unlock();
     }
   }
+
+  @Override
+  public CompletableFuture<Appended> append(List<Publication> batch, IdempotencyKey key) {
+    Objects.requireNonNull(batch, "batch");
+    Objects.requireNonNull(key, "key");
+    lock.lock();
+    try {
+      Instant now = clock.instant();
+      forgetExpiredKeys(now);
+      ScopedKey scoped = new ScopedKey(key.scope(), key.key());
+      RememberedKey known = keys.get(scoped);
+      if (known != null && now.isBefore(known.expiresAt())) {
+        if (!known.fingerprint().equals(key.fingerprint())) {
+          return CompletableFuture.failedFuture(conflict(key));
+        }
+        return CompletableFuture.completedFuture(new Appended(known.ids(), true));
+      }
+      // The lock is reentrant: the check, the append and remembering the key are one step.
+      CompletableFuture<List<StoredEvent>> stored = append(batch);
+      if (stored.isCompletedExceptionally()) {
+        return stored.thenApply(events -> null);
+      }
+      List<Long> ids = stored.join().stream().map(StoredEvent::id).toList();
+      keys.remove(scoped);
+      keys.put(scoped, new RememberedKey(key.fingerprint(), ids, now.plus(key.window())));
+      return CompletableFuture.completedFuture(new Appended(ids, false));
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The conflict for a key reused with another request. */
+  static IdempotencyConflictException conflict(IdempotencyKey key) {
+    return new IdempotencyConflictException(
+        "the idempotency key \""
+            + key.key()
+            + "\" was used for a different request within the last "
+            + key.window()
+            + "; use a new key for a new request");
+  }
+
+  private void forgetExpiredKeys(Instant now) {
+    var entries = keys.values().iterator();
+    while (entries.hasNext()) {
+      if (now.isBefore(entries.next().expiresAt())) {
+        break;
+      }
+      entries.remove();
+    }
+  }
+
+  private record ScopedKey(String scope, String key) {}
+
+  private record RememberedKey(String fingerprint, List<Long> ids, Instant expiresAt) {}
+
+  @Override
+  public boolean supportsCursors() {
+    return true;
+  }
+
+  @Override
+  public CompletableFuture<Void> saveCursors(Map<CursorKey, Long> saved) {
+    Objects.requireNonNull(saved, "cursors");
+    lock.lock();
+    try {
+      if (closed) {
+        return CompletableFuture.failedFuture(
+            new StoreUnavailableException("the memory event log is closed"));
+      }
+      Instant now = clock.instant();
+      forgetOldCursors(now);
+      for (Map.Entry<CursorKey, Long> cursor : saved.entrySet()) {
+        // Re-inserted at the end: the map stays in the order cursors were saved.
+        cursors.remove(cursor.getKey());
+        cursors.put(cursor.getKey(), new SavedCursor(cursor.getValue(), now));
+      }
+      return CompletableFuture.completedFuture(null);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public java.util.Optional<Long> cursor(CursorKey key) {
+    Objects.requireNonNull(key, "key");
+    lock.lock();
+    try {
+      checkOpen();
+      forgetOldCursors(clock.instant());
+      SavedCursor saved = cursors.get(key);
+      return saved == null ? java.util.Optional.empty() : java.util.Optional.of(saved.id());
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Cursors expire with the retention age: what they point after is gone by then. */
+  private void forgetOldCursors(Instant now) {
+    Instant oldest = now.minus(retention.maxAge());
+    var entries = cursors.values().iterator();
+    while (entries.hasNext()) {
+      if (entries.next().savedAt().isAfter(oldest)) {
+        break;
+      }
+      entries.remove();
+    }
+  }
+
+  private record SavedCursor(long id, Instant savedAt) {}
 
   @Override
   public List<StoredEvent> readAfter(Set<String> topicSet, long afterId, int limit) {

@@ -21,6 +21,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -474,6 +475,157 @@ public abstract class EventLogContractTest {
     } finally {
       listenersRunning.decrementAndGet();
     }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Idempotency keys (for logs that support them)
+
+  /**
+   * Whether the log under test supports {@link EventLog#append(List, IdempotencyKey)}; the
+   * idempotency tests are skipped otherwise. Default {@code false}.
+   */
+  protected boolean supportsIdempotencyKeys() {
+    return false;
+  }
+
+  private static IdempotencyKey key(String key, String fingerprint) {
+    return new IdempotencyKey("tenant", key, fingerprint, Duration.ofMinutes(10));
+  }
+
+  @Test
+  void retriedKeyAnswersTheFirstIdsAndStoresNothing() throws Exception {
+    Assumptions.assumeTrue(supportsIdempotencyKeys(), "the log supports no idempotency keys");
+    EventLog log = open(PLENTY);
+    Appended first =
+        log.append(List.of(publication("a", "t"), publication("b", "t")), key("k1", "f1"))
+            .get(10, SECONDS);
+    assertThat(first.replayed()).isFalse();
+    assertThat(first.ids()).hasSize(2);
+    Appended again =
+        log.append(List.of(publication("a", "t"), publication("b", "t")), key("k1", "f1"))
+            .get(10, SECONDS);
+    assertThat(again.replayed()).isTrue();
+    assertThat(again.ids()).isEqualTo(first.ids());
+    assertThat(log.readAfter(Set.of("t"), 0, 10)).hasSize(2);
+    assertThat(log.lastId()).isEqualTo(first.ids().get(1));
+    // The same key in another scope is another key.
+    Appended otherScope =
+        log.append(
+                List.of(publication("a", "t")),
+                new IdempotencyKey("other", "k1", "f1", Duration.ofMinutes(10)))
+            .get(10, SECONDS);
+    assertThat(otherScope.replayed()).isFalse();
+    assertThat(log.readAfter(Set.of("t"), 0, 10)).hasSize(3);
+  }
+
+  @Test
+  void keyReusedForAnotherRequestConflictsAndStoresNothing() throws Exception {
+    Assumptions.assumeTrue(supportsIdempotencyKeys(), "the log supports no idempotency keys");
+    EventLog log = open(PLENTY);
+    log.append(List.of(publication("a", "t")), key("k", "f1")).get(10, SECONDS);
+    CompletableFuture<Appended> conflict =
+        log.append(List.of(publication("b", "t")), key("k", "f2"));
+    assertThat(conflict)
+        .failsWithin(Duration.ofSeconds(10))
+        .withThrowableOfType(java.util.concurrent.ExecutionException.class)
+        .withCauseInstanceOf(IdempotencyConflictException.class);
+    assertThat(log.readAfter(Set.of("t"), 0, 10))
+        .extracting(e -> e.event().data())
+        .containsExactly("a");
+  }
+
+  @Test
+  void concurrentAppendsWithOneKeyStoreOnce() throws Exception {
+    Assumptions.assumeTrue(supportsIdempotencyKeys(), "the log supports no idempotency keys");
+    EventLog log = open(PLENTY);
+    ExecutorService pool = Executors.newFixedThreadPool(8);
+    try {
+      CountDownLatch go = new CountDownLatch(1);
+      List<Future<Appended>> results = new ArrayList<>();
+      for (int i = 0; i < 16; i++) {
+        results.add(
+            pool.submit(
+                () -> {
+                  go.await(10, SECONDS);
+                  return log.append(List.of(publication("x", "t")), key("race", "f"))
+                      .get(10, SECONDS);
+                }));
+      }
+      go.countDown();
+      Set<List<Long>> ids = new java.util.HashSet<>();
+      int fresh = 0;
+      for (Future<Appended> result : results) {
+        Appended appended = result.get(20, SECONDS);
+        ids.add(appended.ids());
+        fresh += appended.replayed() ? 0 : 1;
+      }
+      assertThat(fresh).isEqualTo(1);
+      assertThat(ids).hasSize(1);
+      assertThat(log.readAfter(Set.of("t"), 0, 100)).hasSize(1);
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void keyIsForgottenAfterItsWindow() throws Exception {
+    Assumptions.assumeTrue(supportsIdempotencyKeys(), "the log supports no idempotency keys");
+    EventLog log = open(PLENTY);
+    Appended first = log.append(List.of(publication("a", "t")), key("k", "f")).get(10, SECONDS);
+    clock.advance(Duration.ofMinutes(9));
+    assertThat(log.append(List.of(publication("a", "t")), key("k", "f")).get(10, SECONDS))
+        .isEqualTo(new Appended(first.ids(), true));
+    clock.advance(Duration.ofMinutes(2));
+    Appended later = log.append(List.of(publication("a", "t")), key("k", "f")).get(10, SECONDS);
+    assertThat(later.replayed()).isFalse();
+    assertThat(later.ids().get(0)).isGreaterThan(first.ids().get(0));
+    // And a different request may now use the key.
+    clock.advance(Duration.ofMinutes(11));
+    assertThat(
+            log.append(List.of(publication("b", "t")), key("k", "g")).get(10, SECONDS).replayed())
+        .isFalse();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Device cursors (for logs that store them)
+
+  @Test
+  void savedCursorsReadBackPerDeviceAndTopicSetAndSurviveAReopen() throws Exception {
+    EventLog log = open(new Retention(100, Duration.ofMinutes(10)));
+    Assumptions.assumeTrue(log.supportsCursors(), "the log stores no device cursors");
+    CursorKey phone = CursorKey.of("phone", Set.of("b", "a"));
+    CursorKey laptop = CursorKey.of("laptop", Set.of("a", "b"));
+    log.saveCursors(java.util.Map.of(phone, 41L, laptop, 7L)).get(10, SECONDS);
+    log.saveCursors(java.util.Map.of(phone, 42L)).get(10, SECONDS);
+    assertThat(log.cursor(CursorKey.of("phone", Set.of("a", "b")))).hasValue(42L);
+    assertThat(log.cursor(laptop)).hasValue(7L);
+    assertThat(log.cursor(CursorKey.of("phone", Set.of("a")))).isEmpty();
+
+    log.close();
+    EventLog reopened = reopen(new Retention(100, Duration.ofMinutes(10)), clock);
+    opened.add(reopened);
+    if (reopened.supportsCursors() && reopensWithHistory()) {
+      assertThat(reopened.cursor(phone)).hasValue(42L);
+    }
+  }
+
+  @Test
+  void cursorsExpireWithTheRetentionAge() throws Exception {
+    EventLog log = open(new Retention(100, Duration.ofMinutes(10)));
+    Assumptions.assumeTrue(log.supportsCursors(), "the log stores no device cursors");
+    CursorKey old = CursorKey.of("old", Set.of("a"));
+    CursorKey fresh = CursorKey.of("fresh", Set.of("a"));
+    log.saveCursors(java.util.Map.of(old, 5L)).get(10, SECONDS);
+    clock.advance(Duration.ofMinutes(6));
+    log.saveCursors(java.util.Map.of(fresh, 6L)).get(10, SECONDS);
+    clock.advance(Duration.ofMinutes(5));
+    assertThat(log.cursor(old)).isEmpty();
+    assertThat(log.cursor(fresh)).hasValue(6L);
+  }
+
+  /** Whether {@link #reopen} finds what the closed log stored (false for in-memory logs). */
+  protected boolean reopensWithHistory() {
+    return false;
   }
 
   /** Appends one publication and waits for it. */

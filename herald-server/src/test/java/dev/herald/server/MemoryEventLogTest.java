@@ -13,6 +13,11 @@ import org.junit.jupiter.api.Test;
 /** The contract, plus what only the memory log promises: boot-time ids and the global byte cap. */
 class MemoryEventLogTest extends EventLogContractTest {
   @Override
+  protected boolean supportsIdempotencyKeys() {
+    return true;
+  }
+
+  @Override
   protected EventLog newLog(Retention retention, Clock clock) {
     return MemoryEventLog.builder().retention(retention).clock(clock).build();
   }

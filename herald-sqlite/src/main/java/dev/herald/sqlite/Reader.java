@@ -1,6 +1,7 @@
 package dev.herald.sqlite;
 
 import dev.herald.core.Event;
+import dev.herald.server.CursorKey;
 import dev.herald.server.StoredEvent;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -29,6 +30,7 @@ final class Reader {
   private final PreparedStatement agedThrough;
   private final PreparedStatement droppedFromTopic;
   private final PreparedStatement agedInTopic;
+  private final PreparedStatement cursorOf;
   private final Map<Integer, PreparedStatement> pages = new HashMap<>();
 
   Reader(Connection connection, AgeLimit ageLimit, long floor) throws SQLException {
@@ -47,6 +49,9 @@ final class Reader {
       agedInTopic =
           connection.prepareStatement(
               "SELECT id FROM event_topics WHERE topic = ? AND id <= ? ORDER BY id DESC LIMIT 1");
+      cursorOf =
+          connection.prepareStatement(
+              "SELECT cursor FROM device_cursors WHERE device = ? AND topics = ? AND saved_ms > ?");
     } catch (SQLException e) {
       Database.closeQuietly(connection);
       throw e;
@@ -139,6 +144,16 @@ final class Reader {
 
   void close() {
     Database.closeQuietly(connection);
+  }
+
+  /** The saved cursor of {@code key}, 0 if none within the retention age. */
+  long cursor(CursorKey key) throws SQLException {
+    cursorOf.setString(1, key.deviceId());
+    cursorOf.setString(2, key.topicsText());
+    cursorOf.setLong(3, ageLimit.cutoff());
+    try (ResultSet row = cursorOf.executeQuery()) {
+      return row.next() ? row.getLong(1) : 0;
+    }
   }
 
   private long agedThrough() throws SQLException {

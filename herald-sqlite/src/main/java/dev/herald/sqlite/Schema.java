@@ -28,11 +28,15 @@ import java.time.temporal.ChronoUnit;
  *       so ids survive the deletion of every event, and crashes; and {@code floor}, the file's
  *       creation time in microseconds less one: ids up to it are not this file's, and count as
  *       dropped.
+ *   <li>{@code idempotency_keys} (version 2): per (scope, key), the request's fingerprint, the ids
+ *       it stored (comma-separated) and when the key expires; written in the events' transaction.
+ *   <li>{@code device_cursors} (version 2): per device and topic set (sorted, newline-separated),
+ *       the id of the last event written to the device's stream, and when it was saved.
  * </ul>
  */
 final class Schema {
   /** The schema this code writes; files with a newer one are refused. */
-  static final int VERSION = 1;
+  static final int VERSION = 2;
 
   /** Marks the file as Herald's ({@code PRAGMA application_id}, "Hrld"). */
   static final int APPLICATION_ID = 0x48726c64;
@@ -64,6 +68,7 @@ final class Schema {
                     + ")");
           }
           create(statement, clock);
+          version = 1;
         } else if (applicationId != APPLICATION_ID) {
           throw notHerald(
               "its application_id is " + Integer.toHexString(applicationId) + ", not Herald's");
@@ -74,7 +79,29 @@ final class Schema {
                   + ", written by a newer Herald; this one reads up to "
                   + VERSION);
         }
-        // Version 1 is the first; later versions add their migration steps here.
+        if (version < 2) {
+          // Version 2: idempotency keys, remembered in the transaction of their events.
+          statement.execute(
+              "CREATE TABLE idempotency_keys ("
+                  + "scope TEXT NOT NULL, "
+                  + "key TEXT NOT NULL, "
+                  + "fingerprint TEXT NOT NULL, "
+                  + "ids TEXT NOT NULL, "
+                  + "expires_ms INTEGER NOT NULL, "
+                  + "PRIMARY KEY (scope, key)) WITHOUT ROWID");
+          statement.execute(
+              "CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_ms)");
+          // And device cursors: per device and topic set, the last event written to its stream.
+          statement.execute(
+              "CREATE TABLE device_cursors ("
+                  + "device TEXT NOT NULL, "
+                  + "topics TEXT NOT NULL, "
+                  + "cursor INTEGER NOT NULL, "
+                  + "saved_ms INTEGER NOT NULL, "
+                  + "PRIMARY KEY (device, topics)) WITHOUT ROWID");
+          statement.execute("CREATE INDEX device_cursors_saved ON device_cursors (saved_ms)");
+        }
+        statement.execute("PRAGMA user_version = " + VERSION);
         statement.execute("COMMIT");
       } catch (SQLException | RuntimeException e) {
         rollbackQuietly(statement, e);
@@ -116,7 +143,6 @@ final class Schema {
     statement.execute(
         "INSERT INTO meta (key, value) VALUES ('last_id', 0), ('floor', " + floor + ")");
     statement.execute("PRAGMA application_id = " + APPLICATION_ID);
-    statement.execute("PRAGMA user_version = " + VERSION);
   }
 
   /** Microseconds since the epoch: the unit of ids, which never fall behind the clock. */

@@ -1,6 +1,9 @@
 package dev.herald.sqlite;
 
+import dev.herald.server.Appended;
+import dev.herald.server.CursorKey;
 import dev.herald.server.EventLog;
+import dev.herald.server.IdempotencyKey;
 import dev.herald.server.Publication;
 import dev.herald.server.Retention;
 import dev.herald.server.StoreUnavailableException;
@@ -17,7 +20,9 @@ import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -117,6 +122,81 @@ public final class SqliteEventLog implements EventLog {
       lock.unlock();
     }
     return future;
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>The key is looked up and remembered (table {@code idempotency_keys}) in the transaction that
+   * stores the events, on the one writer thread, so identical requests racing store once; the
+   * retention job deletes keys past their window.
+   */
+  @Override
+  public CompletableFuture<Appended> append(List<Publication> batch, IdempotencyKey key) {
+    List<Publication> copy = List.copyOf(batch);
+    Objects.requireNonNull(key, "key");
+    CompletableFuture<Appended> keyed = new CompletableFuture<>();
+    if (copy.isEmpty()) {
+      return CompletableFuture.completedFuture(new Appended(List.of(), false));
+    }
+    CompletableFuture<List<StoredEvent>> future = new CompletableFuture<>();
+    // Every failure of the append (closed, I/O) reaches the keyed future through this one.
+    future.whenComplete(
+        (events, failure) -> {
+          if (failure != null) {
+            keyed.completeExceptionally(failure);
+          }
+        });
+    ReentrantReadWriteLock.ReadLock lock = closeLock.readLock();
+    lock.lock();
+    try {
+      if (closed) {
+        future.completeExceptionally(
+            new StoreUnavailableException("the SQLite event log " + path + " is closed"));
+      } else {
+        writer.submit(copy, future, key, keyed);
+      }
+    } finally {
+      lock.unlock();
+    }
+    return keyed;
+  }
+
+  @Override
+  public boolean supportsCursors() {
+    return true;
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Written in one transaction by the writer thread, between appends; the retention job deletes
+   * cursors not saved within the retention age.
+   */
+  @Override
+  public CompletableFuture<Void> saveCursors(Map<CursorKey, Long> cursors) {
+    Map<CursorKey, Long> copy = Map.copyOf(cursors);
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    ReentrantReadWriteLock.ReadLock lock = closeLock.readLock();
+    lock.lock();
+    try {
+      if (closed) {
+        done.completeExceptionally(
+            new StoreUnavailableException("the SQLite event log " + path + " is closed"));
+      } else {
+        writer.saveCursors(copy, done);
+      }
+    } finally {
+      lock.unlock();
+    }
+    return done;
+  }
+
+  @Override
+  public Optional<Long> cursor(CursorKey key) {
+    Objects.requireNonNull(key, "key");
+    long cursor = read(reader -> reader.cursor(key));
+    return cursor > 0 ? Optional.of(cursor) : Optional.empty();
   }
 
   @Override

@@ -1,7 +1,11 @@
 package dev.herald.sqlite;
 
 import dev.herald.core.Event;
+import dev.herald.server.Appended;
+import dev.herald.server.CursorKey;
 import dev.herald.server.EventLog;
+import dev.herald.server.IdempotencyConflictException;
+import dev.herald.server.IdempotencyKey;
 import dev.herald.server.Publication;
 import dev.herald.server.StoreUnavailableException;
 import dev.herald.server.StoredEvent;
@@ -56,10 +60,21 @@ final class WriteLoop implements Runnable {
 
   private interface Task {}
 
-  private record Append(List<Publication> batch, CompletableFuture<List<StoredEvent>> future)
+  /** An append; {@code key} and {@code keyed} are both null unless it is idempotent. */
+  private record Append(
+      List<Publication> batch,
+      CompletableFuture<List<StoredEvent>> future,
+      IdempotencyKey key,
+      CompletableFuture<Appended> keyed)
       implements Task {}
 
+  /** An idempotent append whose key was known: answered with its ids after the commit. */
+  private record Replay(Append append, List<Long> ids) {}
+
   private record Retain(CompletableFuture<Integer> done) implements Task {}
+
+  private record SaveCursors(Map<CursorKey, Long> cursors, CompletableFuture<Void> done)
+      implements Task {}
 
   private record Probe(CompletableFuture<Boolean> done) implements Task {}
 
@@ -94,6 +109,11 @@ final class WriteLoop implements Runnable {
   private final PreparedStatement agedEvents;
   private final PreparedStatement setLastId;
   private final PreparedStatement overfullTopics;
+  private final PreparedStatement findKey;
+  private final PreparedStatement rememberKey;
+  private final PreparedStatement forgetKeys;
+  private final PreparedStatement saveCursor;
+  private final PreparedStatement forgetCursors;
 
   private volatile EventLog.Listener listener;
   private volatile long lastId;
@@ -162,6 +182,20 @@ final class WriteLoop implements Runnable {
     overfullTopics =
         connection.prepareStatement(
             "SELECT topic, retained FROM topics WHERE retained > ? LIMIT " + TRIM_TOPICS_BATCH);
+    findKey =
+        connection.prepareStatement(
+            "SELECT fingerprint, ids FROM idempotency_keys"
+                + " WHERE scope = ? AND key = ? AND expires_ms > ?");
+    rememberKey =
+        connection.prepareStatement(
+            "INSERT OR REPLACE INTO idempotency_keys (scope, key, fingerprint, ids, expires_ms)"
+                + " VALUES (?, ?, ?, ?, ?)");
+    forgetKeys = connection.prepareStatement("DELETE FROM idempotency_keys WHERE expires_ms <= ?");
+    saveCursor =
+        connection.prepareStatement(
+            "INSERT OR REPLACE INTO device_cursors (device, topics, cursor, saved_ms)"
+                + " VALUES (?, ?, ?, ?)");
+    forgetCursors = connection.prepareStatement("DELETE FROM device_cursors WHERE saved_ms <= ?");
     thread = new Thread(this, "herald-sqlite-writer");
     thread.setDaemon(true);
   }
@@ -225,7 +259,20 @@ final class WriteLoop implements Runnable {
   }
 
   void submit(List<Publication> batch, CompletableFuture<List<StoredEvent>> future) {
-    queue.add(new Append(batch, future));
+    queue.add(new Append(batch, future, null, null));
+  }
+
+  /** An idempotent append: {@code future} must fail {@code keyed} when it fails. */
+  void submit(
+      List<Publication> batch,
+      CompletableFuture<List<StoredEvent>> future,
+      IdempotencyKey key,
+      CompletableFuture<Appended> keyed) {
+    queue.add(new Append(batch, future, key, keyed));
+  }
+
+  void saveCursors(Map<CursorKey, Long> cursors, CompletableFuture<Void> done) {
+    enqueue(new SaveCursors(cursors, done), done);
   }
 
   CompletableFuture<Integer> runRetention() {
@@ -305,6 +352,8 @@ final class WriteLoop implements Runnable {
           retentionWaiters.add(retain.done());
         } else if (task instanceof Probe probe) {
           probe.done().complete(probeWrite());
+        } else if (task instanceof SaveCursors save) {
+          writeCursors(save);
         } else if (task instanceof Stop stop) {
           shutDown();
           stop.done().complete(null);
@@ -352,6 +401,7 @@ final class WriteLoop implements Runnable {
     long createdMs = Math.max(now.toEpochMilli(), lastCreatedMs);
     long nextId = Math.max(lastId, Schema.micros(now) - 1);
     List<Stored> stored = new ArrayList<>(group.size());
+    List<Replay> replays = new ArrayList<>();
     try {
       statement.execute("BEGIN IMMEDIATE");
     } catch (SQLException e) {
@@ -369,6 +419,12 @@ final class WriteLoop implements Runnable {
           statement.execute("SAVEPOINT append");
         }
         try {
+          if (append.key() != null && knownKey(append, now, replays)) {
+            if (savepoints) {
+              statement.execute("RELEASE append");
+            }
+            continue;
+          }
           List<StoredEvent> events = new ArrayList<>(append.batch().size());
           Map<String, Long> appendTopics = new HashMap<>();
           for (Publication publication : append.batch()) {
@@ -378,6 +434,9 @@ final class WriteLoop implements Runnable {
               appendTopics.merge(topic, 1L, Long::sum);
             }
             topicsById.put(id, List.copyOf(publication.topics()));
+          }
+          if (append.key() != null) {
+            remember(append.key(), events, now);
           }
           if (savepoints) {
             statement.execute("RELEASE append");
@@ -399,6 +458,9 @@ final class WriteLoop implements Runnable {
       }
       if (stored.isEmpty()) {
         statement.execute("ROLLBACK");
+        for (Replay replay : replays) {
+          replay.append().keyed().complete(new Appended(replay.ids(), true));
+        }
         return;
       }
       TreeSet<Long> dropped = new TreeSet<>();
@@ -427,8 +489,80 @@ final class WriteLoop implements Runnable {
     available = true;
     announce(stored);
     for (Stored s : stored) {
+      if (s.append().keyed() != null) {
+        s.append().keyed().complete(new Appended(ids(s.events()), false));
+      }
       s.append().future().complete(s.events());
     }
+    for (Replay replay : replays) {
+      replay.append().keyed().complete(new Appended(replay.ids(), true));
+    }
+  }
+
+  /**
+   * Whether the append's key is known (unexpired): then it is answered — a replay after the commit,
+   * or a conflict now, as nothing of it will be stored.
+   */
+  private boolean knownKey(Append append, Instant now, List<Replay> replays) throws SQLException {
+    IdempotencyKey key = append.key();
+    findKey.setString(1, key.scope());
+    findKey.setString(2, key.key());
+    findKey.setLong(3, now.toEpochMilli());
+    String fingerprint;
+    String ids;
+    try (ResultSet row = findKey.executeQuery()) {
+      if (!row.next()) {
+        return false;
+      }
+      fingerprint = row.getString(1);
+      ids = row.getString(2);
+    }
+    if (!fingerprint.equals(key.fingerprint())) {
+      append
+          .keyed()
+          .completeExceptionally(
+              new IdempotencyConflictException(
+                  "the idempotency key \""
+                      + key.key()
+                      + "\" was used for a different request within the last "
+                      + key.window()
+                      + "; use a new key for a new request"));
+      return true;
+    }
+    List<Long> parsed = new ArrayList<>();
+    for (String id : ids.split(",")) {
+      parsed.add(Long.parseLong(id));
+    }
+    replays.add(new Replay(append, parsed));
+    return true;
+  }
+
+  private void remember(IdempotencyKey key, List<StoredEvent> events, Instant now)
+      throws SQLException {
+    StringBuilder ids = new StringBuilder();
+    for (StoredEvent event : events) {
+      ids.append(ids.length() == 0 ? "" : ",").append(event.id());
+    }
+    rememberKey.setString(1, key.scope());
+    rememberKey.setString(2, key.key());
+    rememberKey.setString(3, key.fingerprint());
+    rememberKey.setString(4, ids.toString());
+    long expires;
+    try {
+      expires = Math.addExact(now.toEpochMilli(), key.window().toMillis());
+    } catch (ArithmeticException e) {
+      expires = Long.MAX_VALUE;
+    }
+    rememberKey.setLong(5, expires);
+    rememberKey.executeUpdate();
+  }
+
+  private static List<Long> ids(List<StoredEvent> events) {
+    List<Long> ids = new ArrayList<>(events.size());
+    for (StoredEvent event : events) {
+      ids.add(event.id());
+    }
+    return ids;
   }
 
   private StoredEvent insert(long id, Publication publication, long createdMs) throws SQLException {
@@ -613,6 +747,12 @@ final class WriteLoop implements Runnable {
           aged.put(rows.getLong(1), rows.getString(2));
         }
       }
+      // Idempotency keys past their window go with the aged events.
+      forgetKeys.setLong(1, clock.millis());
+      forgetKeys.executeUpdate();
+      // Cursors not saved within the retention age point after events that are gone.
+      forgetCursors.setLong(1, ageLimit.cutoff());
+      forgetCursors.executeUpdate();
       if (aged.isEmpty()) {
         statement.execute("COMMIT");
         return 0;
@@ -646,6 +786,32 @@ final class WriteLoop implements Runnable {
     } catch (SQLException | RuntimeException e) {
       Schema.rollbackQuietly(statement, e);
       throw e;
+    }
+  }
+
+  // ---- device cursors ----
+
+  private void writeCursors(SaveCursors save) {
+    try {
+      statement.execute("BEGIN IMMEDIATE");
+      try {
+        long now = clock.millis();
+        for (Map.Entry<CursorKey, Long> cursor : save.cursors().entrySet()) {
+          saveCursor.setString(1, cursor.getKey().deviceId());
+          saveCursor.setString(2, cursor.getKey().topicsText());
+          saveCursor.setLong(3, cursor.getValue());
+          saveCursor.setLong(4, now);
+          saveCursor.executeUpdate();
+        }
+        statement.execute("COMMIT");
+      } catch (SQLException | RuntimeException e) {
+        Schema.rollbackQuietly(statement, e);
+        throw e;
+      }
+      save.done().complete(null);
+    } catch (SQLException e) {
+      LOG.log(System.Logger.Level.WARNING, "could not save device cursors in " + file, e);
+      save.done().completeExceptionally(unavailable("could not save device cursors", e));
     }
   }
 
@@ -695,6 +861,8 @@ final class WriteLoop implements Runnable {
         retain.done().completeExceptionally(closed());
       } else if (task instanceof Probe probe) {
         probe.done().complete(false);
+      } else if (task instanceof SaveCursors save) {
+        save.done().completeExceptionally(closed());
       } else if (task instanceof Stop stop) {
         stop.done().complete(null);
       }

@@ -17,6 +17,16 @@ class SqliteEventLogContractTest extends EventLogContractTest {
   }
 
   @Override
+  protected boolean reopensWithHistory() {
+    return true;
+  }
+
+  @Override
+  protected boolean supportsIdempotencyKeys() {
+    return true;
+  }
+
+  @Override
   protected EventLog reopen(Retention retention, Clock clock) {
     return open(retention, clock);
   }

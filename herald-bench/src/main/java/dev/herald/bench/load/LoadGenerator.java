@@ -186,12 +186,15 @@ public final class LoadGenerator {
       step.put("sent", run[0]);
       step.put("acked", run[1]);
       step.put("failed", run[2]);
+      if (run[2] > 0) {
+        step.put("failureStatus", run[3]);
+      }
       step.put("delivered", delivered);
       step.put("p50Ms", lat.percentile(0.50) / 1000.0);
       step.put("p99Ms", lat.percentile(0.99) / 1000.0);
       step.put("maxMs", lat.max() / 1000.0);
       boolean ok =
-          run[0] >= 0.97 * rate * seconds()
+          run[0] >= 0.99 * rate * seconds()
               && run[1] == run[0]
               && delivered >= run[0]
               && lat.percentile(0.99) < 100_000;
@@ -227,6 +230,9 @@ public final class LoadGenerator {
     result.put("publishers", connections);
     result.put("acked", run[1]);
     result.put("failed", run[2]);
+    if (run[2] > 0) {
+      result.put("failureStatus", run[3]);
+    }
     result.put("ackedPerSec", Math.round(run[1] / elapsed));
     pub.close();
   }

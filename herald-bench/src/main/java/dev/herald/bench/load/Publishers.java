@@ -228,6 +228,14 @@ final class Publishers {
     }
 
     @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      // A server that closes a publishing connection loses it for the rest of the run: the rate
+      // the others can sustain is what gets reported.
+      idle.remove(ctx.channel());
+      connected--;
+    }
+
+    @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
       ctx.close();
     }

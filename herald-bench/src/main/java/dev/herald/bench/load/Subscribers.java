@@ -208,6 +208,9 @@ final class Subscribers {
       release();
       if (streaming) {
         closed.incrementAndGet();
+      } else if (statusMatched >= 0) {
+        // Closed by the server before a status line: refused, so open() need not wait it out.
+        refused.incrementAndGet();
       }
     }
 

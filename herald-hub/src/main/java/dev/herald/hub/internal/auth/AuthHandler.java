@@ -55,7 +55,8 @@ public final class AuthHandler extends ChannelInboundHandlerAdapter {
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     Channel channel = ctx.channel();
     if (!RequestInfo.routed(channel, msg, Route.PUBLISH)
-        && !RequestInfo.routed(channel, msg, Route.SUBSCRIBE)) {
+        && !RequestInfo.routed(channel, msg, Route.SUBSCRIBE)
+        && !RequestInfo.routed(channel, msg, Route.PRESENCE)) {
       ctx.fireChannelRead(msg);
       return;
     }

@@ -133,7 +133,9 @@ public final class CorsHandler extends ChannelDuplexHandler {
         headers
             .set(HttpHeaderNames.ACCESS_CONTROL_ALLOW_ORIGIN, origin)
             .set(HttpHeaderNames.ACCESS_CONTROL_ALLOW_CREDENTIALS, "true")
-            .set(HttpHeaderNames.ACCESS_CONTROL_EXPOSE_HEADERS, "Retry-After, WWW-Authenticate");
+            .set(
+                HttpHeaderNames.ACCESS_CONTROL_EXPOSE_HEADERS,
+                "Retry-After, WWW-Authenticate, Idempotent-Replayed");
       }
     }
     ctx.write(msg, promise);

@@ -22,16 +22,16 @@ public final class RateLimiter {
     private double tokens = burst;
     private long last = nanos.getAsLong();
 
-    /** Takes a token; returns 0 on success, else the nanoseconds until one is available. */
-    synchronized long take() {
+    /** Takes n tokens; returns 0 on success, else the nanoseconds until they are available. */
+    synchronized long take(double n) {
       long now = nanos.getAsLong();
       tokens = Math.min(burst, tokens + (now - last) * perSecond / 1e9);
       last = now;
-      if (tokens >= 1) {
-        tokens -= 1;
+      if (tokens >= n) {
+        tokens -= n;
         return 0;
       }
-      return (long) Math.ceil((1 - tokens) / perSecond * 1e9);
+      return (long) Math.ceil((n - tokens) / perSecond * 1e9);
     }
 
     synchronized boolean full() {
@@ -66,13 +66,27 @@ public final class RateLimiter {
    * @return 0 if allowed, else the whole seconds (at least 1) to wait before retrying
    */
   public int acquire(String key) {
+    return acquire(key, 1);
+  }
+
+  /**
+   * Takes {@code permits} tokens for {@code key} at once (a batch of events), or none. A request
+   * for more than the burst takes a whole burst, so a large batch waits for a full bucket instead
+   * of never passing.
+   *
+   * @return 0 if allowed, else the whole seconds (at least 1) to wait before retrying
+   */
+  public int acquire(String key, int permits) {
     if (perSecond <= 0) {
       return 0;
+    }
+    if (permits < 1) {
+      throw new IllegalArgumentException("permits must be positive: " + permits);
     }
     if (buckets.size() >= MAX_KEYS) {
       buckets.values().removeIf(Bucket::full);
     }
-    long wait = buckets.computeIfAbsent(key, k -> new Bucket()).take();
+    long wait = buckets.computeIfAbsent(key, k -> new Bucket()).take(Math.min(permits, burst));
     return wait == 0 ? 0 : (int) Math.max(1, Math.ceil(wait / 1e9));
   }
 }

@@ -11,5 +11,7 @@ public enum Route {
   /** {@code GET /readyz}. */
   READY,
   /** {@code GET /metrics}. */
-  METRICS
+  METRICS,
+  /** {@code GET /presence}. */
+  PRESENCE
 }

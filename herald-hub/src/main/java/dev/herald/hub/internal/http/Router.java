@@ -77,13 +77,15 @@ public final class Router extends ChannelInboundHandlerAdapter {
         return onlyGet(path, method, Route.READY);
       case "/metrics":
         return onlyGet(path, method, Route.METRICS);
+      case "/presence":
+        return onlyGet(path, method, Route.PRESENCE);
       default:
         throw Refusal.of(
             HttpResponseStatus.NOT_FOUND,
             "not_found",
             "there is nothing at "
                 + path
-                + "; the hub serves /events, /healthz, /readyz, /metrics");
+                + "; the hub serves /events, /presence, /healthz, /readyz, /metrics");
     }
   }
 

@@ -11,19 +11,27 @@ import dev.herald.hub.internal.http.Responses;
 import dev.herald.hub.internal.http.Route;
 import dev.herald.hub.internal.metrics.HubMetrics;
 import dev.herald.server.Broker;
+import dev.herald.server.IdempotencyConflictException;
+import dev.herald.server.IdempotencyKey;
 import dev.herald.server.Publication;
+import dev.herald.server.Published;
 import dev.herald.server.StoreUnavailableException;
-import dev.herald.server.StoredEvent;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
+import java.time.Duration;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -47,23 +55,40 @@ public final class PublishHandler extends ChannelInboundHandlerAdapter {
   private final Clock clock;
   private final RateLimiter publishRate;
   private final int maxBatchEvents;
+  private final Duration idempotencyWindow;
+
+  /** The default time an {@code Idempotency-Key} is remembered: 24 hours. */
+  public static final Duration DEFAULT_IDEMPOTENCY_WINDOW = Duration.ofHours(24);
 
   /** The default most events in one batch publish. */
   public static final int DEFAULT_MAX_BATCH_EVENTS = 1000;
 
   /** Publishes on {@code broker}, stamping member-form events with {@code clock}; no rate limit. */
   public PublishHandler(Broker broker, HubMetrics metrics, Clock clock) {
-    this(broker, metrics, clock, RateLimiter.perSecond(0), DEFAULT_MAX_BATCH_EVENTS);
+    this(
+        broker,
+        metrics,
+        clock,
+        RateLimiter.perSecond(0),
+        DEFAULT_MAX_BATCH_EVENTS,
+        DEFAULT_IDEMPOTENCY_WINDOW);
   }
 
   /**
    * Publishes on {@code broker}, stamping member-form events with {@code clock}, at most at {@code
-   * publishRate} per token subject (per client address when anonymous; a batch counts as one
-   * request), with at most {@code maxBatchEvents} events per batch.
+   * publishRate} events per token subject (per client address when anonymous; a batch takes one
+   * token per event), with at most {@code maxBatchEvents} events per batch, remembering {@code
+   * Idempotency-Key}s for {@code idempotencyWindow}.
    */
   public PublishHandler(
-      Broker broker, HubMetrics metrics, Clock clock, RateLimiter publishRate, int maxBatchEvents) {
+      Broker broker,
+      HubMetrics metrics,
+      Clock clock,
+      RateLimiter publishRate,
+      int maxBatchEvents,
+      Duration idempotencyWindow) {
     this.maxBatchEvents = maxBatchEvents;
+    this.idempotencyWindow = idempotencyWindow;
     this.broker = broker;
     this.metrics = metrics;
     this.clock = clock;
@@ -79,6 +104,7 @@ public final class PublishHandler extends ChannelInboundHandlerAdapter {
     }
     FullHttpRequest request = (FullHttpRequest) msg;
     PublishRequest.Parsed parsed;
+    Optional<IdempotencyKey> key;
     try {
       // The media type (415) and the token (401) were checked upstream.
       String mime = String.valueOf(HttpUtil.getMimeType(request));
@@ -89,6 +115,7 @@ public final class PublishHandler extends ChannelInboundHandlerAdapter {
               mime.equalsIgnoreCase("application/x-ndjson"),
               clock,
               maxBatchEvents);
+      key = idempotencyKey(ctx.channel(), request);
     } finally {
       ReferenceCountUtil.release(msg);
     }
@@ -100,23 +127,71 @@ public final class PublishHandler extends ChannelInboundHandlerAdapter {
         throw parsed.batch() ? refusal.at(i) : refusal;
       }
     }
-    limitRate(ctx.channel());
-    publish(ctx.channel(), parsed);
+    limitRate(ctx.channel(), publications.size());
+    publish(ctx.channel(), parsed, key);
   }
 
-  /** {@code {"id": ...}} for one event, {@code {"ids": [...]}} for a batch. */
-  private static String answer(List<StoredEvent> events, PublishRequest.Parsed parsed) {
+  /**
+   * The request's {@code Idempotency-Key}, scoped to the token's subject (so two tenants' keys
+   * never collide) and with a fingerprint of what the request asks: its {@code Member-ID}, media
+   * type and body.
+   */
+  private Optional<IdempotencyKey> idempotencyKey(Channel channel, FullHttpRequest request) {
+    List<String> values = request.headers().getAll("Idempotency-Key");
+    if (values.isEmpty()) {
+      return Optional.empty();
+    }
+    String value = values.get(0);
+    if (values.size() > 1 || !IdempotencyKey.isValid(value)) {
+      throw Refusal.badRequest(
+          "idempotency_key_invalid",
+          "Idempotency-Key must be one header of 1-255 visible ASCII characters");
+    }
+    MessageDigest digest;
+    try {
+      digest = MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every JVM has SHA-256", e);
+    }
+    for (String part :
+        new String[] {
+          String.valueOf(request.headers().get("Member-ID")),
+          String.valueOf(HttpUtil.getMimeType(request)).toLowerCase(java.util.Locale.ROOT)
+        }) {
+      digest.update(part.getBytes(StandardCharsets.UTF_8));
+      digest.update((byte) 0);
+    }
+    digest.update(request.content().nioBuffer());
+    String scope = AuthHandler.principal(channel).subject().map(sub -> "sub:" + sub).orElse("");
+    return Optional.of(
+        new IdempotencyKey(
+            scope, value, HexFormat.of().formatHex(digest.digest()), idempotencyWindow));
+  }
+
+  /**
+   * {@code {"id": ..., "reached": n}} for one event, {@code {"ids": [...], "reached": [...]}} for a
+   * batch: reached counts the live subscriptions on this node each event was handed to.
+   */
+  private static String answer(Published published, PublishRequest.Parsed parsed) {
     if (!parsed.batch()) {
-      return "{\"id\":\"" + events.get(0).id() + "\"}";
+      return "{\"id\":\""
+          + published.ids().get(0)
+          + "\",\"reached\":"
+          + published.reached().get(0)
+          + "}";
     }
     StringBuilder s = new StringBuilder("{\"ids\":[");
-    for (int i = 0; i < events.size(); i++) {
-      s.append(i == 0 ? "\"" : ",\"").append(events.get(i).id()).append('"');
+    for (int i = 0; i < published.ids().size(); i++) {
+      s.append(i == 0 ? "\"" : ",\"").append(published.ids().get(i)).append('"');
+    }
+    s.append("],\"reached\":[");
+    for (int i = 0; i < published.reached().size(); i++) {
+      s.append(i == 0 ? "" : ",").append(published.reached().get(i));
     }
     return s.append("]}").toString();
   }
 
-  private void limitRate(Channel channel) {
+  private void limitRate(Channel channel, int events) {
     if (!publishRate.enabled()) {
       return;
     }
@@ -131,7 +206,7 @@ public final class PublishHandler extends ChannelInboundHandlerAdapter {
                         + (channel.remoteAddress() instanceof InetSocketAddress inet
                             ? inet.getAddress().getHostAddress()
                             : String.valueOf(channel.remoteAddress())));
-    int retry = publishRate.acquire(key);
+    int retry = publishRate.acquire(key, events);
     if (retry > 0) {
       throw Refusal.retryLater(
           HttpResponseStatus.TOO_MANY_REQUESTS,
@@ -141,12 +216,13 @@ public final class PublishHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
-  private void publish(Channel channel, PublishRequest.Parsed parsed) {
+  private void publish(
+      Channel channel, PublishRequest.Parsed parsed, Optional<IdempotencyKey> key) {
     boolean keepAlive = Responses.keepAlive(channel);
     long start = System.nanoTime();
-    CompletableFuture<List<StoredEvent>> stored;
+    CompletableFuture<Published> stored;
     try {
-      stored = broker.publishAll(parsed.publications());
+      stored = broker.publish(parsed.publications(), key);
     } catch (IllegalStateException e) {
       throw Refusal.unavailable("shutting_down", "the hub is shutting down; retry later", 1);
     }
@@ -156,7 +232,15 @@ public final class PublishHandler extends ChannelInboundHandlerAdapter {
         (events, failure) -> {
           if (failure == null) {
             metrics.publishAcknowledged(System.nanoTime() - start);
-            Responses.json(channel, HttpResponseStatus.CREATED, answer(events, parsed), keepAlive);
+            FullHttpResponse response =
+                Responses.full(
+                    HttpResponseStatus.CREATED,
+                    Responses.JSON,
+                    answer(events, parsed).getBytes(StandardCharsets.UTF_8));
+            if (events.replayed()) {
+              response.headers().set("Idempotent-Replayed", "true");
+            }
+            Responses.write(channel, response, keepAlive);
             ResponseOrder.responded(channel);
             return;
           }
@@ -171,6 +255,23 @@ public final class PublishHandler extends ChannelInboundHandlerAdapter {
                         "store_unavailable",
                         "the event store is unavailable, nothing was published; retry later",
                         1));
+          } else if (cause instanceof IdempotencyConflictException) {
+            channel
+                .pipeline()
+                .fireExceptionCaught(
+                    Refusal.of(
+                        HttpResponseStatus.UNPROCESSABLE_ENTITY,
+                        "idempotency_key_conflict",
+                        cause.getMessage()));
+          } else if (cause instanceof UnsupportedOperationException) {
+            channel
+                .pipeline()
+                .fireExceptionCaught(
+                    Refusal.of(
+                        HttpResponseStatus.NOT_IMPLEMENTED,
+                        "idempotency_unsupported",
+                        "this hub's store does not support Idempotency-Key yet; publish without"
+                            + " it"));
           } else {
             channel.pipeline().fireExceptionCaught(cause);
           }

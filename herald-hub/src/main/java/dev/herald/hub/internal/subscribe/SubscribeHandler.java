@@ -13,8 +13,10 @@ import dev.herald.hub.internal.http.TopicValidation;
 import dev.herald.redis.RedisEventLog;
 import dev.herald.server.Broker;
 import dev.herald.server.CloseReason;
+import dev.herald.server.CursorKey;
 import dev.herald.server.EventLog;
 import dev.herald.server.Position;
+import dev.herald.server.StoreUnavailableException;
 import dev.herald.server.Subscription;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
@@ -115,21 +117,52 @@ public final class SubscribeHandler extends ChannelInboundHandlerAdapter {
     }
     HttpRequest request = (HttpRequest) msg;
     Set<String> topics;
-    Position position;
+    Optional<Position> given;
+    Optional<String> device;
     try {
       QueryStringDecoder query = query(request.uri());
       topics = topics(request, query.parameters());
-      position = position(request, query.parameters());
+      given = position(request, query.parameters());
+      device = deviceId(request, query.parameters());
     } finally {
       ReferenceCountUtil.release(msg);
     }
     Access.subscribe(ctx.channel(), topics);
     Optional<Instant> expiresAt = AuthHandler.principal(ctx.channel()).expiresAt();
-    if (watchers == null) {
-      open(ctx.channel(), topics, position, expiresAt);
-    } else {
-      watchThenOpen(ctx.channel(), topics, position, expiresAt);
+    // An explicit Last-Event-ID wins; a device without one resumes from its cursor.
+    Position position;
+    try {
+      position =
+          given
+              .or(() -> device.flatMap(d -> broker.devicePosition(d, topics)))
+              .orElse(Position.live());
+    } catch (StoreUnavailableException e) {
+      throw Refusal.unavailable(
+          "store_unavailable", "the event store is unavailable; retry later", 1);
     }
+    if (watchers == null) {
+      open(ctx.channel(), topics, position, expiresAt, device);
+    } else {
+      watchThenOpen(ctx.channel(), topics, position, expiresAt, device);
+    }
+  }
+
+  /** The {@code Device-Id} header, else {@code ?deviceId=}: 1-128 visible ASCII characters. */
+  private static Optional<String> deviceId(
+      HttpRequest request, Map<String, List<String>> parameters) {
+    String value = request.headers().get("Device-Id");
+    if (value == null) {
+      List<String> query = parameters.getOrDefault("deviceId", List.of());
+      if (query.isEmpty()) {
+        return Optional.empty();
+      }
+      value = query.get(0);
+    }
+    if (!CursorKey.isValidDeviceId(value)) {
+      throw Refusal.badRequest(
+          "device_id_invalid", "Device-Id must be 1-128 visible ASCII characters, no spaces");
+    }
+    return Optional.of(value);
   }
 
   /**
@@ -140,7 +173,11 @@ public final class SubscribeHandler extends ChannelInboundHandlerAdapter {
    * writes its head as usual. Requests pipelined behind this one wait meanwhile.
    */
   private void watchThenOpen(
-      Channel channel, Set<String> topics, Position position, Optional<Instant> expiresAt) {
+      Channel channel,
+      Set<String> topics,
+      Position position,
+      Optional<Instant> expiresAt,
+      Optional<String> device) {
     EventLog log = broker.log();
     ResponseOrder.awaitResponse(channel);
     Runnable watchAndOpen =
@@ -159,7 +196,7 @@ public final class SubscribeHandler extends ChannelInboundHandlerAdapter {
               () -> {
                 try {
                   if (channel.isActive()) {
-                    open(channel, topics, position, expiresAt);
+                    open(channel, topics, position, expiresAt, device);
                   }
                 } catch (RuntimeException e) {
                   channel.pipeline().fireExceptionCaught(e);
@@ -189,11 +226,19 @@ public final class SubscribeHandler extends ChannelInboundHandlerAdapter {
   }
 
   private void open(
-      Channel channel, Set<String> topics, Position position, Optional<Instant> expiresAt) {
+      Channel channel,
+      Set<String> topics,
+      Position position,
+      Optional<Instant> expiresAt,
+      Optional<String> device) {
     ChannelSink sink = new ChannelSink(channel, buffers, maxUnsentBytes);
     Subscription subscription;
     try {
-      subscription = broker.subscribe(topics, position, sink);
+      // A device's newer stream replaces its older one, which ends once this one is registered.
+      subscription =
+          device.isPresent()
+              ? broker.subscribe(topics, position, sink, device.get())
+              : broker.subscribe(topics, position, sink);
     } catch (IllegalStateException e) {
       throw Refusal.unavailable("shutting_down", "the hub is shutting down; retry later", 1);
     }
@@ -247,13 +292,15 @@ public final class SubscribeHandler extends ChannelInboundHandlerAdapter {
     return TopicValidation.check(names);
   }
 
-  private static Position position(HttpRequest request, Map<String, List<String>> parameters) {
+  /** The position the client gave, if it gave one (an empty one means live only). */
+  private static Optional<Position> position(
+      HttpRequest request, Map<String, List<String>> parameters) {
     String header = request.headers().get("Last-Event-ID");
     if (header != null) {
-      return Position.parse(header);
+      return Optional.of(Position.parse(header));
     }
     List<String> query = parameters.getOrDefault("lastEventId", List.of());
-    return Position.parse(query.isEmpty() ? "" : query.get(0));
+    return query.isEmpty() ? Optional.empty() : Optional.of(Position.parse(query.get(0)));
   }
 
   /** Releases the shared frame cache and stops the watcher threads. */

@@ -42,6 +42,18 @@ class RedactionAndRateLimiterTest {
   }
 
   @Test
+  void batchTakesOneTokenPerEventAndLargerThanABurstWaitsForAFullBucket() {
+    AtomicLong clock = new AtomicLong();
+    RateLimiter limiter = new RateLimiter(10, 10, clock::get);
+    assertThat(limiter.acquire("k", 6)).isZero();
+    assertThat(limiter.acquire("k", 6)).isEqualTo(1);
+    assertThat(limiter.acquire("k", 4)).isZero();
+    clock.addAndGet(1_000_000_000L);
+    assertThat(limiter.acquire("k", 50)).isZero(); // a full bucket lets a huge batch through
+    assertThat(limiter.acquire("k", 1)).isEqualTo(1);
+  }
+
+  @Test
   void rateZeroMeansNoLimit() {
     RateLimiter limiter = RateLimiter.perSecond(0);
     assertThat(limiter.enabled()).isFalse();

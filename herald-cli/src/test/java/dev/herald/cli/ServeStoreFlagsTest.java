@@ -7,7 +7,8 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
-class ServeRedisFlagsTest {
+/** The store and publishing flags added with cluster mode and batch/idempotent publishing. */
+class ServeStoreFlagsTest {
   private static ServeCommand serve(Map<String, String> env, String... args) {
     CommandLine line = Herald.commandLine(env);
     String[] full = new String[args.length + 1];
@@ -24,6 +25,26 @@ class ServeRedisFlagsTest {
             serve(Map.of("HERALD_REDIS_KEY_PREFIX", "env:"), "--redis-key-prefix", "flag:")
                 .redisKeyPrefix)
         .isEqualTo("flag:");
+  }
+
+  @Test
+  void batchAndIdempotencyFlagsHaveDefaultsAndReadTheEnvironment() {
+    ServeCommand defaults = serve(Map.of());
+    assertThat(defaults.maxBatchEvents).isEqualTo(1000);
+    assertThat(defaults.idempotencyWindow).isEqualTo(java.time.Duration.ofHours(24));
+    ServeCommand env =
+        serve(Map.of("HERALD_MAX_BATCH_EVENTS", "50", "HERALD_IDEMPOTENCY_WINDOW", "10m"));
+    assertThat(env.maxBatchEvents).isEqualTo(50);
+    assertThat(env.idempotencyWindow).isEqualTo(java.time.Duration.ofMinutes(10));
+    assertThat(serve(Map.of(), "--max-batch-events", "7").maxBatchEvents).isEqualTo(7);
+  }
+
+  @Test
+  void aBatchLimitBelowOneIsRefusedWithAClearMessage() {
+    ServeCommand serve = serve(Map.of(), "--max-batch-events", "0", "--store", "memory");
+    org.assertj.core.api.Assertions.assertThatThrownBy(serve::hub)
+        .isInstanceOf(CommandLine.ParameterException.class)
+        .hasMessageContaining("maxBatchEvents");
   }
 
   @Test
