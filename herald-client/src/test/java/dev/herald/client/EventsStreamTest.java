@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.herald.client.testing.ScriptedResponse;
-import dev.herald.client.testing.ScriptedServer;
 import dev.herald.core.Event;
 import java.io.UncheckedIOException;
 import java.time.Duration;
@@ -17,27 +16,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /** The source as a blocking stream of events. */
 @Timeout(60)
-class EventsStreamTest {
-  private final ScriptedServer server = ScriptedServer.start();
-  private final Recorder recorder = new Recorder();
-
-  @AfterEach
-  void stopServer() {
-    server.close();
-  }
-
-  private EventSource.Builder source() {
-    return EventSource.builder(server.uri("/events"))
-        .reconnectionTime(Duration.ZERO)
-        .listener(recorder);
-  }
-
+class EventsStreamTest extends ScriptedSourceTest {
   @Test
   void streamsEventsAcrossReconnectionsAndClosesWithTheStream() throws Exception {
     server.enqueue(

@@ -3,31 +3,15 @@ package dev.herald.client;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.herald.client.testing.ScriptedResponse;
-import dev.herald.client.testing.ScriptedServer;
 import dev.herald.core.Event;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /** The source as a Flow.Publisher: demand drives the network. */
 @Timeout(60)
-class PublisherTest {
-  private final ScriptedServer server = ScriptedServer.start();
-  private final Recorder recorder = new Recorder();
-
-  @AfterEach
-  void stopServer() {
-    server.close();
-  }
-
-  private EventSource.Builder source() {
-    return EventSource.builder(server.uri("/events"))
-        .reconnectionTime(Duration.ZERO)
-        .listener(recorder);
-  }
-
+class PublisherTest extends ScriptedSourceTest {
   @Test
   void deliversNoMoreThanRequestedEvenFromOneChunk() throws Exception {
     StringBuilder stream = new StringBuilder();

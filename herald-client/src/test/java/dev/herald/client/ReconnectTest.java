@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.herald.client.testing.RecordedRequest;
 import dev.herald.client.testing.ScriptedResponse;
-import dev.herald.client.testing.ScriptedServer;
 import dev.herald.core.Event;
 import java.net.http.HttpTimeoutException;
 import java.time.Duration;
@@ -12,27 +11,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CountDownLatch;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /** Losing connections and coming back: timeouts, restarts, backoff, resumption. */
 @Timeout(60)
-class ReconnectTest {
-  private final ScriptedServer server = ScriptedServer.start();
-  private final Recorder recorder = new Recorder();
-
-  @AfterEach
-  void stopServer() {
-    server.close();
-  }
-
-  private EventSource.Builder source() {
-    return EventSource.builder(server.uri("/events"))
-        .reconnectionTime(Duration.ZERO)
-        .listener(recorder);
-  }
-
+class ReconnectTest extends ScriptedSourceTest {
   @Test
   void silentConnectionIsDroppedAfterTheReadTimeoutAndReconnected() throws Exception {
     server.enqueue(ScriptedResponse.eventStream().send("id: 1\ndata: hello\n\n").stall());

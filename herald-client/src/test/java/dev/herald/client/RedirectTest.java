@@ -5,8 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.herald.client.testing.RecordedRequest;
 import dev.herald.client.testing.ScriptedResponse;
 import dev.herald.client.testing.ScriptedServer;
-import java.time.Duration;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -15,19 +13,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** Redirects, followed by the source itself under the fetch rules. */
 @Timeout(30)
-class RedirectTest {
-  private final ScriptedServer server = ScriptedServer.start();
-  private final Recorder recorder = new Recorder();
-
-  @AfterEach
-  void stopServer() {
-    server.close();
-  }
-
-  private EventSource.Builder source() {
-    return EventSource.builder(server.uri("/start"))
-        .reconnectionTime(Duration.ZERO)
-        .listener(recorder);
+class RedirectTest extends ScriptedSourceTest {
+  RedirectTest() {
+    super("/start");
   }
 
   @ParameterizedTest

@@ -5,11 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.herald.client.testing.RecordedRequest;
 import dev.herald.client.testing.ScriptedResponse;
-import dev.herald.client.testing.ScriptedServer;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -17,19 +15,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** What goes over the wire: method, headers, body, Last-Event-ID. */
 @Timeout(30)
-class RequestTest {
-  private final ScriptedServer server = ScriptedServer.start();
-  private final Recorder recorder = new Recorder();
-
-  @AfterEach
-  void stopServer() {
-    server.close();
-  }
-
-  private EventSource.Builder source() {
-    return EventSource.builder(server.uri("/events?topic=t"))
-        .reconnectionTime(Duration.ZERO)
-        .listener(recorder);
+class RequestTest extends ScriptedSourceTest {
+  RequestTest() {
+    super("/events?topic=t");
   }
 
   @Test

@@ -3,13 +3,11 @@ package dev.herald.client;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.herald.client.testing.ScriptedResponse;
-import dev.herald.client.testing.ScriptedServer;
 import java.time.Duration;
 import java.time.ZoneOffset;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.Optional;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -17,21 +15,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** How each kind of response is treated: open, close for good, retry, or fail. */
 @Timeout(30)
-class ResponseTest {
-  private final ScriptedServer server = ScriptedServer.start();
-  private final Recorder recorder = new Recorder();
-
-  @AfterEach
-  void stopServer() {
-    server.close();
-  }
-
-  private EventSource.Builder source() {
-    return EventSource.builder(server.uri("/events"))
-        .reconnectionTime(Duration.ZERO)
-        .listener(recorder);
-  }
-
+class ResponseTest extends ScriptedSourceTest {
   @Test
   void noContentClosesForGoodWithoutAnError() throws Exception {
     server.enqueue(ScriptedResponse.status(204));

@@ -3,7 +3,6 @@ package dev.herald.client;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.herald.client.testing.ScriptedResponse;
-import dev.herald.client.testing.ScriptedServer;
 import dev.herald.core.Event;
 import java.io.EOFException;
 import java.io.IOException;
@@ -19,25 +18,19 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** The event stream as it arrives over real sockets: framing, splits, drops, sizes. */
 @Timeout(60)
-class StreamingTest {
-  private final ScriptedServer server = ScriptedServer.start();
-  private final Recorder recorder = new Recorder();
+class StreamingTest extends ScriptedSourceTest {
   private EventSource source;
 
+  // Runs before the base class closes the server.
   @AfterEach
-  void stopSourceAndServer() {
+  void stopSource() {
     if (source != null) {
       source.close();
     }
-    server.close();
   }
 
   private EventSource start() {
-    source =
-        EventSource.builder(server.uri("/events"))
-            .reconnectionTime(Duration.ZERO)
-            .listener(recorder)
-            .build();
+    source = source().build();
     source.start();
     return source;
   }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.herald.server.MemoryEventLog;
+import dev.herald.server.MutableClock;
 import dev.herald.sqlite.SqliteEventLog;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -28,7 +29,7 @@ class HubIdempotencyTest {
   private static final String EVENT = "{\"topic\": \"orders\", \"data\": {\"n\": 1}}";
 
   @TempDir Path dir;
-  private final TestClock clock = new TestClock(Instant.now());
+  private final MutableClock clock = new MutableClock(Instant.now());
 
   private HubFixture hub(String store) {
     Hub.Builder builder = Hub.builder().idempotencyWindow(Duration.ofMinutes(10));

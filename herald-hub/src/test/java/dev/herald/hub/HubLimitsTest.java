@@ -2,14 +2,13 @@ package dev.herald.hub;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.herald.server.EventLog;
+import dev.herald.server.ForwardingEventLog;
 import dev.herald.server.MemoryEventLog;
 import dev.herald.server.Publication;
 import dev.herald.server.StoreUnavailableException;
 import dev.herald.server.StoredEvent;
 import java.net.http.HttpResponse;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -61,13 +60,11 @@ class HubLimitsTest {
   }
 
   /** A memory log whose store can be switched off, as a disk or a network can fail. */
-  private static final class SwitchableLog implements EventLog {
-    private final MemoryEventLog delegate = MemoryEventLog.builder().build();
+  private static final class SwitchableLog extends ForwardingEventLog {
     private volatile boolean down;
 
-    @Override
-    public void listener(Listener listener) {
-      delegate.listener(listener);
+    SwitchableLog() {
+      super(MemoryEventLog.builder().build());
     }
 
     @Override
@@ -75,32 +72,12 @@ class HubLimitsTest {
       if (down) {
         return CompletableFuture.failedFuture(new StoreUnavailableException("disk gone"));
       }
-      return delegate.append(batch);
-    }
-
-    @Override
-    public List<StoredEvent> readAfter(Set<String> topics, long afterId, int limit) {
-      return delegate.readAfter(topics, afterId, limit);
-    }
-
-    @Override
-    public long lastId() {
-      return delegate.lastId();
-    }
-
-    @Override
-    public long droppedThrough(Set<String> topics) {
-      return delegate.droppedThrough(topics);
+      return super.append(batch);
     }
 
     @Override
     public boolean isAvailable() {
       return !down;
-    }
-
-    @Override
-    public void close() {
-      delegate.close();
     }
   }
 

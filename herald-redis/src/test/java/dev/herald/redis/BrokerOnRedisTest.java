@@ -4,8 +4,10 @@ import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.herald.core.Event;
+import dev.herald.redis.testing.TestRedis;
 import dev.herald.server.Position;
 import dev.herald.server.Publication;
+import dev.herald.server.RecordingSink;
 import dev.herald.server.StoredEvent;
 import dev.herald.server.Subscription;
 import java.time.Duration;
@@ -32,8 +34,8 @@ class BrokerOnRedisTest {
 
   @Test
   void publishedOnOneNodeReachesSubscribersOfBothNodesOnceInOrder() throws Exception {
-    TestSink onB = new TestSink();
-    TestSink onA = new TestSink();
+    RecordingSink onB = new RecordingSink();
+    RecordingSink onA = new RecordingSink();
     Subscription subB = b.subscribe(Set.of("a", "b"), Position.live(), onB);
     Subscription subA = a.subscribe(Set.of("b"), Position.live(), onA);
     List<Set<String>> targets = List.of(Set.of("a"), Set.of("b"), Set.of("a", "b"), Set.of("c"));
@@ -62,7 +64,7 @@ class BrokerOnRedisTest {
 
   @Test
   void resumingOnTheOtherNodeReplaysExactlyWhatFollowsTheLastEventId() throws Exception {
-    TestSink first = new TestSink();
+    RecordingSink first = new RecordingSink();
     Subscription onA = a.subscribe(Set.of("t"), Position.earliest(), first);
     List<Long> ids = new ArrayList<>();
     for (int i = 0; i < 20; i++) {
@@ -73,7 +75,7 @@ class BrokerOnRedisTest {
     long lastSeen = first.ids().get(9);
 
     // The client reconnects through the balancer to the other node, while publishing goes on.
-    TestSink second = new TestSink();
+    RecordingSink second = new RecordingSink();
     Subscription onB = b.subscribe(Set.of("t"), Position.parse(Long.toString(lastSeen)), second);
     for (int i = 20; i < 30; i++) {
       Node publisher = i % 2 == 0 ? a : b;
@@ -86,7 +88,7 @@ class BrokerOnRedisTest {
     onB.close();
 
     assertThat(second.ids()).isEqualTo(expected);
-    assertThat(second.frames()).noneMatch(f -> f.startsWith("event: reset"));
+    assertThat(second.texts()).noneMatch(f -> f.startsWith("event: reset"));
     assertThat(second.violations()).isEmpty();
   }
 

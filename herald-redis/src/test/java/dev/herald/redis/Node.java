@@ -1,5 +1,6 @@
 package dev.herald.redis;
 
+import dev.herald.redis.testing.TestRedis;
 import dev.herald.server.Broker;
 import dev.herald.server.CloseReason;
 import dev.herald.server.Position;

@@ -1,5 +1,6 @@
 package dev.herald.redis;
 
+import dev.herald.redis.testing.TestRedis;
 import dev.herald.server.EventLog;
 import dev.herald.server.EventLogContractTest;
 import dev.herald.server.Retention;

@@ -5,8 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.herald.core.Event;
+import dev.herald.redis.testing.RedisProcess;
 import dev.herald.server.Position;
 import dev.herald.server.Publication;
+import dev.herald.server.RecordingSink;
 import dev.herald.server.Retention;
 import dev.herald.server.StoreUnavailableException;
 import dev.herald.server.StoredEvent;
@@ -165,7 +167,7 @@ class RedisOutageTest {
     resources.add(a);
     Node b = new Node(proxy.uri(), PREFIX, retention, Duration.ZERO, 500);
     resources.add(b);
-    TestSink sink = new TestSink();
+    RecordingSink sink = new RecordingSink();
     Subscription subscription = b.subscribe(Set.of("t", "u"), Position.live(), sink);
     List<Long> wanted = new ArrayList<>();
     wanted.add(a.broker.publish(Publication.of("t", Event.of("before"))).get(10, SECONDS).id());

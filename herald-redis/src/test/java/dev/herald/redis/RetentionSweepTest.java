@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.herald.core.Event;
+import dev.herald.redis.testing.TestRedis;
 import dev.herald.server.MutableClock;
 import dev.herald.server.Publication;
 import dev.herald.server.Retention;

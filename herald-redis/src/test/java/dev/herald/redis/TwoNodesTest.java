@@ -4,6 +4,7 @@ import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.herald.core.Event;
+import dev.herald.redis.testing.TestRedis;
 import dev.herald.server.Publication;
 import dev.herald.server.Retention;
 import dev.herald.server.StoredEvent;

@@ -1,6 +1,7 @@
 package dev.herald.redis;
 
 import dev.herald.server.EventLog;
+import dev.herald.server.ForwardingEventLog;
 import dev.herald.server.Publication;
 import dev.herald.server.StoredEvent;
 import java.util.HashSet;
@@ -13,17 +14,11 @@ import java.util.concurrent.CompletableFuture;
  * on every topic would: so the plain {@link EventLog} contract (every event announced before its
  * append completes) can be checked on a log that announces watched topics only.
  */
-final class WatchingLog implements EventLog {
-  private final RedisEventLog delegate;
+final class WatchingLog extends ForwardingEventLog {
   private final Set<String> watched = new HashSet<>();
 
   WatchingLog(RedisEventLog delegate) {
-    this.delegate = delegate;
-  }
-
-  @Override
-  public void listener(Listener listener) {
-    delegate.listener(listener);
+    super(delegate);
   }
 
   @Override
@@ -34,36 +29,11 @@ final class WatchingLog implements EventLog {
       for (Publication publication : batch) {
         for (String topic : publication.topics()) {
           if (watched.add(topic)) {
-            delegate.watch(topic);
+            watch(topic);
           }
         }
       }
     }
-    return delegate.append(batch);
-  }
-
-  @Override
-  public List<StoredEvent> readAfter(Set<String> topics, long afterId, int limit) {
-    return delegate.readAfter(topics, afterId, limit);
-  }
-
-  @Override
-  public long lastId() {
-    return delegate.lastId();
-  }
-
-  @Override
-  public long droppedThrough(Set<String> topics) {
-    return delegate.droppedThrough(topics);
-  }
-
-  @Override
-  public boolean isAvailable() {
-    return delegate.isAvailable();
-  }
-
-  @Override
-  public void close() {
-    delegate.close();
+    return super.append(batch);
   }
 }

@@ -4,11 +4,15 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 
-/** An event log that forwards every call: tests override one method to observe or break it. */
-class ForwardingEventLog implements EventLog {
+/**
+ * An event log that forwards every call: tests (here and in other modules) override one method to
+ * observe or break it.
+ */
+public class ForwardingEventLog implements EventLog {
   private final EventLog delegate;
 
-  ForwardingEventLog(EventLog delegate) {
+  /** A log that forwards every call to {@code delegate}. */
+  public ForwardingEventLog(EventLog delegate) {
     this.delegate = delegate;
   }
 

@@ -15,7 +15,7 @@ import java.util.function.Predicate;
  * A sink that records what the broker gives it and checks the rules sinks rely on: never called
  * concurrently, nothing after {@code closed}, {@code closed} exactly once.
  */
-final class RecordingSink implements Sink {
+public final class RecordingSink implements Sink {
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();
   private final AtomicInteger inside = new AtomicInteger();
@@ -27,12 +27,13 @@ final class RecordingSink implements Sink {
   private volatile boolean writable = true;
   private volatile int pauseAfter = Integer.MAX_VALUE;
 
-  RecordingSink() {
+  /** A sink that accepts every frame. */
+  public RecordingSink() {
     this(Integer.MAX_VALUE);
   }
 
   /** A sink that reports itself over its bound after {@code acceptFrames} frames. */
-  RecordingSink(int acceptFrames) {
+  public RecordingSink(int acceptFrames) {
     this.acceptFrames = acceptFrames;
   }
 
@@ -85,12 +86,13 @@ final class RecordingSink implements Sink {
     }
   }
 
-  void writable(boolean writable) {
+  /** Sets what {@link #writable()} reports, as a connection's buffer would fill or drain. */
+  public void writable(boolean writable) {
     this.writable = writable;
   }
 
   /** Reports itself not writable once it holds {@code frames} frames, until told otherwise. */
-  void pauseAfter(int frames) {
+  public void pauseAfter(int frames) {
     this.pauseAfter = frames;
   }
 
@@ -107,7 +109,7 @@ final class RecordingSink implements Sink {
   }
 
   /** Every frame, in order, including heartbeats and resets. */
-  List<byte[]> frames() {
+  public List<byte[]> frames() {
     lock.lock();
     try {
       return new ArrayList<>(frames);
@@ -117,7 +119,7 @@ final class RecordingSink implements Sink {
   }
 
   /** The frames as text, heartbeats left out. */
-  List<String> texts() {
+  public List<String> texts() {
     List<String> texts = new ArrayList<>();
     for (byte[] frame : frames()) {
       String text = new String(frame, UTF_8);
@@ -129,7 +131,7 @@ final class RecordingSink implements Sink {
   }
 
   /** The ids of the event frames, in order. */
-  List<Long> ids() {
+  public List<Long> ids() {
     List<Long> ids = new ArrayList<>();
     for (byte[] frame : frames()) {
       long id = idOf(frame);
@@ -141,12 +143,13 @@ final class RecordingSink implements Sink {
   }
 
   /** The id of the newest event frame, 0 if none. */
-  long lastEventId() {
+  public long lastEventId() {
     List<Long> ids = ids();
     return ids.isEmpty() ? 0 : ids.get(ids.size() - 1);
   }
 
-  int heartbeats() {
+  /** How many heartbeat frames it got. */
+  public int heartbeats() {
     int n = 0;
     for (byte[] frame : frames()) {
       if (frame.length == 2 && frame[0] == ':' && frame[1] == '\n') {
@@ -156,7 +159,8 @@ final class RecordingSink implements Sink {
     return n;
   }
 
-  List<CloseReason> closes() {
+  /** The reasons it was closed with, in order (more than one is a violation). */
+  public List<CloseReason> closes() {
     lock.lock();
     try {
       return new ArrayList<>(closes);
@@ -165,7 +169,8 @@ final class RecordingSink implements Sink {
     }
   }
 
-  List<String> violations() {
+  /** Broken sink rules seen so far; empty when the broker behaved. */
+  public List<String> violations() {
     synchronized (violations) {
       lock.lock();
       try {
@@ -176,7 +181,8 @@ final class RecordingSink implements Sink {
     }
   }
 
-  List<Thread> callers() {
+  /** The thread of every call, in order. */
+  public List<Thread> callers() {
     lock.lock();
     try {
       return new ArrayList<>(callers);
@@ -186,7 +192,8 @@ final class RecordingSink implements Sink {
   }
 
   /** Waits until {@code condition} holds for this sink; false if it did not within the timeout. */
-  boolean await(Predicate<RecordingSink> condition, Duration timeout) throws InterruptedException {
+  public boolean await(Predicate<RecordingSink> condition, Duration timeout)
+      throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     lock.lock();
     try {
@@ -212,16 +219,18 @@ final class RecordingSink implements Sink {
     }
   }
 
-  boolean awaitIds(int count, Duration timeout) throws InterruptedException {
+  /** Waits until it holds at least {@code count} event frames; false on timeout. */
+  public boolean awaitIds(int count, Duration timeout) throws InterruptedException {
     return await(s -> s.ids().size() >= count, timeout);
   }
 
-  boolean awaitClosed(Duration timeout) throws InterruptedException {
+  /** Waits until it is closed; false on timeout. */
+  public boolean awaitClosed(Duration timeout) throws InterruptedException {
     return await(s -> !s.closes().isEmpty(), timeout);
   }
 
   /** The id of an event frame ({@code id: N} first), or -1 for anything else. */
-  static long idOf(byte[] frame) {
+  public static long idOf(byte[] frame) {
     if (frame.length < 5 || frame[0] != 'i' || frame[1] != 'd' || frame[2] != ':') {
       return -1;
     }

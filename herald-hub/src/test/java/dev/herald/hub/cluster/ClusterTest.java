@@ -6,6 +6,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.herald.hub.Hub;
 import dev.herald.hub.cluster.Follower.Received;
 import dev.herald.hub.cluster.Publisher.Answer;
+import dev.herald.redis.testing.RedisProcess;
+import dev.herald.redis.testing.TestRedis;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -42,7 +44,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ClusterTest {
   @TempDir Path dir;
 
-  private final String prefix = ClusterRedis.newPrefix();
+  private final String prefix = TestRedis.newPrefix();
   private final HttpClient http =
       HttpClient.newBuilder()
           .version(HttpClient.Version.HTTP_1_1)
@@ -56,14 +58,14 @@ class ClusterTest {
     for (int i = resources.size() - 1; i >= 0; i--) {
       resources.get(i).close();
     }
-    ClusterRedis.deleteKeys(ClusterRedis.URI, prefix);
+    TestRedis.deleteKeys(TestRedis.URI, prefix);
   }
 
   @Test
   void threeNodesDeliverEveryEventOnceInOrderAndAMovedSubscriberResumesExactly() throws Exception {
-    URI a = node(ClusterRedis.URI);
-    URI b = node(ClusterRedis.URI);
-    URI c = node(ClusterRedis.URI);
+    URI a = node(TestRedis.URI);
+    URI b = node(TestRedis.URI);
+    URI c = node(TestRedis.URI);
     Follower bothOnB = follow("?topic=red&topic=blue", b);
     Follower bothOnC = follow("?topic=red&topic=blue", c);
     Follower redOnC = follow("?topic=red", c);
@@ -131,9 +133,9 @@ class ClusterTest {
 
   @Test
   void subscribersOfAKilledNodeResumeOnTheOtherNodesWithoutLoss() throws Exception {
-    URI a = node(ClusterRedis.URI);
-    URI b = node(ClusterRedis.URI);
-    Process child = startChild(ClusterRedis.URI);
+    URI a = node(TestRedis.URI);
+    URI b = node(TestRedis.URI);
+    Process child = startChild(TestRedis.URI);
     URI k = URI.create("http://127.0.0.1:" + port(child));
     Follower kThenA = follow("?topic=k", k, a);
     Follower kThenB = follow("?topic=k&topic=other", k, b);
@@ -182,7 +184,7 @@ class ClusterTest {
 
   @Test
   void redisRestartLosesNoAcknowledgedEventAndRefusesPublishesMeanwhile() throws Exception {
-    RedisServer redis = new RedisServer(dir);
+    RedisProcess redis = new RedisProcess(dir, true);
     resources.add(redis);
     redis.start();
     URI a = node(redis.uri());

@@ -1,4 +1,4 @@
-package dev.herald.hub.cluster;
+package dev.herald.redis.testing;
 
 import io.lettuce.core.KeyScanCursor;
 import io.lettuce.core.RedisClient;
@@ -8,31 +8,31 @@ import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
 import java.util.UUID;
 
-/**
- * The Redis the cluster tests share (127.0.0.1:6379), with a key prefix per test, deleted after.
- */
-final class ClusterRedis {
-  static final String URI = "redis://127.0.0.1:6379";
+/** The Redis the tests share (127.0.0.1:6379), and a unique key prefix per test, deleted after. */
+public final class TestRedis {
+  /** The URI of the shared Redis. */
+  public static final String URI = "redis://127.0.0.1:6379";
 
-  private ClusterRedis() {}
+  private TestRedis() {}
 
-  /** A key prefix no other test uses. */
-  static String newPrefix() {
-    return "herald-cluster-test:" + UUID.randomUUID() + ":";
+  /** A key prefix nobody else uses. */
+  public static String newPrefix() {
+    return "herald-test:" + UUID.randomUUID() + ":";
   }
 
   /**
-   * Deletes every key of a deployment (the log wraps its prefix in a hash tag); returns how many.
+   * Deletes every key of a prefix (the log wraps its prefix in a hash tag); returns how many there
+   * were.
    */
-  static int deleteKeys(String uri, String prefix) {
+  public static int deleteKeys(String uri, String prefix) {
     RedisClient client = RedisClient.create(uri);
     try (StatefulRedisConnection<String, String> connection = client.connect()) {
       RedisCommands<String, String> redis = connection.sync();
       ScanArgs match = ScanArgs.Builder.matches("{" + prefix + "}*").limit(1000);
       int deleted = 0;
       ScanCursor cursor = ScanCursor.INITIAL;
-      // Bounded: a test writes a few keys; SCAN finishes in a few rounds per thousand keys.
-      for (int round = 0; round < 10_000; round++) {
+      // Bounded: SCAN finishes in at most a few rounds per thousand keys.
+      for (int round = 0; round < 100_000; round++) {
         KeyScanCursor<String> page = redis.scan(cursor, match);
         if (!page.getKeys().isEmpty()) {
           deleted += redis.del(page.getKeys().toArray(new String[0])).intValue();

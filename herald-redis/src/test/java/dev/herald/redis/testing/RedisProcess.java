@@ -1,4 +1,4 @@
-package dev.herald.hub.cluster;
+package dev.herald.redis.testing;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -9,23 +9,33 @@ import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A redis-server child process of the test, on a free port, with an append-only file (fsync on
- * every write) in a directory of the test: stopped and started again, it finds its data.
+ * A redis-server child process of the test on a free port (127.0.0.1), which tests stop and start
+ * again; persistent, it keeps an append-only file (fsync on every write) so a restart finds its
+ * data.
  */
-final class RedisServer implements AutoCloseable {
+public final class RedisProcess implements AutoCloseable {
   private static final String BINARY = "/usr/bin/redis-server";
 
   private final Path dir;
+  private final boolean persistent;
   private final int port;
   private Process process;
 
-  RedisServer(Path dir) {
+  /**
+   * Picks a free port; nothing runs until {@link #start()}.
+   *
+   * @param dir where it keeps its append-only file
+   * @param persistent whether a restarted server finds the data again (AOF, fsync always)
+   */
+  public RedisProcess(Path dir, boolean persistent) {
     this.dir = dir;
+    this.persistent = persistent;
     try (ServerSocket socket = new ServerSocket(0)) {
       this.port = socket.getLocalPort();
     } catch (IOException e) {
@@ -33,30 +43,23 @@ final class RedisServer implements AutoCloseable {
     }
   }
 
-  String uri() {
+  /** The Redis URI of this server, e.g. {@code redis://127.0.0.1:40123}. */
+  public String uri() {
     return "redis://127.0.0.1:" + port;
   }
 
-  /** Starts the server and waits (at most 15 s) until it accepts connections. */
-  void start() throws Exception {
-    List<String> command =
-        List.of(
-            BINARY,
-            "--port",
-            Integer.toString(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-            "--dir",
-            dir.toString());
-    Process started = new ProcessBuilder(command).redirectErrorStream(true).start();
-    process = started;
+  /** Starts the server and waits (bounded) until it accepts connections. */
+  public void start() throws Exception {
+    List<String> command = new ArrayList<>(List.of(BINARY, "--port", "" + port));
+    command.addAll(List.of("--bind", "127.0.0.1", "--save", "", "--dir", dir.toString()));
+    if (persistent) {
+      command.addAll(List.of("--appendonly", "yes", "--appendfsync", "always"));
+    } else {
+      command.addAll(List.of("--appendonly", "no"));
+    }
+    process = new ProcessBuilder(command).redirectErrorStream(true).start();
     CompletableFuture<Void> ready = new CompletableFuture<>();
+    Process started = process;
     Thread reader =
         new Thread(
             () -> {
@@ -73,23 +76,28 @@ final class RedisServer implements AutoCloseable {
               }
               ready.completeExceptionally(new IllegalStateException("redis-server exited"));
             },
-            "redis-server-" + port);
+            "redis-server-output-" + port);
     reader.setDaemon(true);
     reader.start();
     ready.get(15, TimeUnit.SECONDS);
   }
 
-  /** Stops the server as an operator would: SIGTERM, it flushes its append-only file and exits. */
-  void stop() throws InterruptedException {
+  /** Stops the server as an operator would (SIGTERM: it flushes its append-only file). */
+  public void stop() throws InterruptedException {
     process.destroy();
     assertThat(process.waitFor(15, TimeUnit.SECONDS)).as("redis-server stopped").isTrue();
   }
 
+  /** Kills the server if it still runs (SIGKILL), waiting a bounded time for it to exit. */
   @Override
-  public void close() throws InterruptedException {
+  public void close() {
     if (process != null && process.isAlive()) {
       process.destroyForcibly();
-      process.waitFor(10, TimeUnit.SECONDS);
+      try {
+        process.waitFor(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 }
