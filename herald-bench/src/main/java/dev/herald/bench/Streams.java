@@ -51,27 +51,8 @@ public enum Streams {
     List<Event> events(Random random) {
       List<Event> events = new ArrayList<>();
       for (int i = 0; i < 16; i++) {
-        StringBuilder json = new StringBuilder("{\n  \"items\": [\n");
-        int item = 0;
-        while (json.length() < 64 * 1024 - 200) {
-          json.append("    {\n")
-              .append("      \"id\": ")
-              .append(random.nextInt(1 << 30))
-              .append(",\n")
-              .append("      \"name\": \"")
-              .append(NAMES[random.nextInt(NAMES.length)])
-              .append(' ')
-              .append(item++)
-              .append("\",\n")
-              .append("      \"price\": ")
-              .append(String.format(Locale.ROOT, "%.2f", random.nextDouble() * 1000))
-              .append(",\n")
-              .append("      \"tags\": [\"alpha\", \"beta\", \"gamma\"]\n")
-              .append("    },\n");
-        }
-        json.append("    {}\n  ]\n}");
-        events.add(
-            Event.builder().id(Integer.toString(i)).type("snapshot").data(json.toString()).build());
+        String json = prettyJson(random, 64 * 1024);
+        events.add(Event.builder().id(Integer.toString(i)).type("snapshot").data(json).build());
       }
       return events;
     }
@@ -84,6 +65,32 @@ public enum Streams {
   };
 
   abstract List<Event> events(Random random);
+
+  /**
+   * A pretty-printed JSON document of a little under {@code size} characters (one item per few
+   * lines, some with non-ASCII names), as multi-line event data; the same for the same random.
+   */
+  public static String prettyJson(Random random, int size) {
+    StringBuilder json = new StringBuilder("{\n  \"items\": [\n");
+    int item = 0;
+    while (json.length() < size - 200) {
+      json.append("    {\n")
+          .append("      \"id\": ")
+          .append(random.nextInt(1 << 30))
+          .append(",\n")
+          .append("      \"name\": \"")
+          .append(NAMES[random.nextInt(NAMES.length)])
+          .append(' ')
+          .append(item++)
+          .append("\",\n")
+          .append("      \"price\": ")
+          .append(String.format(Locale.ROOT, "%.2f", random.nextDouble() * 1000))
+          .append(",\n")
+          .append("      \"tags\": [\"alpha\", \"beta\", \"gamma\"]\n")
+          .append("    },\n");
+    }
+    return json.append("    {}\n  ]\n}").toString();
+  }
 
   /** The events, the same on every call. */
   public List<Event> events() {

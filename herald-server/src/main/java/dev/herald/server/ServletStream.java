@@ -201,19 +201,19 @@ final class ServletStream implements Sink, WriteListener, AsyncListener, Runnabl
   @Override
   public void onError(Throwable t) {
     // WriteListener: the connection broke under a write.
-    lock.lock();
-    try {
-      finished = true;
-      queue.clear();
-      queuedBytes = 0;
-    } finally {
-      lock.unlock();
-    }
+    discardQueue();
     end(CloseReason.WRITE_FAILED);
   }
 
   @Override
   public void onComplete(AsyncEvent event) {
+    discardQueue();
+    // A no-op when the broker ended it; otherwise the request ended under us.
+    closeSubscription(CloseReason.CLIENT_CLOSED);
+  }
+
+  /** The connection is gone: nothing queued can be written any more. */
+  private void discardQueue() {
     lock.lock();
     try {
       finished = true;
@@ -222,8 +222,6 @@ final class ServletStream implements Sink, WriteListener, AsyncListener, Runnabl
     } finally {
       lock.unlock();
     }
-    // A no-op when the broker ended it; otherwise the request ended under us.
-    closeSubscription(CloseReason.CLIENT_CLOSED);
   }
 
   @Override
@@ -242,14 +240,7 @@ final class ServletStream implements Sink, WriteListener, AsyncListener, Runnabl
   }
 
   private void onClientGone() {
-    lock.lock();
-    try {
-      finished = true;
-      queue.clear();
-      queuedBytes = 0;
-    } finally {
-      lock.unlock();
-    }
+    discardQueue();
     end(CloseReason.CLIENT_CLOSED);
   }
 

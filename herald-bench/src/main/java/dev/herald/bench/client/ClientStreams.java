@@ -6,7 +6,6 @@ import dev.herald.core.SseEncoder;
 import java.io.ByteArrayOutputStream;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Random;
 
 /**
@@ -39,38 +38,16 @@ public enum ClientStreams {
       List<Event> events = new ArrayList<>();
       for (int i = 0; i < 100; i++) {
         int size = 4 * 1024 + random.nextInt(12 * 1024);
-        StringBuilder json = new StringBuilder("{\n  \"items\": [\n");
-        int item = 0;
-        while (json.length() < size - 200) {
-          json.append("    {\n")
-              .append("      \"id\": ")
-              .append(random.nextInt(1 << 30))
-              .append(",\n")
-              .append("      \"name\": \"")
-              .append(NAMES[random.nextInt(NAMES.length)])
-              .append(' ')
-              .append(item++)
-              .append("\",\n")
-              .append("      \"price\": ")
-              .append(String.format(Locale.ROOT, "%.2f", random.nextDouble() * 1000))
-              .append(",\n")
-              .append("      \"tags\": [\"alpha\", \"beta\", \"gamma\"]\n")
-              .append("    },\n");
-        }
-        json.append("    {}\n  ]\n}");
+        String json = Streams.prettyJson(random, size);
         events.add(
             Event.builder()
                 .id(Integer.toString(1_000_000 + i))
                 .type("snapshot")
-                .data(json.toString())
+                .data(json)
                 .build());
       }
       return events;
     }
-  };
-
-  private static final String[] NAMES = {
-    "widget", "gadget", "sprocket", "gizmo", "doohickey", "thingamajig", "Crème brûlée", "Straße"
   };
 
   private final int repeats;
