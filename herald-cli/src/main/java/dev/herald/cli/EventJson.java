@@ -14,8 +14,9 @@ import java.io.UncheckedIOException;
  */
 final class EventJson {
   /**
-   * Escapes everything outside ASCII as a JSON {@code \u} escape of four hex digits: the text is then the same whatever
-   * charset the terminal or pipe decodes stdout with, and a JSON reader gets the exact string back.
+   * Escapes everything outside ASCII as a JSON backslash-u escape of four hex digits: the text is
+   * then the same whatever charset the terminal or pipe decodes stdout with, and a JSON reader gets
+   * the exact string back.
    */
   static final ObjectMapper MAPPER =
       JsonMapper.builder().enable(JsonWriteFeature.ESCAPE_NON_ASCII).build();

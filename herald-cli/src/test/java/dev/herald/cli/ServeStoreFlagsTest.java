@@ -51,6 +51,8 @@ class ServeStoreFlagsTest {
   void bannerNeverShowsTheRedisPassword() {
     ServeCommand serve = serve(Map.of(), "--store", "redis://:s3cret-pass@127.0.0.1:6379/2");
     String banner = serve.banner(new InetSocketAddress("127.0.0.1", 8080));
-    assertThat(banner).doesNotContain("s3cret-pass").contains("store:     redis://:***@127.0.0.1:6379/2");
+    assertThat(banner)
+        .doesNotContain("s3cret-pass")
+        .contains("store:     redis://:***@127.0.0.1:6379/2");
   }
 }
