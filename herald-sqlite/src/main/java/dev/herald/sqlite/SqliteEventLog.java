@@ -107,8 +107,16 @@ public final class SqliteEventLog implements EventLog {
       return CompletableFuture.completedFuture(List.of());
     }
     CompletableFuture<List<StoredEvent>> future = new CompletableFuture<>();
-    // The read lock makes "not closed, so enqueue" atomic against close(), which enqueues the
-    // writer's stop after every append it let through: no append is left behind unanswered.
+    submitUnlessClosed(future, () -> writer.submit(copy, future));
+    return future;
+  }
+
+  /**
+   * Hands work to the writer, or fails {@code future} if the log is closed. The read lock makes
+   * "not closed, so enqueue" atomic against close(), which enqueues the writer's stop after every
+   * task it let through: nothing is left behind unanswered.
+   */
+  private void submitUnlessClosed(CompletableFuture<?> future, Runnable submit) {
     ReentrantReadWriteLock.ReadLock lock = closeLock.readLock();
     lock.lock();
     try {
@@ -116,12 +124,11 @@ public final class SqliteEventLog implements EventLog {
         future.completeExceptionally(
             new StoreUnavailableException("the SQLite event log " + path + " is closed"));
       } else {
-        writer.submit(copy, future);
+        submit.run();
       }
     } finally {
       lock.unlock();
     }
-    return future;
   }
 
   /**
@@ -147,18 +154,7 @@ public final class SqliteEventLog implements EventLog {
             keyed.completeExceptionally(failure);
           }
         });
-    ReentrantReadWriteLock.ReadLock lock = closeLock.readLock();
-    lock.lock();
-    try {
-      if (closed) {
-        future.completeExceptionally(
-            new StoreUnavailableException("the SQLite event log " + path + " is closed"));
-      } else {
-        writer.submit(copy, future, key, keyed);
-      }
-    } finally {
-      lock.unlock();
-    }
+    submitUnlessClosed(future, () -> writer.submit(copy, future, key, keyed));
     return keyed;
   }
 
@@ -177,18 +173,7 @@ public final class SqliteEventLog implements EventLog {
   public CompletableFuture<Void> saveCursors(Map<CursorKey, Long> cursors) {
     Map<CursorKey, Long> copy = Map.copyOf(cursors);
     CompletableFuture<Void> done = new CompletableFuture<>();
-    ReentrantReadWriteLock.ReadLock lock = closeLock.readLock();
-    lock.lock();
-    try {
-      if (closed) {
-        done.completeExceptionally(
-            new StoreUnavailableException("the SQLite event log " + path + " is closed"));
-      } else {
-        writer.saveCursors(copy, done);
-      }
-    } finally {
-      lock.unlock();
-    }
+    submitUnlessClosed(done, () -> writer.saveCursors(copy, done));
     return done;
   }
 
