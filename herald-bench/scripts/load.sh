@@ -4,7 +4,9 @@
 #   herald-bench/scripts/load.sh [OUTDIR]
 # Env: SUBS (10000), SECS (10 per measured phase), RATES (per-member publish rates to step through),
 #   TARGETS ("trivial nchan herald"), SCENARIOS ("idle broadcast members publish"),
-#   BENCH_JAR (herald-bench/target/benchmarks.jar), HERALD_JAR (herald-cli/target/herald.jar), HERALD_JAVA_OPTS (none: the hub's JVM defaults).
+#   BENCH_JAR (herald-bench/target/benchmarks.jar), HERALD_JAR (herald-cli/target/herald.jar), HERALD_JAVA_OPTS (-Xmn24m, as ./herald; "" for the JVM defaults),
+#   HERALD_CLASSPATH (instead of HERALD_JAR, e.g. "herald-sqlite/target/classes:herald.jar" to try one module's build),
+#   PUB_THREADS (publish scenario: event loop threads the 64 publishing connections are spread over; 2).
 # Needs: herald-bench/target/benchmarks.jar (./mvnw -q -B -pl herald-bench package -DskipTests),
 # herald-cli/target/herald.jar, and nginx + libnginx-mod-nchan (scripts/nchan.sh installs them).
 set -euo pipefail
@@ -17,6 +19,7 @@ SECS=${SECS:-10}
 RATES=${RATES:-1000,2500,5000,10000,15000,20000,30000,40000}
 TARGETS=${TARGETS:-"trivial nchan herald"}
 SCENARIOS=${SCENARIOS:-"idle broadcast members publish"}
+PUB_THREADS=${PUB_THREADS:-2}
 mkdir -p "$out"
 results=$out/results.jsonl
 log=$out/run.log
@@ -33,7 +36,7 @@ wait_port() {
   return 1
 }
 
-start_target() { # $1 = trivial | nchan | herald | herald-sqlite
+start_target() { # $1 = trivial | nchan | herald | herald-sqlite | herald-base
   port=$((port + 1))
   case $1 in
     trivial)
@@ -45,16 +48,20 @@ start_target() { # $1 = trivial | nchan | herald | herald-sqlite
       rm -rf "$out/nchan"
       server_pid=$("$root/herald-bench/scripts/nchan.sh" start "$port" "$out/nchan")
       ;;
-    herald | herald-sqlite)
-      local store=memory
+    herald | herald-sqlite | herald-base)
+      local store=memory jar_file=$herald_jar
+      [[ $1 == herald-base ]] && jar_file=$HERALD_BASE_JAR
       if [[ $1 == herald-sqlite ]]; then
         rm -rf "$out/sqlite"
         mkdir -p "$out/sqlite"
         store=sqlite:$out/sqlite/events.db
       fi
+      local launch=(-jar "$jar_file")
+      [[ -n ${HERALD_CLASSPATH:-} && $1 != herald-base ]] && launch=(-cp "$HERALD_CLASSPATH" dev.herald.cli.Herald)
       # shellcheck disable=SC2086
-      java ${HERALD_JAVA_OPTS:-} -jar "$herald_jar" serve --port "$port" --bind 127.0.0.1 \
-        --store "$store" --max-connections 0 --max-connections-per-ip 0 >"$out/$1.log" 2>&1 &
+      java ${HERALD_JAVA_OPTS--Xmn24m} "${launch[@]}" serve --port "$port" --bind 127.0.0.1 \
+        --store "$store" --max-connections 0 --max-connections-per-ip 0 \
+        --max-new-connections-per-second 0 --publish-rate 0 >"$out/$1.log" 2>&1 &
       server_pid=$!
       pids=$server_pid
       ;;
@@ -85,6 +92,7 @@ run() { # $1 = target, $2.. = LoadGenerator arguments
   local target=$1
   shift
   local name=${target%-sqlite}
+  name=${name%-base}
   echo "== $(date -u +%H:%M:%S) $target $1 load:$(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$log"
   timeout 600 java -Xms1g -Xmx2g -cp "$jar" dev.herald.bench.load.LoadGenerator "$@" \
     --target "$name" --label "$target" --port "$port" --pids "$pids" --json "$results" 2>&1 | tee -a "$log" | grep -E '^(RESULT|  step)' || true
@@ -92,11 +100,12 @@ run() { # $1 = target, $2.. = LoadGenerator arguments
 
 warm_up() { # $1 = target: JIT-compile the server's publish and fan-out paths; not recorded
   local name=${1%-sqlite}
+  name=${name%-base}
   echo "   warm-up $1" >>"$log"
   timeout 120 java -cp "$jar" dev.herald.bench.load.LoadGenerator broadcast --target "$name" \
     --port "$port" --subs 500 --seconds 4 >>"$log" 2>&1 || true
   timeout 120 java -cp "$jar" dev.herald.bench.load.LoadGenerator publish --target "$name" \
-    --port "$port" --publishers 16 --seconds 8 >>"$log" 2>&1 || true
+    --port "$port" --publishers 16 --publisher-threads "$PUB_THREADS" --seconds 8 >>"$log" 2>&1 || true
 }
 
 for scenario in $SCENARIOS; do
@@ -110,7 +119,7 @@ for scenario in $SCENARIOS; do
       idle) run "$target" idle --subs "$SUBS" --seconds 5 ;;
       broadcast) run "$target" broadcast --subs "$SUBS" --seconds "$SECS" --window 4 ;;
       members) run "$target" members --subs "$SUBS" --seconds "$SECS" --rates "$RATES" --publishers 128 ;;
-      publish) run "$target" publish --seconds "$SECS" --publishers 64 ;;
+      publish) run "$target" publish --seconds "$SECS" --publishers 64 --publisher-threads "$PUB_THREADS" ;;
     esac
     stop_target "$target"
   done
@@ -139,5 +148,6 @@ for r in rows:
         print(f"members   {t:13} subs={r['subscribers']} maxOk={r['maxOkRate']}/s "
               f"p99@{first.get('targetRate')}={first.get('p99Ms')}ms")
     elif s == "publish":
-        print(f"publish   {t:13} acked={r['ackedPerSec']}/s failed={r['failed']}")
+        print(f"publish   {t:13} acked={r['ackedPerSec']}/s failed={r['failed']} "
+              f"connections={r['publishers']} threads={r.get('publisherThreads', 1)}")
 PY

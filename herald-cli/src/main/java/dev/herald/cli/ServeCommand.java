@@ -37,7 +37,9 @@ final class ServeCommand implements Callable<Integer> {
   @Option(
       names = "--store",
       defaultValue = "sqlite:./herald-data/events.db",
-      description = "memory, sqlite:<path> or redis://host:port (default: ${DEFAULT-VALUE}).")
+      description =
+          "memory, sqlite:<path>, redis://host:port or"
+              + " redis-cluster://host:port[,host:port...] (default: ${DEFAULT-VALUE}).")
   String store;
 
   @Option(
@@ -171,7 +173,7 @@ final class ServeCommand implements Callable<Integer> {
       names = "--redis-key-prefix",
       defaultValue = StoreSpec.DEFAULT_REDIS_KEY_PREFIX,
       description =
-          "Prefix of every Redis key (redis:// stores); deployments sharing a Redis need"
+          "Prefix of every Redis key (Redis stores); deployments sharing a Redis need"
               + " different ones (default: ${DEFAULT-VALUE}).")
   String redisKeyPrefix;
 

@@ -55,4 +55,24 @@ class ServeStoreFlagsTest {
         .doesNotContain("s3cret-pass")
         .contains("store:     redis://:***@127.0.0.1:6379/2");
   }
+
+  @Test
+  void aRedisClusterStorePassesThroughToTheHubWithItsPasswordMasked() {
+    String uri = "redis-cluster://:s3cret-pass@127.0.0.1:7000,127.0.0.1:7001";
+    ServeCommand serve = serve(Map.of(), "--store", uri);
+    assertThat(serve.store).isEqualTo(uri);
+    assertThat(serve.hub()).isNotNull(); // built, not started: no cluster needed
+    assertThat(serve.banner(new InetSocketAddress("127.0.0.1", 8080)))
+        .doesNotContain("s3cret-pass")
+        .contains("store:     redis-cluster://:***@127.0.0.1:7000,127.0.0.1:7001");
+  }
+
+  @Test
+  void aRedisClusterStoreWithoutSeedsIsRefusedWithTheAcceptedForms() {
+    ServeCommand serve = serve(Map.of(), "--store", "redis-cluster://");
+    org.assertj.core.api.Assertions.assertThatThrownBy(serve::hub)
+        .isInstanceOf(CommandLine.ParameterException.class)
+        .hasMessageContaining("store \"redis-cluster://\" is not a Redis URL")
+        .hasMessageContaining("redis-cluster://[:password@]host:port[,host:port...]");
+  }
 }

@@ -46,8 +46,9 @@ import java.util.function.Consumer;
  * current connection down at once and leave the rest to the serial executor.
  *
  * <p>Reading is driven by demand: body bytes are requested only while the consumer wants events,
- * and with bounded demand they are parsed one line at a time, so at most the requested number of
- * events is ever produced. Unread bytes stay in the socket, and TCP pushes back on the server.
+ * and with bounded demand the parser stops after the number of events still wanted, so no more is
+ * ever produced. Beyond one buffer read ahead while the last one is parsed, unread bytes stay in
+ * the socket, and TCP pushes back on the server.
  */
 final class Engine {
   static final long UNBOUNDED = Long.MAX_VALUE;
@@ -119,6 +120,11 @@ final class Engine {
 
   boolean isClosed() {
     return closed.get();
+  }
+
+  /** The executor every task of this source runs on, one at a time. */
+  SerialExecutor serial() {
+    return serial;
   }
 
   void addTypeListener(String type, Consumer<? super Event> listener) {
@@ -473,10 +479,16 @@ final class Engine {
           return;
         }
         ByteBuffer buffer = c.pending.peek();
+        if (c.pending.size() == 1 && !c.requested && c.endCause == null) {
+          // Ask for the next bytes before parsing the last ones held, so that they arrive while
+          // these are parsed instead of after: one buffer of read-ahead, no wait for each.
+          c.requested = c.request();
+        }
         if (demand == UNBOUNDED) {
           c.parser.feed(buffer);
         } else {
-          feedOneLine(c.parser, buffer);
+          // The parser stops right after the last event wanted; the rest waits in the buffer.
+          c.parser.feed(buffer, (int) Math.min(demand, Integer.MAX_VALUE));
         }
         if (c == current && !c.isCancelled()) {
           lastEventId = c.parser.lastEventId();
@@ -497,26 +509,6 @@ final class Engine {
     } else if (demand > 0 && !c.requested) {
       c.requested = c.request();
     }
-  }
-
-  /**
-   * Feeds the parser up to and including the next line end. A line end is the only byte that can
-   * complete an event, so this dispatches at most one: demand is never exceeded.
-   */
-  private static void feedOneLine(SseParser parser, ByteBuffer buffer) {
-    int start = buffer.position();
-    int limit = buffer.limit();
-    int end = start;
-    while (end < limit) {
-      byte b = buffer.get(end++);
-      if (b == '\n' || b == '\r') {
-        break;
-      }
-    }
-    ByteBuffer line = buffer.duplicate();
-    line.limit(end);
-    buffer.position(end);
-    parser.feed(line);
   }
 
   private final class ParserHandler implements SseParser.Handler {

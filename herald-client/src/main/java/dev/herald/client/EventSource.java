@@ -77,13 +77,14 @@ import java.util.stream.StreamSupport;
  *
  * <p>A source uses no thread of its own. While it waits for bytes, no thread is busy on its behalf;
  * when bytes arrive, its parsing and all its callbacks run one at a time, in order, on its {@link
- * Builder#executor executor} (default: a shared pool of daemon threads that end when idle). A
- * callback that blocks holds up only its own source, which meanwhile reads nothing more. Timers
- * (reconnection delays, the read-timeout watchdog) share one daemon thread. Sources built without
- * {@link Builder#httpClient} share one {@link HttpClient} (HTTP/1.1, redirects not followed by the
- * client), so thousands of sources cost one selector thread. {@link #close()}, {@link #restart()},
- * {@link #readyState()} and {@link #lastEventId()} may be called from any thread, callbacks
- * included.
+ * Builder#executor executor} (default: a shared pool of daemon threads that end when idle). With
+ * the default executor, a thread waiting in {@link #events()}'s stream does that work itself while
+ * it waits, so events need not cross threads. A callback that blocks holds up only its own source,
+ * which meanwhile reads nothing more. Timers (reconnection delays, the read-timeout watchdog) share
+ * one daemon thread. Sources built without {@link Builder#httpClient} share one {@link HttpClient}
+ * (HTTP/1.1, redirects not followed by the client), so thousands of sources cost one selector
+ * thread. {@link #close()}, {@link #restart()}, {@link #readyState()} and {@link #lastEventId()}
+ * may be called from any thread, callbacks included.
  *
  * <h2>Deviations from a browser, on purpose</h2>
  *
@@ -156,12 +157,19 @@ public final class EventSource implements Flow.Publisher<Event>, AutoCloseable {
    * while waiting gets a {@link java.util.concurrent.CancellationException} with its interrupt
    * status set. Closing the stream closes the source.
    *
+   * <p>Unless the source was given an {@link Builder#executor executor}, the thread reading the
+   * stream parses the bytes itself while it waits for the next event, and the listener's callbacks
+   * then run on it too (still one at a time, in order); this is what makes the stream as fast as
+   * the callbacks.
+   *
    * @throws IllegalStateException if the source was already started, streamed or subscribed to, or
    *     is closed
    */
   public Stream<Event> events() {
     claim("events()");
-    BlockingStream stream = new BlockingStream();
+    // The reader may run the source's tasks while it waits, unless they were given an executor.
+    BlockingStream stream =
+        new BlockingStream(config.executor() == Shared.pool() ? engine.serial() : null);
     engine.start(new SubscriberSink(stream, engine), 0);
     return StreamSupport.stream(stream, false).onClose(this::close);
   }

@@ -12,6 +12,8 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
@@ -130,6 +132,86 @@ class EventsStreamTest extends ScriptedSourceTest {
       assertThat(done.await(10, TimeUnit.SECONDS)).isTrue();
       assertThat(thrown.get()).isInstanceOf(CancellationException.class);
       assertThat(interrupted.get()).isTrue();
+    }
+  }
+
+  @Test
+  void theReaderParsesWhatArrivesWhileItWaits() throws Exception {
+    CountDownLatch readerWaits = new CountDownLatch(1);
+    server.enqueue(
+        ScriptedResponse.eventStream()
+            .send("data: a\n\n")
+            .await(readerWaits)
+            .send("data: b\n\ndata: c\n\n")
+            .stall());
+    Thread reader = Thread.currentThread();
+    Thread watcher =
+        new Thread(
+            () -> {
+              // Polls a measurement: the reader parks in the stream once it has taken "a".
+              long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+              while (reader.getState() != Thread.State.WAITING && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+              }
+              readerWaits.countDown();
+            });
+    try (EventSource source = source().build();
+        Stream<Event> events = source.events()) {
+      Iterator<Event> iterator = events.iterator();
+      assertThat(iterator.next().data()).isEqualTo("a");
+      watcher.start();
+      assertThat(iterator.next().data()).isEqualTo("b");
+      assertThat(iterator.next().data()).isEqualTo("c");
+      watcher.join(10_000);
+      assertThat(recorder.threads.subList(1, 3))
+          .as("parsed and dispatched on the thread that waited for them")
+          .containsOnly(reader.getName());
+    }
+  }
+
+  @Test
+  void withAGivenExecutorEveryCallbackRunsThereAndNeverOnTheReader() {
+    StringBuilder stream = new StringBuilder();
+    for (int i = 1; i <= 200; i++) {
+      stream.append("id: ").append(i).append("\ndata: ").append(i).append("\n\n");
+    }
+    server.enqueue(ScriptedResponse.eventStream().send(stream.toString()).stall());
+    ExecutorService executor =
+        Executors.newSingleThreadExecutor(runnable -> new Thread(runnable, "given-executor"));
+    try (EventSource source = source().executor(executor).build();
+        Stream<Event> events = source.events()) {
+      List<String> ids =
+          events.limit(200).map(event -> event.id().orElseThrow()).collect(Collectors.toList());
+      assertThat(ids).hasSize(200).startsWith("1", "2").endsWith("200");
+      assertThat(recorder.threads).hasSize(200).containsOnly("given-executor");
+    } finally {
+      executor.shutdownNow();
+    }
+  }
+
+  @Test
+  void closingFromAnotherThreadEndsAWaitingReader() throws Exception {
+    server.enqueue(ScriptedResponse.eventStream().send("data: a\n\n").stall());
+    try (EventSource source = source().build();
+        Stream<Event> events = source.events()) {
+      Iterator<Event> iterator = events.iterator();
+      assertThat(iterator.next().data()).isEqualTo("a");
+      Thread reader = Thread.currentThread();
+      Thread closer =
+          new Thread(
+              () -> {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (reader.getState() != Thread.State.WAITING && System.nanoTime() < deadline) {
+                  Thread.onSpinWait();
+                }
+                source.close();
+              });
+      closer.start();
+      assertThat(iterator.hasNext()).isFalse();
+      closer.join(10_000);
+      assertThat(server.awaitNoOpenConnections(Duration.ofSeconds(5))).isTrue();
+      recorder.awaitClosed();
+      assertThat(recorder.closedCount).hasValue(1);
     }
   }
 }

@@ -39,6 +39,33 @@ class PublisherTest extends ScriptedSourceTest {
   }
 
   @Test
+  void demandOfOneStopsTheParserAfterEachEventWhateverTheLineEnds() throws Exception {
+    StringBuilder stream = new StringBuilder(": start\r\n");
+    String[] ends = {"\n", "\r", "\r\n"};
+    for (int i = 1; i <= 30; i++) {
+      String end = ends[i % 3];
+      stream.append("id: ").append(i).append(end).append("data: ").append(i).append(end);
+      stream.append(i % 5 == 0 ? ": comment" + end : "").append(end);
+    }
+    server.enqueue(ScriptedResponse.eventStream().send(stream.toString()).stall());
+    TestSubscriber subscriber = new TestSubscriber();
+    try (EventSource source = source().build()) {
+      source.subscribe(subscriber);
+      for (int i = 1; i <= 30; i++) {
+        subscriber.request(1);
+        Event event = subscriber.next();
+        assertThat(event.data()).isEqualTo(String.valueOf(i));
+        assertThat(event.id()).hasValue(String.valueOf(i));
+        assertThat(subscriber.received).hasValue(i);
+      }
+      assertThat(source.lastEventId()).isEqualTo("30");
+      assertThat(subscriber.events.poll(300, TimeUnit.MILLISECONDS)).isNull();
+      assertThat(subscriber.overflowed).isFalse();
+      assertThat(recorder.comments).hasSize(1 + 6);
+    }
+  }
+
+  @Test
   void slowSubscriberHoldsTheServerBackWithoutTrippingTheReadTimeout() throws Exception {
     Firehose firehose = new Firehose(64L * 1024 * 1024);
     server.enqueue(firehose.response());

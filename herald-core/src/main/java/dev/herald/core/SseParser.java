@@ -117,6 +117,9 @@ public final class SseParser {
   private String lastEventId;
   private byte[] scratch;
 
+  /** Events dispatched by the current {@link #parse} call. */
+  private int dispatched;
+
   private SseParser(Builder builder, Handler handler) {
     this.handler = Objects.requireNonNull(handler, "handler");
     this.maxLineBytes = builder.maxLineBytes;
@@ -174,8 +177,57 @@ public final class SseParser {
    */
   public void feed(byte[] bytes, int offset, int length) {
     Objects.checkFromIndexSize(offset, length, bytes.length);
+    parse(bytes, offset, offset + length, Integer.MAX_VALUE);
+  }
+
+  /**
+   * Parses the remaining bytes of {@code buffer} until {@code maxEvents} events have been
+   * dispatched or the bytes run out, and returns how many events were dispatched. The position is
+   * advanced past exactly the bytes parsed: to just after the line that completed the last event
+   * allowed, or to the limit. Feeding the rest later gives what feeding everything at once would
+   * have, so a consumer with bounded demand takes events only as it wants them, with no need to
+   * look for line ends itself.
+   *
+   * <p>Only events count: comments, {@code retry:} fields and blocks without data do not, and they
+   * are reported as they are parsed, up to the line that completes the last event allowed.
+   *
+   * @throws IllegalArgumentException if {@code maxEvents} is not positive
+   * @throws SseLimitExceededException if a line or an event grows past its limit
+   */
+  public int feed(ByteBuffer buffer, int maxEvents) {
+    if (maxEvents < 1) {
+      throw new IllegalArgumentException("maxEvents must be positive: " + maxEvents);
+    }
+    if (buffer.hasArray()) {
+      int start = buffer.arrayOffset() + buffer.position();
+      int stop = parse(buffer.array(), start, start + buffer.remaining(), maxEvents);
+      buffer.position(buffer.position() + (stop - start));
+      return dispatched;
+    }
+    if (scratch == null) {
+      scratch = new byte[8192];
+    }
+    int total = 0;
+    while (total < maxEvents && buffer.hasRemaining()) {
+      int position = buffer.position();
+      int n = Math.min(scratch.length, buffer.remaining());
+      buffer.get(scratch, 0, n);
+      int stop = parse(scratch, 0, n, maxEvents - total);
+      // Bytes copied but not parsed go back to the buffer.
+      buffer.position(position + stop);
+      total += dispatched;
+    }
+    return total;
+  }
+
+  /**
+   * Parses {@code bytes} from {@code offset} to {@code end}, stopping after the line that
+   * dispatches the {@code maxEvents}th event; returns where it stopped and leaves the number of
+   * events dispatched in {@link #dispatched}.
+   */
+  private int parse(byte[] bytes, int offset, int end, int maxEvents) {
+    dispatched = 0;
     int i = offset;
-    int end = offset + length;
     if (!bomDone) {
       i = skipBom(bytes, i, end);
     }
@@ -190,7 +242,7 @@ public final class SseParser {
       int j = indexOfLineEnd(bytes, i, end);
       if (j == end) {
         appendToLine(bytes, i, end - i);
-        return;
+        return end;
       }
       if (lineLength == 0) {
         checkLineLength(j - i);
@@ -211,7 +263,11 @@ public final class SseParser {
       }
       skipLf = bytes[j] == '\r';
       i = j + 1;
+      if (dispatched >= maxEvents) {
+        return i;
+      }
     }
+    return end;
   }
 
   /**
@@ -442,6 +498,7 @@ public final class SseParser {
     }
     dataLength = 0;
     eventType = Event.DEFAULT_TYPE;
+    dispatched++;
     handler.onEvent(Event.parsed(type, eventData, lastEventId));
   }
 

@@ -185,7 +185,7 @@ public final class Hub implements AutoCloseable {
         new ConnectionLimiter(
             maxConnections, maxConnectionsPerIp, RateLimiter.perSecond(maxNewConnectionsPerSecond));
     metrics = new HubMetrics(limiter::openConnections);
-    broker = Broker.builder().log(log).heartbeat(heartbeat).listener(metrics).build();
+    broker = openBroker(log);
     boolean epoll = Epoll.isAvailable();
     boss = epoll ? new EpollEventLoopGroup(1) : new NioEventLoopGroup(1);
     workers = epoll ? new EpollEventLoopGroup() : new NioEventLoopGroup();
@@ -295,6 +295,21 @@ public final class Hub implements AutoCloseable {
     try {
       return store.open(retention, fsync, redisKeyPrefix);
     } catch (UnsupportedOperationException | StoreUnavailableException e) {
+      throw new HubStartException("cannot open the store " + store + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** The broker on {@code log}, with the store's cluster-wide presence (Redis) if it has one. */
+  private Broker openBroker(EventLog log) {
+    Broker.Builder builder = Broker.builder().log(log).heartbeat(heartbeat).listener(metrics);
+    try {
+      if (suppliedLog == null) {
+        store.presence(redisKeyPrefix).ifPresent(builder::presence);
+      }
+      return builder.build();
+    } catch (StoreUnavailableException e) {
+      log.close();
+      metrics.close();
       throw new HubStartException("cannot open the store " + store + ": " + e.getMessage(), e);
     }
   }
@@ -584,7 +599,7 @@ public final class Hub implements AutoCloseable {
     /**
      * The prefix of every Redis key and channel of this deployment; default {@code herald:}. Every
      * node of one deployment uses the same; deployments sharing one Redis use different ones.
-     * Applies to the {@code redis://} store only.
+     * Applies to the Redis stores only ({@code redis://}, {@code redis-cluster://}).
      *
      * @throws IllegalArgumentException if it is empty
      */

@@ -27,6 +27,12 @@ import io.netty.handler.codec.http.HttpServerCodec;
  * headers on every response), route (404, 405), body size (413), media type (415), then the token
  * (401), then the endpoints, which check the request's content (400) before its rights (403, via
  * {@code Access}) and the publish rate (429); then the one error responder.
+ *
+ * <p>All of it serves requests. Once a {@code GET /events} response head is out, the connection
+ * carries nothing but its event stream, so the subscribe path strips the pipeline to the connection
+ * limiter (which counts the connection until it closes) and the stream's own handler, which writes
+ * HTTP chunks itself: an idle stream then holds two handler contexts instead of fifteen, and no
+ * decoder or encoder state.
  */
 final class Pipeline extends ChannelInitializer<SocketChannel> {
   /** The longest request line: longer is 414. */

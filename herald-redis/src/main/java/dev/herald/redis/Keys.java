@@ -1,5 +1,11 @@
 package dev.herald.redis;
 
+import dev.herald.server.CursorKey;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+
 /**
  * The names of one deployment's Redis keys and channels. Every key starts with the prefix wrapped
  * in a hash tag, {@code {herald:}...}, so on Redis Cluster all of them live in one slot: the
@@ -22,8 +28,13 @@ final class Keys {
   /** Prefix of the topics' notification channels: {@code <channelPrefix><topic>}. */
   final String channelPrefix;
 
+  /** Longer scopes and topic lists are replaced by their SHA-256 in key names. */
+  private static final int LONGEST_PLAIN = 200;
+
+  private final String tag;
+
   Keys(String prefix) {
-    String tag = "{" + prefix + "}";
+    this.tag = "{" + prefix + "}";
     this.meta = tag + "meta";
     this.dropped = tag + "dropped";
     this.oldest = tag + "oldest";
@@ -37,5 +48,40 @@ final class Keys {
 
   String channel(String topic) {
     return channelPrefix + topic;
+  }
+
+  /** The Pub/Sub channel of one node's append barriers (see the publish script). */
+  String barrier(String node) {
+    return tag + "b:" + node;
+  }
+
+  /**
+   * String: an idempotency key of {@code scope}, {@code i:<key> LF <scope>}, or {@code i:<key> TAB
+   * <SHA-256 of the scope>} when the scope is long. A key is visible ASCII, so the character after
+   * it tells the two forms apart.
+   */
+  String idempotency(String scope, String key) {
+    return tag + "i:" + key + qualifier(scope);
+  }
+
+  /**
+   * String: the cursor of a device streaming a topic set, {@code c:<device> LF <topics, one a
+   * line>}, or {@code c:<device> TAB <SHA-256 of them>} when they are long.
+   */
+  String cursor(CursorKey cursor) {
+    return tag + "c:" + cursor.deviceId() + qualifier(cursor.topicsText());
+  }
+
+  private static String qualifier(String text) {
+    if (text.length() <= LONGEST_PLAIN) {
+      return "\n" + text;
+    }
+    try {
+      byte[] digest =
+          MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
+      return "\t" + HexFormat.of().formatHex(digest);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every JVM has SHA-256", e);
+    }
   }
 }

@@ -1,26 +1,21 @@
 package dev.herald.redis;
 
+import dev.herald.server.Appended;
+import dev.herald.server.CursorKey;
 import dev.herald.server.EventLog;
+import dev.herald.server.IdempotencyKey;
 import dev.herald.server.Publication;
 import dev.herald.server.Retention;
 import dev.herald.server.StoreUnavailableException;
 import dev.herald.server.StoredEvent;
 import dev.herald.server.Topics;
-import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisChannelHandler;
-import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisConnectionStateListener;
-import io.lettuce.core.RedisURI;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.SocketOptions;
-import io.lettuce.core.TimeoutOptions;
-import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.async.RedisAsyncCommands;
-import io.lettuce.core.protocol.ProtocolVersion;
+import io.lettuce.core.api.StatefulConnection;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
-import io.lettuce.core.resource.ClientResources;
-import io.lettuce.core.resource.Delay;
 import java.lang.System.Logger.Level;
 import java.net.SocketAddress;
 import java.time.Clock;
@@ -30,12 +25,13 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -53,7 +49,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <pre>{@code
  * RedisEventLog log = RedisEventLog.builder()
- *     .uri("redis://:secret@redis.internal:6379/0")   // rediss:// for TLS
+ *     .uri("redis://:secret@redis.internal:6379/0")   // rediss:// for TLS, redis-cluster://...
  *     .retention(new Retention(1000, Duration.ofHours(24)))
  *     .build();
  * Broker broker = Broker.builder().log(log).build();
@@ -77,14 +73,18 @@ import java.util.concurrent.atomic.AtomicLong;
  * its subscribers want. Notifications reach a node on one connection in the order the scripts ran,
  * which is id order; an event of several watched topics arrives once per topic and is announced
  * once (a watermark of the last announced id drops the repeats). Announcements run on one thread of
- * this log, in strictly increasing id order. When an append touches a watched topic, its future
- * completes only after a {@code PING} sent on the notification connection behind it has returned
- * and everything received before it was announced: the listener has heard of the event first, as
+ * this log, in strictly increasing id order. When an append touches a watched topic, its script
+ * publishes, after the notifications, a barrier token on this node's own channel ({@code
+ * {prefix}b:<uuid>}), which travels the same way (on Cluster, possibly through another node); the
+ * append's future completes only once Redis replied and the barrier passed the announcer, so
+ * everything published before it was announced: the listener has heard of the event first, as
  * {@link EventLog} requires. If the notification connection drops, the log stops announcing, and
  * when Redis is back it resubscribes, reads every watched topic's stream after the last announced
  * id, announces what it missed in order, and only then resumes live notifications: no gap, no
- * duplicate. (If the connection stays down while the command connection works, appends complete
- * without waiting; their events are announced on catch-up.)
+ * duplicate. (An append Redis acknowledges while the connection is down completes without waiting;
+ * its events are announced on catch-up.) A barrier that does not arrive within the command timeout
+ * although the connection is up (Redis Cluster drops Pub/Sub messages when a link between its nodes
+ * fails) starts the same catch-up, and the append completes after it.
  *
  * <p><b>Retention</b>: each stream is trimmed exactly to {@link Retention#maxCount()} on publish;
  * events older than {@link Retention#maxAge()} (by the publishing node's clock, never decreasing)
@@ -92,22 +92,46 @@ import java.util.concurrent.atomic.AtomicLong;
  * to, or by a sweep every node runs every 30 seconds. The newest dropped id of each topic is kept
  * in a hash, for {@link #droppedThrough}.
  *
- * <p><b>Single Redis or Redis Cluster</b>: every key of a deployment begins with the key prefix
- * wrapped in a hash tag ({@code {herald:}meta}, {@code {herald:}s:<topic>}, ...), so on Cluster all
- * of them live in one hash slot: a publish touches the sequence and several topics' streams
- * atomically, which Cluster only allows within one slot. Cluster therefore could give high
- * availability through replicas, never write scaling (one deployment is one shard); for more write
- * throughput run separate deployments (key prefixes) on separate shards. This log connects with
- * Lettuce's standalone client: point it at one Redis (or at the master owning the slot), and get
- * failover from Redis Sentinel ({@code redis-sentinel://} URIs), which that client follows; it does
- * not follow Cluster redirects. Requires Redis 6.2 or later (RESP3, {@code XTRIM MINID}); use
- * {@code maxmemory-policy noeviction}, since evicting a stream would lose history silently.
+ * <p><b>Single Redis, Sentinel or Redis Cluster</b>: {@code redis://} and {@code rediss://} URIs
+ * connect to one Redis; {@code redis-sentinel://} URIs follow the master through failovers that
+ * Sentinel announces. {@code redis-cluster://host:port[,host:port...]} ({@code rediss-cluster://}
+ * for TLS; credentials as in {@code redis-cluster://:secret@host:port}) connects to a Redis Cluster
+ * through any of the listed seed nodes, learns the topology, follows {@code MOVED} redirects and
+ * refreshes the topology after failovers. (A {@code redis://} URI pointed at a Cluster node works
+ * only while that node owns the deployment's slot: it does not follow redirects.) Every key of a
+ * deployment begins with the key prefix wrapped in a hash tag ({@code {herald:}meta}, {@code
+ * {herald:}s:<topic>}, ...), so on Cluster all of them live in one hash slot, on one master: a
+ * publish touches the sequence and several topics' streams atomically, which Cluster only allows
+ * within one slot. Cluster therefore gives high availability through that master's replicas, never
+ * write scaling (one deployment is one shard); for more write throughput run separate deployments
+ * (separate key prefixes, whose slots Cluster spreads over its masters). Notifications are
+ * published by the master owning the slot and Cluster forwards them to every node, so a node's
+ * subscriber connection may be on any master. Requires Redis 6.2 or later (RESP3, {@code XTRIM
+ * MINID}); use {@code maxmemory-policy noeviction}, since evicting a stream would lose history
+ * silently.
+ *
+ * <p><b>Idempotency keys</b> ({@link #append(List, IdempotencyKey)}) are checked, the batch
+ * appended and the key remembered in one Lua script, so identical requests racing on any nodes
+ * store the batch once. A key is a string {@code {prefix}i:<key> LF <scope>} (the scope replaced by
+ * its SHA-256 when over 200 characters) holding the window's end by the publishing node's clock,
+ * the batch's first id and size, and the fingerprint; Redis deletes it after the window ({@code
+ * PX}). A replay or a conflict stores and announces nothing.
+ *
+ * <p><b>Device cursors</b> ({@link #saveCursors}, {@link #cursor}) are shared by every node, so a
+ * device resumes on any node: one string per device and topic set, {@code {prefix}c:<device> LF
+ * <topics, one a line>} (the topics replaced by their SHA-256 when over 200 characters), holding
+ * the cursor and when it was saved, with the retention age as its expiry. A save keeps the larger
+ * of the stored and the new cursor, since two nodes may save one device's cursor out of order when
+ * it moves; one script saves up to 500 cursors.
  *
  * <p><b>Memory</b>: each retained event is stored once per topic it was published to (type, data,
  * topics, timestamp: about its size plus 100 bytes per copy), up to {@code maxCount} per topic;
  * plus about 100 bytes per topic with retained events in the sweep index, and per topic that ever
  * lost an event to retention in the drop hash (kept for good, so a client resuming from before the
  * loss always gets a {@code reset}). Size Redis for {@code topics x maxCount x average event size}.
+ * Each idempotency key costs about 100 bytes plus its key, scope and fingerprint, for its window
+ * (keys per second x window); each device cursor about 100 bytes plus its device id and topics, for
+ * the retention age after the device was last seen.
  *
  * <p>A node whose notification connection stays down so long that retention drops events it has not
  * announced cannot announce them on catch-up: it logs a warning naming the topics.
@@ -134,19 +158,27 @@ public final class RedisEventLog implements EventLog {
   private static final long MAX_ID = 1L << 53;
 
   private final Keys keys;
+  private final Cursors cursorStore;
   private final Retention retention;
   private final long maxAgeMillis;
   private final Clock clock;
   private final long timeoutMillis;
   private final String target;
-  private final ClientResources resources;
-  private final RedisClient client;
-  private final StatefulRedisConnection<String, String> connection;
-  private final RedisAsyncCommands<String, String> redis;
+  private final Connector connector;
+  private final StatefulConnection<String, String> connection;
+  private final RedisClusterAsyncCommands<String, String> redis;
   private final StatefulRedisPubSubConnection<String, String> pubSub;
 
   /** Announces, completes appends and catches up: one thread, so all of it is in order. */
   private final ScheduledThreadPoolExecutor announcer;
+
+  /**
+   * This node's barrier channel: the publish script sends a token there after the notifications of
+   * an append that waits, and they reach this node the same way, in order.
+   */
+  private final String barrier;
+
+  private final AtomicLong barrierTokens = new AtomicLong();
 
   /** The watched topics; guarded by itself. */
   private final Map<String, Interest> interests = new HashMap<>();
@@ -165,48 +197,18 @@ public final class RedisEventLog implements EventLog {
   private boolean gap;
   private boolean catchUpScheduled;
   private final List<Runnable> afterCatchUp = new ArrayList<>();
+  private final Map<Long, Waiting> waiting = new HashMap<>();
 
   private RedisEventLog(Builder builder) {
     this.keys = new Keys(builder.keyPrefix);
+    this.barrier = keys.barrier(UUID.randomUUID().toString());
+    this.cursorStore = new Cursors(keys, millis(builder.retention.maxAge()), builder.clock);
     this.retention = builder.retention;
     this.maxAgeMillis = millis(builder.retention.maxAge());
     this.clock = builder.clock;
     this.timeoutMillis = builder.commandTimeout.toMillis();
-    RedisURI uri = RedisURI.create(builder.uri);
-    uri.setTimeout(builder.commandTimeout);
-    this.target = uri.getHost() + ":" + uri.getPort() + "/" + uri.getDatabase();
-    this.resources =
-        ClientResources.builder()
-            .ioThreadPoolSize(2)
-            .computationThreadPoolSize(2)
-            // Come back quickly after an outage: subscribers wait for the catch-up.
-            .reconnectDelay(
-                Delay.exponential(
-                    Duration.ofMillis(20), Duration.ofSeconds(1), 2, TimeUnit.MILLISECONDS))
-            .build();
-    this.client = RedisClient.create(resources, uri);
-    client.setOptions(
-        ClientOptions.builder()
-            .autoReconnect(true)
-            // Fail fast while disconnected instead of queueing: publishers get a 503 at once.
-            .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
-            // RESP3: commands (PING) and notifications share the subscriber connection.
-            .protocolVersion(ProtocolVersion.RESP3)
-            .timeoutOptions(TimeoutOptions.enabled(builder.commandTimeout))
-            .socketOptions(
-                SocketOptions.builder()
-                    .connectTimeout(builder.commandTimeout)
-                    // A subscriber connection is mostly idle: without keep-alive a silently dead
-                    // one (a NAT or balancer dropped it) would go unnoticed, and so would the gap.
-                    .keepAlive(
-                        SocketOptions.KeepAliveOptions.builder()
-                            .enable()
-                            .idle(Duration.ofSeconds(15))
-                            .interval(Duration.ofSeconds(5))
-                            .count(3)
-                            .build())
-                    .build())
-            .build());
+    this.connector = new Connector(builder.uri, builder.commandTimeout);
+    this.target = connector.target();
     this.announcer =
         new ScheduledThreadPoolExecutor(
             1,
@@ -217,20 +219,17 @@ public final class RedisEventLog implements EventLog {
             });
     announcer.setRemoveOnCancelPolicy(true);
     announcer.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
-    StatefulRedisConnection<String, String> commands = null;
-    StatefulRedisPubSubConnection<String, String> subscriber = null;
+    Connector.Commands commands = null;
+    StatefulRedisPubSubConnection<String, String> subscriber;
     try {
-      commands = client.connect();
-      subscriber = client.connectPubSub();
+      commands = connector.commands();
+      subscriber = connector.pubSub();
     } catch (RuntimeException e) {
-      if (commands != null) {
-        commands.close();
-      }
       announcer.shutdownNow();
-      shutdownClient();
-      throw new StoreUnavailableException("cannot connect to Redis at " + target, e);
+      connector.close(); // closes the command connection too
+      throw e;
     }
-    this.connection = commands;
+    this.connection = commands.connection();
     this.redis = commands.async();
     this.pubSub = subscriber;
     pubSub.addListener(
@@ -238,7 +237,11 @@ public final class RedisEventLog implements EventLog {
           @Override
           public void message(String channel, String message) {
             // On Lettuce's I/O thread, in the order Redis sent them: hand over, never block.
-            dispatch(() -> onNotification(message));
+            if (barrier.equals(channel)) {
+              dispatch(() -> onBarrier(message));
+            } else {
+              dispatch(() -> onNotification(message));
+            }
           }
         });
     pubSub.addListener(
@@ -257,6 +260,13 @@ public final class RedisEventLog implements EventLog {
             }
           }
         });
+    try {
+      await(pubSub.async().subscribe(barrier), "subscribe");
+    } catch (StoreUnavailableException e) {
+      announcer.shutdownNow();
+      connector.close();
+      throw e;
+    }
     ScheduledFuture<?> unused =
         announcer.scheduleWithFixedDelay(
             this::sweep, SWEEP_INTERVAL_SECONDS, SWEEP_INTERVAL_SECONDS, TimeUnit.SECONDS);
@@ -290,53 +300,92 @@ public final class RedisEventLog implements EventLog {
     if (batch.isEmpty()) {
       return CompletableFuture.completedFuture(List.of());
     }
-    Map<String, Integer> index = new LinkedHashMap<>();
-    for (Publication publication : batch) {
-      for (String topic : publication.topics()) {
-        index.putIfAbsent(topic, index.size() + 1);
-      }
-    }
-    String[] scriptKeys = new String[3 + index.size()];
-    scriptKeys[0] = keys.meta;
-    scriptKeys[1] = keys.dropped;
-    scriptKeys[2] = keys.oldest;
-    List<String> args = new ArrayList<>();
-    args.add(Long.toString(clock.millis()));
-    args.add(Integer.toString(retention.maxCount()));
-    args.add(Long.toString(maxAgeMillis));
-    args.add(keys.channelPrefix);
-    args.add(Long.toString(highestSeen.get()));
-    args.add(Integer.toString(index.size()));
-    for (Map.Entry<String, Integer> topic : index.entrySet()) {
-      scriptKeys[2 + topic.getValue()] = keys.stream(topic.getKey());
-      args.add(topic.getKey());
-    }
-    for (Publication publication : batch) {
-      args.add(Integer.toString(publication.topics().size()));
-      for (String topic : publication.topics()) {
-        args.add(Integer.toString(index.get(topic)));
-      }
-      args.add(publication.event().type());
-      args.add(Wire.retry(publication.event()));
-      args.add(publication.event().data());
-    }
     CompletableFuture<List<StoredEvent>> result = new CompletableFuture<>();
+    publish(batch, null, result, null);
+    return result;
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>One Lua script checks the key, appends and remembers the key, so this holds across every
+   * node of the deployment. The key is a Redis string ({@code {prefix}i:<key>...}: the window's end
+   * by the publishing node's clock, the first id, the count and the fingerprint) that Redis deletes
+   * after the window. A replay stores and announces nothing and completes at once.
+   */
+  @Override
+  public CompletableFuture<Appended> append(List<Publication> batch, IdempotencyKey key) {
+    Objects.requireNonNull(batch, "batch");
+    Objects.requireNonNull(key, "key");
+    if (closed) {
+      return CompletableFuture.failedFuture(closedException());
+    }
+    if (batch.isEmpty()) {
+      return CompletableFuture.completedFuture(new Appended(List.of(), false));
+    }
+    CompletableFuture<Appended> keyed = new CompletableFuture<>();
+    CompletableFuture<List<StoredEvent>> stored = new CompletableFuture<>();
+    stored.whenComplete(
+        (events, error) -> {
+          if (error != null) {
+            keyed.completeExceptionally(error);
+          } else {
+            keyed.complete(new Appended(events.stream().map(StoredEvent::id).toList(), false));
+          }
+        });
+    publish(batch, key, stored, keyed);
+    return keyed;
+  }
+
+  /**
+   * Runs the publish script and completes {@code result} like {@link #append(List)}; with a key,
+   * answers {@code keyed} directly when the key was known (then {@code result} stays incomplete).
+   */
+  private void publish(
+      List<Publication> batch,
+      IdempotencyKey key,
+      CompletableFuture<List<StoredEvent>> result,
+      CompletableFuture<Appended> keyed) {
+    Set<String> topics = new HashSet<>();
+    batch.forEach(publication -> topics.addAll(publication.topics()));
+    // Only an append some local subscriber wants waits until its notifications were announced.
+    boolean wait = watchesAny(topics);
+    long token = wait ? barrierTokens.incrementAndGet() : 0;
+    if (wait) {
+      // Queued before the script is sent, so before its barrier can arrive.
+      dispatch(() -> waiting.put(token, new Waiting()));
+    }
+    PublishCall call =
+        PublishCall.of(
+            keys,
+            batch,
+            clock.millis(),
+            retention.maxCount(),
+            maxAgeMillis,
+            highestSeen.get(),
+            wait ? barrier : null,
+            token,
+            key);
     CompletableFuture<List<Object>> reply;
     try {
-      reply =
-          Script.PUBLISH.run(
-              redis, ScriptOutputType.MULTI, scriptKeys, args.toArray(new String[0]));
+      reply = call.run(redis);
     } catch (RuntimeException e) {
-      return CompletableFuture.failedFuture(unavailable("append", e));
+      reply = CompletableFuture.failedFuture(e);
     }
     reply.whenComplete(
         (ids, error) -> {
-          if (error != null) {
-            result.completeExceptionally(unavailable("append", error));
-            return;
-          }
           List<StoredEvent> stored = new ArrayList<>(batch.size());
           try {
+            if (error != null) {
+              throw unavailable("append", error);
+            }
+            if (key != null && PublishCall.known(ids, key, keyed)) {
+              // A replay or a conflict: nothing was stored or announced, no barrier sent.
+              if (wait) {
+                dispatch(() -> waiting.remove(token));
+              }
+              return;
+            }
             String timestamp = (String) ids.get(0);
             for (int i = 0; i < batch.size(); i++) {
               Publication publication = batch.get(i);
@@ -348,25 +397,70 @@ public final class RedisEventLog implements EventLog {
                       Instant.ofEpochMilli(Long.parseLong(timestamp))));
             }
           } catch (RuntimeException e) {
+            if (wait) {
+              dispatch(() -> waiting.remove(token));
+            }
             result.completeExceptionally(
-                new StoreUnavailableException("unexpected reply from Redis: " + ids, e));
+                e instanceof StoreUnavailableException
+                    ? e
+                    : new StoreUnavailableException("unexpected reply from Redis: " + ids, e));
             return;
           }
           List<StoredEvent> events = Collections.unmodifiableList(stored);
           highestSeen.accumulateAndGet(stored.get(stored.size() - 1).id(), Math::max);
-          if (watchesAny(index.keySet())) {
-            // The notifications precede the PONG on the subscriber connection, so once the PONG
-            // has passed through the announcer, every notification of this batch has too.
-            pubSub
-                .async()
-                .ping()
-                .whenComplete((pong, failed) -> complete(result, events, failed == null));
-          } else {
-            // No local subscriber wants these events: nothing to announce first.
-            complete(result, events, false);
+          try {
+            announcer.execute(() -> replied(token, result, events));
+          } catch (RejectedExecutionException closing) {
+            result.complete(events); // stored; nothing more will be announced
           }
         });
-    return result;
+  }
+
+  /** Stores device cursors in Redis, shared by every node (see the class comment). */
+  @Override
+  public boolean supportsCursors() {
+    return true;
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>One Lua script per 500 cursors, all sent at once; each key keeps the larger of the stored
+   * and the new cursor (nodes may save one device's cursor out of order) and expires after the
+   * retention age.
+   */
+  @Override
+  public CompletableFuture<Void> saveCursors(Map<CursorKey, Long> cursors) {
+    Objects.requireNonNull(cursors, "cursors");
+    if (closed) {
+      return CompletableFuture.failedFuture(closedException());
+    }
+    if (cursors.isEmpty()) {
+      return CompletableFuture.completedFuture(null);
+    }
+    CompletableFuture<Void> saved;
+    try {
+      saved = cursorStore.save(redis, cursors);
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(unavailable("save device cursors", e));
+    }
+    return saved.handle(
+        (ok, error) -> {
+          if (error != null) {
+            throw unavailable("save device cursors", error);
+          }
+          return null;
+        });
+  }
+
+  /** Reads one cursor; blocks up to the command timeout. */
+  @Override
+  public Optional<Long> cursor(CursorKey key) {
+    Objects.requireNonNull(key, "key");
+    if (closed) {
+      throw closedException();
+    }
+    return cursorStore.parse(await(redis.get(keys.cursor(key)), "read a device cursor"));
   }
 
   @Override
@@ -510,7 +604,11 @@ public final class RedisEventLog implements EventLog {
       }
       closed = true;
     }
-    dispatch(this::releaseDeferred);
+    dispatch(
+        () -> {
+          deferWaiting();
+          releaseDeferred();
+        });
     announcer.shutdown();
     try {
       if (!announcer.awaitTermination(timeoutMillis + 1000, TimeUnit.MILLISECONDS)) {
@@ -521,12 +619,19 @@ public final class RedisEventLog implements EventLog {
     }
     pubSub.close();
     connection.close();
-    shutdownClient();
+    connector.close();
   }
 
   @Override
   public String toString() {
     return "RedisEventLog{" + target + ", " + keys.meta + ", " + retention + "}";
+  }
+
+  /**
+   * Stops hearing this node's barriers, as a failed link between Cluster nodes would. For tests.
+   */
+  void loseBarriers() throws Exception {
+    pubSub.async().unsubscribe(barrier).get(timeoutMillis + 500, TimeUnit.MILLISECONDS);
   }
 
   /** Deletes expired events of quiet topics now; normally every 30 s. For tests. */
@@ -622,6 +727,7 @@ public final class RedisEventLog implements EventLog {
       LOG.log(Level.WARNING, "lost the Redis notification connection to " + target);
     }
     gap = true;
+    deferWaiting(); // their barriers may be lost; the catch-up reads their events
   }
 
   /**
@@ -640,10 +746,9 @@ public final class RedisEventLog implements EventLog {
       interests.forEach((topic, interest) -> since.put(topic, interest.since));
     }
     try {
-      if (!since.isEmpty()) {
-        String[] channels = since.keySet().stream().map(keys::channel).toArray(String[]::new);
-        await(pubSub.async().subscribe(channels), "resubscribe");
-      }
+      List<String> channels = new ArrayList<>(List.of(barrier));
+      since.keySet().forEach(topic -> channels.add(keys.channel(topic)));
+      await(pubSub.async().subscribe(channels.toArray(new String[0])), "resubscribe");
       TreeMap<Long, StoredEvent> missed = new TreeMap<>();
       List<String> topics = new ArrayList<>(since.keySet());
       for (int from = 0; from < topics.size(); from += CATCH_UP_TOPICS) {
@@ -710,24 +815,90 @@ public final class RedisEventLog implements EventLog {
   }
 
   /**
-   * Completes an append on the announcer thread: after every notification received before its PONG
-   * was announced. In a gap (the notifications were dropped) it waits for the catch-up.
+   * Redis replied to an append, on the announcer thread. An append that waits for its barrier
+   * completes once the barrier arrived: every notification of the batch was announced before it.
    */
-  private void complete(
-      CompletableFuture<List<StoredEvent>> result, List<StoredEvent> events, boolean waited) {
-    Runnable completion = () -> result.complete(events);
-    try {
-      announcer.execute(
-          () -> {
-            if (waited && gap && !closed) {
-              afterCatchUp.add(completion);
-            } else {
-              completion.run();
-            }
-          });
-    } catch (RejectedExecutionException e) {
-      completion.run(); // closing: the event is stored, nothing more will be announced
+  private void replied(
+      long token, CompletableFuture<List<StoredEvent>> result, List<StoredEvent> events) {
+    Waiting waiter = waiting.get(token);
+    if (waiter == null || waiter.passed || gap || closed) {
+      // No local subscriber wanted the events, or they were announced, or (in a gap, closing) they
+      // will be announced on catch-up, which a shared log need not wait for.
+      waiting.remove(token);
+      result.complete(events);
+      return;
     }
+    waiter.result = result;
+    waiter.events = events;
+    try {
+      waiter.timer =
+          announcer.schedule(() -> barrierMissed(token), timeoutMillis, TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException closing) {
+      waiting.remove(token);
+      result.complete(events);
+    }
+  }
+
+  /** This node's barrier token arrived after the notifications of its append, on the announcer. */
+  private void onBarrier(String message) {
+    if (gap || closed) {
+      return; // the notifications before it were dropped: the catch-up completes the append
+    }
+    Waiting waiter;
+    try {
+      waiter = waiting.get(Long.parseLong(message));
+    } catch (NumberFormatException e) {
+      return; // only the publish script writes to this channel
+    }
+    if (waiter == null) {
+      return;
+    }
+    if (waiter.events == null) {
+      waiter.passed = true; // Redis' reply is still on its way
+      return;
+    }
+    waiting.values().remove(waiter);
+    waiter.timer.cancel(false);
+    waiter.result.complete(waiter.events);
+  }
+
+  /**
+   * An append's barrier did not arrive in time although the notification connection is up: Redis
+   * Cluster drops Pub/Sub messages when a link between its nodes fails. The streams have every
+   * event: catch up from them, then complete the append.
+   */
+  private void barrierMissed(long token) {
+    Waiting waiter = waiting.remove(token);
+    if (waiter == null) {
+      return;
+    }
+    if (closed) {
+      waiter.result.complete(waiter.events); // stored; nothing more will be announced
+      return;
+    }
+    LOG.log(
+        Level.WARNING,
+        "a notification from Redis at " + target + " did not arrive in time; reading the streams");
+    afterCatchUp.add(() -> waiter.result.complete(waiter.events));
+    gap = true;
+    catchUp();
+  }
+
+  /**
+   * Appends whose events Redis stored: those waiting for their barrier complete after a catch-up.
+   */
+  private void deferWaiting() {
+    waiting
+        .values()
+        .removeIf(
+            waiter -> {
+              if (waiter.events == null) {
+                return false; // completes when Redis replies
+              }
+              waiter.timer.cancel(false);
+              afterCatchUp.add(() -> waiter.result.complete(waiter.events));
+              return true;
+            });
   }
 
   private void releaseDeferred() {
@@ -816,20 +987,20 @@ public final class RedisEventLog implements EventLog {
     return new StoreUnavailableException("the Redis event log is closed");
   }
 
-  private void shutdownClient() {
-    try {
-      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-    } finally {
-      resources.shutdown(0, 2, TimeUnit.SECONDS);
-    }
-  }
-
   private static long millis(Duration duration) {
     try {
       return duration.toMillis();
     } catch (ArithmeticException e) {
       return Long.MAX_VALUE / 4; // longer than anything stored can be old
     }
+  }
+
+  /** An append waiting for its barrier; on the announcer thread. */
+  private static final class Waiting {
+    CompletableFuture<List<StoredEvent>> result; // with events, once Redis replied
+    List<StoredEvent> events;
+    boolean passed; // the barrier arrived before Redis' reply
+    ScheduledFuture<?> timer;
   }
 
   /** One watched topic: how many watches, and its subscription. */
@@ -851,14 +1022,15 @@ public final class RedisEventLog implements EventLog {
 
     /**
      * Sets where Redis is: {@code redis://[:password@]host[:port][/database]}, {@code rediss://}
-     * for TLS, {@code redis-sentinel://...} (any URI Lettuce's {@code RedisURI} reads); default
-     * {@code redis://127.0.0.1:6379}.
+     * for TLS, {@code redis-sentinel://...} (any URI Lettuce's {@code RedisURI} reads), or a Redis
+     * Cluster: {@code redis-cluster://[:password@]host:port[,host:port...]} ({@code
+     * rediss-cluster://} for TLS) listing seed nodes; default {@code redis://127.0.0.1:6379}.
      *
      * @throws IllegalArgumentException if it is not a Redis URI
      */
     public Builder uri(String uri) {
       Objects.requireNonNull(uri, "uri");
-      RedisURI.create(uri); // fail here, not at build()
+      Connector.check(uri); // fail here, not at build()
       this.uri = uri;
       return this;
     }

@@ -2,7 +2,7 @@ package dev.herald.redis;
 
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -10,18 +10,23 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.StringJoiner;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 
 /**
- * A Lua script of this package ({@code common.lua} followed by its own file), run by its SHA-1 and
- * sent in full only when Redis does not know it yet (first use, or after Redis restarted).
+ * A Lua script of this package (the files it is made of, shared ones first: {@code common.lua} for
+ * the log's, {@code presence_common.lua} for the presence's), run by its SHA-1 and sent in full
+ * only when Redis does not know it yet (first use, or after Redis restarted; on Cluster, the first
+ * use on a node).
  */
 final class Script {
-  static final Script PUBLISH = load("publish");
-  static final Script READ = load("read");
-  static final Script DROPPED = load("dropped");
-  static final Script SWEEP = load("sweep");
+  static final Script PUBLISH = load("common", "append", "publish");
+  static final Script PUBLISH_KEYED = load("common", "append", "publish_keyed");
+  static final Script SAVE_CURSORS = load("common", "cursors");
+  static final Script READ = load("common", "read");
+  static final Script DROPPED = load("common", "dropped");
+  static final Script SWEEP = load("common", "sweep");
 
   private final String source;
   private final String sha;
@@ -39,8 +44,17 @@ final class Script {
     }
   }
 
-  private static Script load(String name) {
-    return new Script(resource("common") + "\n" + resource(name));
+  /**
+   * The script made of these files ({@code <name>.lua} next to this class), in this order.
+   *
+   * @throws IllegalStateException if a file is missing
+   */
+  static Script load(String... names) {
+    StringJoiner source = new StringJoiner("\n");
+    for (String name : names) {
+      source.add(resource(name));
+    }
+    return new Script(source.toString());
   }
 
   private static String resource(String name) {
@@ -56,11 +70,18 @@ final class Script {
 
   /** Runs the script by SHA-1, falling back to sending its source on NOSCRIPT. */
   <T> CompletableFuture<T> run(
-      RedisAsyncCommands<String, String> redis,
+      RedisClusterAsyncCommands<String, String> redis,
       ScriptOutputType type,
       String[] keys,
       String... args) {
-    CompletableFuture<T> bySha = redis.<T>evalsha(sha, type, keys, args).toCompletableFuture();
+    CompletableFuture<T> bySha;
+    try {
+      bySha = redis.<T>evalsha(sha, type, keys, args).toCompletableFuture();
+    } catch (RuntimeException e) {
+      // A command refused before it was sent (closed connection, no route to a slot): fail the
+      // future like any other failure, callers handle one path.
+      return CompletableFuture.failedFuture(e);
+    }
     return bySha.exceptionallyCompose(
         error -> {
           Throwable cause = error instanceof CompletionException ? error.getCause() : error;

@@ -35,6 +35,17 @@ class RedisEventLogContractTest extends EventLogContractTest {
             .build());
   }
 
+  @Override
+  protected boolean supportsIdempotencyKeys() {
+    return true;
+  }
+
+  /** Reopening connects to the same keys: the cursors are still there. */
+  @Override
+  protected boolean reopensWithHistory() {
+    return true;
+  }
+
   @AfterEach
   void deleteKeys() {
     TestRedis.deleteKeys(TestRedis.URI, prefix);

@@ -1,7 +1,9 @@
 package dev.herald.redis;
 
+import dev.herald.server.Appended;
 import dev.herald.server.EventLog;
 import dev.herald.server.ForwardingEventLog;
+import dev.herald.server.IdempotencyKey;
 import dev.herald.server.Publication;
 import dev.herald.server.StoredEvent;
 import java.util.HashSet;
@@ -23,6 +25,17 @@ final class WatchingLog extends ForwardingEventLog {
 
   @Override
   public CompletableFuture<List<StoredEvent>> append(List<Publication> batch) {
+    watchTopics(batch);
+    return super.append(batch);
+  }
+
+  @Override
+  public CompletableFuture<Appended> append(List<Publication> batch, IdempotencyKey key) {
+    watchTopics(batch);
+    return super.append(batch, key);
+  }
+
+  private void watchTopics(List<Publication> batch) {
     // Under a lock: a concurrent append to the same new topic waits until it is watched (an
     // event appended before watch() returned need not be announced).
     synchronized (watched) {
@@ -34,6 +47,5 @@ final class WatchingLog extends ForwardingEventLog {
         }
       }
     }
-    return super.append(batch);
   }
 }

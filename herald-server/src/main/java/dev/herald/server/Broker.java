@@ -39,8 +39,14 @@ import java.util.concurrent.atomic.AtomicInteger;
  * String)}) is that device's one stream for its topic set — a newer one replaces it — and the
  * broker keeps the device's cursor, the id of the last event written to the stream, saving it in
  * the log every few seconds and when the stream ends, so the device can resume from it ({@link
- * #devicePosition}). {@link #devices} and {@link #subscriptionCount(String)} tell who is online on
- * this node, and {@link #publish(List, java.util.Optional)} how many streams each event reached.
+ * #devicePosition}). A device's stream takes the device's place when its transport reports it open
+ * ({@link Subscription#opened}), and only then is the older one closed. {@link #devices} and {@link
+ * #subscriptionCount(String)} tell who is online on this node, {@link #presence(String)} on every
+ * node, and {@link #publish(List, java.util.Optional)} how many streams each event reached.
+ *
+ * <p>Several nodes on one shared log (Redis) share a {@link Presence} ({@link Builder#presence}):
+ * then a device's new stream on one node replaces its older stream on another, and presence and
+ * reach count every live node.
  *
  * <pre>{@code
  * Broker broker = Broker.builder().heartbeat(Duration.ofSeconds(15)).build();
@@ -67,6 +73,10 @@ public final class Broker implements AutoCloseable {
 
   private final EventLog log;
   private final BrokerListener listener;
+  // The deployment-wide directory of streams; null when this node is on its own.
+  private final Presence presence;
+  private final java.util.concurrent.atomic.AtomicLong tokens =
+      new java.util.concurrent.atomic.AtomicLong();
   private final int replayPageSize;
   private final int maxBufferedEvents;
   private final ConcurrentHashMap<String, Set<BrokerSubscription>> index =
@@ -91,6 +101,8 @@ public final class Broker implements AutoCloseable {
   private final java.util.concurrent.locks.ReentrantLock flushLock =
       new java.util.concurrent.locks.ReentrantLock();
   private static final int MAX_REMEMBERED_REACH = 65_536;
+  private static final long FLUSH_SOON_MILLIS = 50;
+  private final AtomicBoolean flushScheduled = new AtomicBoolean();
   private volatile boolean closed;
 
   private Broker(Builder builder) {
@@ -122,6 +134,21 @@ public final class Broker implements AutoCloseable {
       long tickNanos = Math.max(1_000_000, builder.heartbeat.toNanos() / 2);
       scheduler.scheduleAtFixedRate(
           this::heartbeatTick, tickNanos, tickNanos, TimeUnit.NANOSECONDS);
+    }
+    this.presence = builder.presence;
+    if (presence != null) {
+      try {
+        presence.bind(new LocalNode());
+      } catch (RuntimeException e) {
+        scheduler.shutdownNow();
+        replayPool.shutdownNow();
+        try {
+          presence.close();
+        } catch (RuntimeException suppressed) {
+          e.addSuppressed(suppressed);
+        }
+        throw e;
+      }
     }
   }
 
@@ -181,6 +208,8 @@ public final class Broker implements AutoCloseable {
     if (copy.isEmpty()) {
       return CompletableFuture.completedFuture(new Published(List.of(), false, List.of()));
     }
+    // Asked while the log appends, so the answer costs no extra round trip.
+    CompletableFuture<Map<String, Integer>> remote = remoteSubscriptionCounts(copy);
     inFlight.incrementAndGet();
     CompletableFuture<Appended> appended;
     try {
@@ -196,18 +225,53 @@ public final class Broker implements AutoCloseable {
     }
     return appended
         .whenComplete((result, failure) -> inFlight.decrementAndGet())
-        .thenApply(
-            result -> {
+        .thenCombine(
+            remote,
+            (result, elsewhere) -> {
               List<Integer> reach = new ArrayList<>(result.ids().size());
-              for (long id : result.ids()) {
-                Integer n = result.replayed() ? null : reachedById.remove(id);
+              for (int i = 0; i < result.ids().size(); i++) {
+                Integer n = result.replayed() ? null : reachedById.remove(result.ids().get(i));
                 if (n != null) {
                   remembered.decrementAndGet();
                 }
-                reach.add(n == null ? 0 : n);
+                int reached = n == null ? 0 : n;
+                if (!result.replayed() && !elsewhere.isEmpty()) {
+                  for (String topic : copy.get(i).topics()) {
+                    reached += elsewhere.getOrDefault(topic, 0);
+                  }
+                }
+                reach.add(reached);
               }
               return new Published(result.ids(), result.replayed(), reach);
             });
+  }
+
+  /**
+   * The subscriptions on other nodes covering the batch's topics; none without a presence, or when
+   * it cannot answer (the publish must not fail over a count).
+   */
+  private CompletableFuture<Map<String, Integer>> remoteSubscriptionCounts(
+      List<Publication> batch) {
+    if (presence == null) {
+      return CompletableFuture.completedFuture(Map.of());
+    }
+    Set<String> topics = new java.util.HashSet<>();
+    for (Publication publication : batch) {
+      topics.addAll(publication.topics());
+    }
+    CompletableFuture<Map<String, Integer>> counts;
+    try {
+      counts = presence.remoteSubscriptionCounts(topics);
+    } catch (RuntimeException e) {
+      counts = CompletableFuture.failedFuture(e);
+    }
+    return counts.exceptionally(
+        failure -> {
+          LOG.log(
+              System.Logger.Level.DEBUG,
+              "could not count remote subscriptions; reached counts this node only: " + failure);
+          return Map.of();
+        });
   }
 
   /**
@@ -254,6 +318,9 @@ public final class Broker implements AutoCloseable {
             members.add(subscription);
             return members;
           });
+      if (presence != null) {
+        presence.subscriptionsChanged(topic);
+      }
     }
     if (closed) {
       // close() may have missed it; either it did not (the sink hears SHUTDOWN once) or nobody
@@ -270,12 +337,13 @@ public final class Broker implements AutoCloseable {
   }
 
   /**
-   * Opens a subscription for a device, like {@link #subscribe(Set, Position, Sink)}, and makes it
-   * the device's one stream for these topics: an older open stream of the same device and topic set
-   * is closed with {@link CloseReason#REPLACED} once this one is registered for live events. The
-   * broker tracks the id of the last event written to the device's stream (its cursor) and saves it
-   * in the log every {@link Builder#cursorFlushInterval} and when the stream closes; see {@link
-   * #devicePosition}.
+   * Opens a subscription for a device, like {@link #subscribe(Set, Position, Sink)}, to become the
+   * device's one stream for these topics: once the transport reports it open ({@link
+   * Subscription#opened}), an older open stream of the same device and topic set is closed with
+   * {@link CloseReason#REPLACED} — on this node, or through the {@link Presence} on another — and
+   * the new one is listed by {@link #devices} and {@link #presence}. The broker tracks the id of
+   * the last event written to the device's stream (its cursor) and saves it in the log every {@link
+   * Builder#cursorFlushInterval} and when the stream closes; see {@link #devicePosition}.
    *
    * @throws IllegalArgumentException if {@code deviceId} is not 1-128 visible ASCII characters
    */
@@ -288,26 +356,36 @@ public final class Broker implements AutoCloseable {
           case AFTER -> position.id();
           default -> 0;
         };
-    BrokerSubscription subscription =
-        register(
-            key.topics(),
-            position,
-            sink,
-            new BrokerSubscription(this, key.topics(), position, sink, key, base));
+    return register(
+        key.topics(),
+        position,
+        sink,
+        new BrokerSubscription(this, key.topics(), position, sink, key, base));
+  }
+
+  /**
+   * Makes an opened device stream its device's one stream; under the stream's lock, while it is
+   * open (so its unregister comes after this). Returns the stream it replaces on this node, which
+   * the caller closes once it no longer holds the lock.
+   */
+  BrokerSubscription takeDevicePlace(BrokerSubscription subscription) {
+    CursorKey key = subscription.device();
     BrokerSubscription older = devices.put(key, subscription);
     // The new stream's cursor rules now; a closed stream's unsaved one must not overwrite it.
     closedCursors.remove(key);
-    if (older != null && older != subscription) {
-      older.close(CloseReason.REPLACED);
+    if (presence != null) {
+      // Before the older one closes, so other nodes never see the device without a stream.
+      presence.opened(stream(subscription));
     }
-    if (!subscription.isOpen() && devices.remove(key, subscription)) {
-      // It closed before it was the device's stream: its unregister could not record this.
-      long cursor = subscription.deviceCursor();
-      if (cursor > 0) {
-        closedCursors.put(key, cursor);
-      }
-    }
-    return subscription;
+    return older == subscription ? null : older;
+  }
+
+  String nextToken() {
+    return Long.toString(tokens.incrementAndGet(), 36);
+  }
+
+  private static Presence.Stream stream(BrokerSubscription subscription) {
+    return new Presence.Stream(subscription.device(), subscription.token(), subscription.since());
   }
 
   /**
@@ -335,7 +413,8 @@ public final class Broker implements AutoCloseable {
   }
 
   /**
-   * The open streams of devices on this node that cover {@code topic}: who is online.
+   * The open streams of devices on this node that cover {@code topic} (opened: see {@link
+   * Subscription#opened}): who is online here.
    *
    * @return per device stream, the device id and when it opened, oldest first
    */
@@ -344,7 +423,7 @@ public final class Broker implements AutoCloseable {
     Set<BrokerSubscription> members = index.get(topic);
     if (members != null) {
       for (BrokerSubscription subscription : members) {
-        if (subscription.device() != null && subscription.isOpen()) {
+        if (subscription.device() != null && subscription.wasOpened() && subscription.isOpen()) {
           result.add(new DeviceStream(subscription.device().deviceId(), subscription.since()));
         }
       }
@@ -357,6 +436,36 @@ public final class Broker implements AutoCloseable {
   public int subscriptionCount(String topic) {
     Set<BrokerSubscription> members = index.get(topic);
     return members == null ? 0 : members.size();
+  }
+
+  /**
+   * Who is connected to {@code topic} on every node: this node's {@link #devices} and {@link
+   * #subscriptionCount(String)}, plus those the {@link Presence} knows of on the other live nodes
+   * (without one, this node's only). Never blocks.
+   *
+   * @return completes exceptionally with {@link StoreUnavailableException} if the presence cannot
+   *     be read
+   */
+  public CompletableFuture<TopicPresence> presence(String topic) {
+    Objects.requireNonNull(topic, "topic");
+    List<DeviceStream> here = devices(topic);
+    int count = subscriptionCount(topic);
+    if (presence == null) {
+      return CompletableFuture.completedFuture(new TopicPresence(topic, here, count));
+    }
+    CompletableFuture<TopicPresence> remote;
+    try {
+      remote = presence.remote(topic);
+    } catch (RuntimeException e) {
+      remote = CompletableFuture.failedFuture(e);
+    }
+    return remote.thenApply(
+        elsewhere -> {
+          List<DeviceStream> all = new ArrayList<>(here);
+          all.addAll(elsewhere.devices());
+          all.sort(java.util.Comparator.comparing(DeviceStream::since));
+          return new TopicPresence(topic, all, count + elsewhere.subscriptions());
+        });
   }
 
   /**
@@ -408,6 +517,24 @@ public final class Broker implements AutoCloseable {
     }
   }
 
+  /** Flushes the cursors within {@link #FLUSH_SOON_MILLIS}, once for every close meanwhile. */
+  private void flushSoon() {
+    if (flushScheduled.compareAndSet(false, true)) {
+      try {
+        ScheduledFuture<?> unused =
+            scheduler.schedule(
+                () -> {
+                  flushScheduled.set(false);
+                  flushCursorsQuietly();
+                },
+                FLUSH_SOON_MILLIS,
+                TimeUnit.MILLISECONDS);
+      } catch (RejectedExecutionException e) {
+        flushScheduled.set(false); // closing: close() flushes
+      }
+    }
+  }
+
   private void flushCursorsQuietly() {
     try {
       flushCursors();
@@ -428,7 +555,7 @@ public final class Broker implements AutoCloseable {
 
   /**
    * Ends every subscription with {@link CloseReason#SHUTDOWN} (each sink hears it once), stops the
-   * heartbeats and closes the log. Idempotent.
+   * heartbeats and closes the presence, if any, and the log. Idempotent.
    */
   @Override
   public void close() {
@@ -457,6 +584,13 @@ public final class Broker implements AutoCloseable {
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    }
+    if (presence != null) {
+      try {
+        presence.close();
+      } catch (RuntimeException e) {
+        LOG.log(System.Logger.Level.WARNING, "could not close the presence", e);
+      }
     }
     log.close();
   }
@@ -501,6 +635,11 @@ public final class Broker implements AutoCloseable {
       if (cursor > 0) {
         closedCursors.put(device, cursor);
       }
+      if (presence != null) {
+        presence.closed(stream(subscription));
+        // The device may be back on another node any moment: hand its cursor over soon.
+        flushSoon();
+      }
     }
     for (String topic : subscription.topics()) {
       index.computeIfPresent(
@@ -510,8 +649,46 @@ public final class Broker implements AutoCloseable {
             return set.isEmpty() ? null : set;
           });
       log.unwatch(topic);
+      if (presence != null) {
+        presence.subscriptionsChanged(topic);
+      }
     }
     subscriptions.remove(subscription);
+  }
+
+  /** What the presence sees of this node. */
+  private final class LocalNode implements Presence.Local {
+    @Override
+    public int subscriptionCount(String topic) {
+      return Broker.this.subscriptionCount(topic);
+    }
+
+    @Override
+    public Map<String, Integer> subscriptionCounts() {
+      Map<String, Integer> counts = new java.util.HashMap<>();
+      index.forEach((topic, members) -> counts.put(topic, members.size()));
+      counts.values().removeIf(n -> n == 0);
+      return counts;
+    }
+
+    @Override
+    public List<Presence.Stream> deviceStreams() {
+      List<Presence.Stream> streams = new ArrayList<>();
+      for (BrokerSubscription subscription : devices.values()) {
+        if (subscription.isOpen()) {
+          streams.add(stream(subscription));
+        }
+      }
+      return streams;
+    }
+
+    @Override
+    public void replaced(CursorKey key, String token) {
+      BrokerSubscription current = devices.get(key);
+      if (current != null && current.token().equals(token)) {
+        current.close(CloseReason.REPLACED);
+      }
+    }
   }
 
   /**
@@ -595,8 +772,20 @@ public final class Broker implements AutoCloseable {
     private int replayPageSize = DEFAULT_REPLAY_PAGE_SIZE;
     private int maxBufferedEvents = DEFAULT_MAX_BUFFERED_EVENTS;
     private Duration cursorFlushInterval = DEFAULT_CURSOR_FLUSH_INTERVAL;
+    private Presence presence;
 
     private Builder() {}
+
+    /**
+     * Shares this node's device streams and subscription counts with the other nodes on the same
+     * shared log, through {@code presence}; default none: the broker knows its own node only. The
+     * broker binds it on {@link #build} (if that fails, {@code build} closes it and throws what
+     * {@link Presence#bind} threw) and closes it on {@link Broker#close}.
+     */
+    public Builder presence(Presence presence) {
+      this.presence = Objects.requireNonNull(presence, "presence");
+      return this;
+    }
 
     /**
      * Sets how often the cursors of active device streams are saved in the log; default 5 s.

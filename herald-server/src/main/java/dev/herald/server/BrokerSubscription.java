@@ -44,6 +44,10 @@ final class BrokerSubscription implements Subscription {
   private final CursorKey device;
   private final long cursorBase;
   private final java.time.Instant since;
+  // Names this device stream in the broker's Presence; empty for other subscriptions.
+  private final String token;
+  private final java.util.concurrent.atomic.AtomicBoolean opened =
+      new java.util.concurrent.atomic.AtomicBoolean();
   // The cursor last handed to the log; only the broker's scheduler thread touches it.
   volatile long savedCursor;
   private final String[] topicList;
@@ -83,7 +87,9 @@ final class BrokerSubscription implements Subscription {
       long cursorBase) {
     this.device = device;
     this.cursorBase = cursorBase;
-    this.since = java.time.Instant.now();
+    // Milliseconds, like event timestamps: the same on every node that lists it.
+    this.since = java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
+    this.token = device == null ? "" : broker.nextToken();
     this.broker = broker;
     this.topics = topics;
     this.position = position;
@@ -110,6 +116,38 @@ final class BrokerSubscription implements Subscription {
   /** When the subscription opened. */
   java.time.Instant since() {
     return since;
+  }
+
+  /** Names this device stream among the broker's streams of its key. */
+  String token() {
+    return token;
+  }
+
+  /** Whether {@link #opened} was called. */
+  boolean wasOpened() {
+    return opened.get();
+  }
+
+  @Override
+  public void opened() {
+    if (device == null || !opened.compareAndSet(false, true)) {
+      return;
+    }
+    BrokerSubscription older;
+    lock.lock();
+    try {
+      if (phase == CLOSED) {
+        return;
+      }
+      // Under the lock: an unregister (which runs under it) comes after, and undoes this.
+      older = broker.takeDevicePlace(this);
+    } finally {
+      lock.unlock();
+    }
+    // Outside it: two streams of one device opening at once must not wait on each other's lock.
+    if (older != null) {
+      older.close(CloseReason.REPLACED);
+    }
   }
 
   /**
@@ -279,6 +317,14 @@ final class BrokerSubscription implements Subscription {
       firstPage = false;
       for (int i = 0, n = page.size(); i < n; i++) {
         if (!writeHistory(page.get(i))) {
+          return;
+        }
+        if (i + 1 < n && !sink.writable()) {
+          // A page can hold many times the transport's bound: pause inside it, not only between.
+          cursor = page.get(i).id();
+          broker.listener().replayed(i + 1);
+          pauseMillis = 5;
+          broker.replayLater(this, pauseMillis);
           return;
         }
       }

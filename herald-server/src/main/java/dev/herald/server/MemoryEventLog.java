@@ -27,7 +27,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * remembers about topics whose history is empty (their newest dropped id); when even that is over
  * the cap, the oldest such topics are forgotten and fold into one log-wide watermark, which can
  * only make {@code reset}s more frequent, never hide a gap. A million member topics therefore
- * cannot exhaust the heap.
+ * cannot exhaust the heap. Idempotency keys and device cursors count against the same cap: when it
+ * is reached, whatever is oldest of events, keys and cursors goes first (a forgotten key lets a
+ * retry publish again, a forgotten cursor lets a device resume live), and the log warns once. Size
+ * the cap for the keys and cursors you expect: each costs about 200 bytes plus its strings.
  *
  * <p>Events past their retention age are removed on the next operation on the log.
  *
@@ -50,6 +53,9 @@ public final class MemoryEventLog implements EventLog {
   /** Estimated heap bytes of one topic's bookkeeping besides its name. */
   private static final long TOPIC_OVERHEAD = 160;
 
+  /** Estimated heap bytes of one remembered idempotency key or cursor besides its strings. */
+  private static final long ENTRY_OVERHEAD = 200;
+
   private final ReentrantLock lock = new ReentrantLock();
   private final Retention retention;
   private final long maxBytes;
@@ -67,6 +73,7 @@ public final class MemoryEventLog implements EventLog {
   private long forgottenThrough;
   private Listener listener;
   private boolean closed;
+  private boolean warnedOverCap;
   // Idempotency keys in the order first used: with one window for all, also the order they expire.
   private final Map<ScopedKey, RememberedKey> keys = new java.util.LinkedHashMap<>();
   // Device cursors in the order saved, so the oldest expire first.
@@ -169,8 +176,13 @@ public final class MemoryEventLog implements EventLog {
         return stored.thenApply(events -> null);
       }
       List<Long> ids = stored.join().stream().map(StoredEvent::id).toList();
-      keys.remove(scoped);
-      keys.put(scoped, new RememberedKey(key.fingerprint(), ids, now.plus(key.window())));
+      forgetKey(scoped);
+      RememberedKey remembered =
+          new RememberedKey(
+              key.fingerprint(), ids, now, now.plus(key.window()), keyBytes(key, ids));
+      keys.put(scoped, remembered);
+      bytes += remembered.bytes();
+      evictOverCap();
       return CompletableFuture.completedFuture(new Appended(ids, false));
     } finally {
       lock.unlock();
@@ -190,16 +202,32 @@ public final class MemoryEventLog implements EventLog {
   private void forgetExpiredKeys(Instant now) {
     var entries = keys.values().iterator();
     while (entries.hasNext()) {
-      if (now.isBefore(entries.next().expiresAt())) {
+      RememberedKey next = entries.next();
+      if (now.isBefore(next.expiresAt())) {
         break;
       }
       entries.remove();
+      bytes -= next.bytes();
     }
+  }
+
+  private void forgetKey(ScopedKey scoped) {
+    RememberedKey old = keys.remove(scoped);
+    if (old != null) {
+      bytes -= old.bytes();
+    }
+  }
+
+  private static long keyBytes(IdempotencyKey key, List<Long> ids) {
+    return ENTRY_OVERHEAD
+        + 2L * (key.scope().length() + key.key().length() + key.fingerprint().length())
+        + 24L * ids.size();
   }
 
   private record ScopedKey(String scope, String key) {}
 
-  private record RememberedKey(String fingerprint, List<Long> ids, Instant expiresAt) {}
+  private record RememberedKey(
+      String fingerprint, List<Long> ids, Instant storedAt, Instant expiresAt, long bytes) {}
 
   @Override
   public boolean supportsCursors() {
@@ -219,9 +247,15 @@ public final class MemoryEventLog implements EventLog {
       forgetOldCursors(now);
       for (Map.Entry<CursorKey, Long> cursor : saved.entrySet()) {
         // Re-inserted at the end: the map stays in the order cursors were saved.
-        cursors.remove(cursor.getKey());
-        cursors.put(cursor.getKey(), new SavedCursor(cursor.getValue(), now));
+        SavedCursor old = cursors.remove(cursor.getKey());
+        if (old != null) {
+          bytes -= old.bytes();
+        }
+        SavedCursor fresh = new SavedCursor(cursor.getValue(), now, cursorBytes(cursor.getKey()));
+        cursors.put(cursor.getKey(), fresh);
+        bytes += fresh.bytes();
       }
+      evictOverCap();
       return CompletableFuture.completedFuture(null);
     } finally {
       lock.unlock();
@@ -247,14 +281,24 @@ public final class MemoryEventLog implements EventLog {
     Instant oldest = now.minus(retention.maxAge());
     var entries = cursors.values().iterator();
     while (entries.hasNext()) {
-      if (entries.next().savedAt().isAfter(oldest)) {
+      SavedCursor next = entries.next();
+      if (next.savedAt().isAfter(oldest)) {
         break;
       }
       entries.remove();
+      bytes -= next.bytes();
     }
   }
 
-  private record SavedCursor(long id, Instant savedAt) {}
+  private static long cursorBytes(CursorKey key) {
+    long size = ENTRY_OVERHEAD + 2L * key.deviceId().length();
+    for (String topic : key.topics()) {
+      size += 16 + 2L * topic.length();
+    }
+    return size;
+  }
+
+  private record SavedCursor(long id, Instant savedAt, long bytes) {}
 
   @Override
   public List<StoredEvent> readAfter(Set<String> topicSet, long afterId, int limit) {
@@ -362,6 +406,8 @@ public final class MemoryEventLog implements EventLog {
       topics.clear();
       oldest = newest = null;
       oldestEmpty = newestEmpty = null;
+      keys.clear();
+      cursors.clear();
       bytes = 0;
     } finally {
       lock.unlock();
@@ -432,17 +478,51 @@ public final class MemoryEventLog implements EventLog {
   private void evictOverCap() {
     while (bytes > maxBytes) {
       if (oldestEmpty != null) {
-        // Forgetting an empty topic costs at most a spurious reset; evicting an event loses data.
+        // Forgetting an empty topic costs at most a spurious reset; the rest loses something.
         TopicLog log = oldestEmpty;
         unlinkEmpty(log);
         topics.remove(log.name);
         bytes -= topicBytes(log.name);
         forgottenThrough = Math.max(forgottenThrough, log.droppedThrough);
-      } else if (oldest != null) {
+        continue;
+      }
+      // Otherwise the oldest of the oldest event, the oldest key and the oldest cursor goes.
+      Instant eventAt = oldest == null ? null : oldest.event.timestamp();
+      Map.Entry<ScopedKey, RememberedKey> key =
+          keys.isEmpty() ? null : keys.entrySet().iterator().next();
+      Map.Entry<CursorKey, SavedCursor> cursor =
+          cursors.isEmpty() ? null : cursors.entrySet().iterator().next();
+      Instant keyAt = key == null ? null : key.getValue().storedAt();
+      Instant cursorAt = cursor == null ? null : cursor.getValue().savedAt();
+      if (eventAt != null && !after(eventAt, keyAt) && !after(eventAt, cursorAt)) {
         evictOldest();
+      } else if (keyAt != null && !after(keyAt, cursorAt)) {
+        warnOverCap("idempotency keys");
+        forgetKey(key.getKey());
+      } else if (cursorAt != null) {
+        warnOverCap("device cursors");
+        bytes -= cursors.remove(cursor.getKey()).bytes();
       } else {
         break;
       }
+    }
+  }
+
+  /** Whether {@code a} is after {@code b}; a missing {@code b} counts as newer than anything. */
+  private static boolean after(Instant a, Instant b) {
+    return b != null && a.isAfter(b);
+  }
+
+  private void warnOverCap(String what) {
+    if (!warnedOverCap) {
+      warnedOverCap = true;
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "memory event log reached its "
+              + maxBytes
+              + "-byte cap: forgetting the oldest "
+              + what
+              + " before their time; raise maxBytes or use a durable store");
     }
   }
 

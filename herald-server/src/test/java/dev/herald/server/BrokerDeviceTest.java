@@ -27,10 +27,18 @@ class BrokerDeviceTest {
       RecordingSink older = new RecordingSink();
       RecordingSink newer = new RecordingSink();
       RecordingSink otherDevice = new RecordingSink();
-      broker.subscribe(Set.of("a", "b"), Position.live(), older, "phone");
-      broker.subscribe(Set.of("a", "b"), Position.live(), otherDevice, "laptop");
+      broker.subscribe(Set.of("a", "b"), Position.live(), older, "phone").opened();
+      broker.subscribe(Set.of("a", "b"), Position.live(), otherDevice, "laptop").opened();
       Subscription replacing = broker.subscribe(Set.of("b", "a"), Position.live(), newer, "phone");
+      // Registered, but its transport has not written its head yet: the older one stays.
+      assertThat(older.closes()).isEmpty();
+      assertThat(broker.devices("a"))
+          .extracting(DeviceStream::deviceId)
+          .containsExactlyInAnyOrder("phone", "laptop");
+      replacing.opened();
       assertThat(older.closes()).containsExactly(CloseReason.REPLACED);
+      assertThat(replacing.isOpen()).isTrue();
+      replacing.opened(); // idempotent
       assertThat(replacing.isOpen()).isTrue();
       long id = publish(broker, "a", "x");
       assertThat(newer.await(s -> s.ids().contains(id), WAIT)).isTrue();
@@ -41,6 +49,36 @@ class BrokerDeviceTest {
           .extracting(DeviceStream::deviceId)
           .containsExactlyInAnyOrder("phone", "laptop");
       assertThat(broker.subscriptionCount("a")).isEqualTo(2);
+      TopicPresence presence = broker.presence("a").get(10, SECONDS);
+      assertThat(presence.devices()).extracting(DeviceStream::deviceId).hasSize(2);
+      assertThat(presence.subscriptions()).isEqualTo(2);
+    }
+  }
+
+  @Test
+  void streamClosedBeforeItOpenedNeitherReplacesNorIsListed() throws Exception {
+    try (Broker broker = broker(MemoryEventLog.builder().build())) {
+      RecordingSink older = new RecordingSink();
+      broker.subscribe(Set.of("a"), Position.live(), older, "phone").opened();
+      Subscription gone =
+          broker.subscribe(Set.of("a"), Position.live(), new RecordingSink(), "phone");
+      gone.close();
+      gone.opened();
+      assertThat(older.closes()).isEmpty();
+      assertThat(broker.devices("a")).extracting(DeviceStream::deviceId).containsExactly("phone");
+      assertThat(broker.presence("a").get(10, SECONDS).subscriptions()).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void subscriptionsWithoutADeviceIgnoreOpened() throws Exception {
+    try (Broker broker = broker(MemoryEventLog.builder().build())) {
+      RecordingSink sink = new RecordingSink();
+      Subscription plain = broker.subscribe(Set.of("a"), Position.live(), sink);
+      plain.opened();
+      assertThat(plain.isOpen()).isTrue();
+      assertThat(broker.devices("a")).isEmpty();
+      assertThat(broker.subscriptionCount("a")).isEqualTo(1);
     }
   }
 
@@ -49,8 +87,8 @@ class BrokerDeviceTest {
     try (Broker broker = broker(MemoryEventLog.builder().build())) {
       RecordingSink first = new RecordingSink();
       RecordingSink second = new RecordingSink();
-      broker.subscribe(Set.of("a"), Position.live(), first, "phone");
-      broker.subscribe(Set.of("a", "b"), Position.live(), second, "phone");
+      broker.subscribe(Set.of("a"), Position.live(), first, "phone").opened();
+      broker.subscribe(Set.of("a", "b"), Position.live(), second, "phone").opened();
       assertThat(first.closes()).isEmpty();
       assertThat(broker.devices("a")).hasSize(2);
     }
@@ -62,6 +100,7 @@ class BrokerDeviceTest {
       RecordingSink first = new RecordingSink();
       assertThat(broker.devicePosition("phone", Set.of("a"))).isEmpty();
       Subscription stream = broker.subscribe(Set.of("a"), Position.live(), first, "phone");
+      stream.opened();
       long one = publish(broker, "a", "1");
       long two = publish(broker, "a", "2");
       assertThat(first.await(s -> s.ids().contains(two), WAIT)).isTrue();
@@ -87,6 +126,7 @@ class BrokerDeviceTest {
       long before = publish(broker, "a", "before");
       Subscription stream =
           broker.subscribe(Set.of("a"), Position.live(), new RecordingSink(), "d");
+      stream.opened();
       stream.close();
       long missed = publish(broker, "a", "missed");
       assertThat(broker.devicePosition("d", Set.of("a"))).hasValue(Position.after(before));
@@ -102,7 +142,7 @@ class BrokerDeviceTest {
     MemoryEventLog log = MemoryEventLog.builder().build();
     Broker broker = broker(log);
     RecordingSink sink = new RecordingSink();
-    broker.subscribe(Set.of("a"), Position.live(), sink, "phone");
+    broker.subscribe(Set.of("a"), Position.live(), sink, "phone").opened();
     long id = publish(broker, "a", "1");
     assertThat(sink.await(s -> s.ids().contains(id), WAIT)).isTrue();
     broker.flushCursors().get(10, SECONDS);
@@ -113,11 +153,18 @@ class BrokerDeviceTest {
 
   @Test
   void logWithoutCursorsFallsBackToTheBrokersMemory() throws Exception {
-    EventLog plain = new ForwardingEventLog(MemoryEventLog.builder().build());
+    EventLog plain =
+        new ForwardingEventLog(MemoryEventLog.builder().build()) {
+          @Override
+          public boolean supportsCursors() {
+            return false; // a log that stores no cursors
+          }
+        };
     assertThat(plain.supportsCursors()).isFalse();
     try (Broker broker = broker(plain)) {
       RecordingSink sink = new RecordingSink();
       Subscription stream = broker.subscribe(Set.of("a"), Position.live(), sink, "d");
+      stream.opened();
       long id = publish(broker, "a", "1");
       assertThat(sink.await(s -> s.ids().contains(id), WAIT)).isTrue();
       stream.close();

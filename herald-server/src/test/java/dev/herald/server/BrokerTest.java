@@ -321,6 +321,33 @@ class BrokerTest {
   }
 
   @Test
+  void replayPausesInsideAPageOnceTheSinkIsNotWritable() throws Exception {
+    // One page holds the whole history: the pause must come between its events, not after it.
+    Broker broker = broker(Broker.builder().heartbeat(Duration.ZERO).replayPageSize(500));
+    List<StoredEvent> history = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      history.add(publish(broker, "h" + i, "t"));
+    }
+    RecordingSink sink = new RecordingSink();
+    sink.pauseAfter(3);
+    broker.subscribe(Set.of("t"), Position.earliest(), sink);
+    StoredEvent live = publish(broker, "live", "t");
+
+    assertThat(sink.awaitIds(3, WAIT)).isTrue();
+    assertThat(sink.await(s -> s.ids().size() > 3, Duration.ofMillis(300)))
+        .as("nothing more while the sink is not writable")
+        .isFalse();
+    sink.pauseAfter(Integer.MAX_VALUE);
+    sink.writable(true);
+
+    assertThat(sink.awaitIds(21, WAIT)).isTrue();
+    List<Long> expected = new ArrayList<>(ids(history));
+    expected.add(live.id());
+    assertThat(sink.ids()).isEqualTo(expected);
+    assertThat(sink.closes()).isEmpty();
+  }
+
+  @Test
   void oldDropsInOneTopicDoNotStopAReplayOfSeveral() throws Exception {
     Broker broker =
         broker(

@@ -1,6 +1,8 @@
 package dev.herald.server;
 
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 
@@ -24,6 +26,26 @@ public class ForwardingEventLog implements EventLog {
   @Override
   public CompletableFuture<List<StoredEvent>> append(List<Publication> batch) {
     return delegate.append(batch);
+  }
+
+  @Override
+  public CompletableFuture<Appended> append(List<Publication> batch, IdempotencyKey key) {
+    return delegate.append(batch, key);
+  }
+
+  @Override
+  public boolean supportsCursors() {
+    return delegate.supportsCursors();
+  }
+
+  @Override
+  public CompletableFuture<Void> saveCursors(Map<CursorKey, Long> cursors) {
+    return delegate.saveCursors(cursors);
+  }
+
+  @Override
+  public Optional<Long> cursor(CursorKey key) {
+    return delegate.cursor(key);
   }
 
   @Override

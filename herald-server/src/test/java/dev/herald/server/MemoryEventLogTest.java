@@ -98,4 +98,83 @@ class MemoryEventLogTest extends EventLogContractTest {
     assertThat(log.readAfter(Set.of("a"), dropped, 100)).isEqualTo(retained);
     log.close();
   }
+
+  @Test
+  void idempotencyKeysCountAgainstTheCapAndTheOldestGoFirst() throws Exception {
+    long cap = 256L << 10;
+    MemoryEventLog log =
+        MemoryEventLog.builder().retention(PLENTY).clock(clock).maxBytes(cap).build();
+    log.listener(events -> {});
+    int keys = 20_000;
+    for (int i = 0; i < keys; i++) {
+      clock.advance(Duration.ofMillis(1));
+      IdempotencyKey key = new IdempotencyKey("", "k" + i, "f" + i, Duration.ofHours(24));
+      log.append(List.of(publication("{}", "members/" + (i % 10))), key).join();
+      if (i % 1_000 == 0) {
+        assertThat(log.retainedBytes())
+            .as("estimated bytes after %d keys", i)
+            .isLessThanOrEqualTo(cap);
+      }
+    }
+    assertThat(log.retainedBytes()).isLessThanOrEqualTo(cap);
+
+    // The newest key is still remembered: a retry answers the first ids and stores nothing.
+    long lastId = log.lastId();
+    IdempotencyKey newest =
+        new IdempotencyKey("", "k" + (keys - 1), "f" + (keys - 1), Duration.ofHours(24));
+    Appended retried = log.append(List.of(publication("{}", "members/9")), newest).join();
+    assertThat(retried.replayed()).isTrue();
+    assertThat(retried.ids()).containsExactly(lastId);
+    assertThat(log.lastId()).isEqualTo(lastId);
+    // The oldest was forgotten to stay under the cap: a retry of it publishes again.
+    IdempotencyKey oldest = new IdempotencyKey("", "k0", "f0", Duration.ofHours(24));
+    Appended again = log.append(List.of(publication("{}", "members/0")), oldest).join();
+    assertThat(again.replayed()).isFalse();
+    assertThat(again.ids()).containsExactly(lastId + 1);
+    log.close();
+  }
+
+  @Test
+  void deviceCursorsCountAgainstTheCapAndTheOldestGoFirst() throws Exception {
+    long cap = 256L << 10;
+    MemoryEventLog log =
+        MemoryEventLog.builder().retention(PLENTY).clock(clock).maxBytes(cap).build();
+    log.listener(events -> {});
+    int devices = 20_000;
+    for (int i = 0; i < devices; i++) {
+      clock.advance(Duration.ofMillis(1));
+      log.saveCursors(java.util.Map.of(CursorKey.of("phone-" + i, Set.of("members/" + i)), 10L + i))
+          .join();
+    }
+    assertThat(log.retainedBytes()).isLessThanOrEqualTo(cap);
+
+    int last = devices - 1;
+    assertThat(log.cursor(CursorKey.of("phone-" + last, Set.of("members/" + last))))
+        .contains(10L + last);
+    assertThat(log.cursor(CursorKey.of("phone-0", Set.of("members/0")))).isEmpty();
+    log.close();
+  }
+
+  @Test
+  void underTheCapAnOlderEventGoesBeforeANewerKey() throws Exception {
+    MemoryEventLog log =
+        MemoryEventLog.builder().retention(PLENTY).clock(clock).maxBytes(8_000).build();
+    log.listener(events -> {});
+    StoredEvent old = append(log, new Publication(Set.of("a"), Event.of("x".repeat(1_000))));
+    clock.advance(Duration.ofSeconds(1));
+    IdempotencyKey key = new IdempotencyKey("", "k", "f", Duration.ofHours(24));
+    List<Long> keyed = log.append(List.of(publication("{}", "b")), key).join().ids();
+    clock.advance(Duration.ofSeconds(1));
+    for (int i = 0; i < 2; i++) {
+      append(log, new Publication(Set.of("c"), Event.of("y".repeat(1_000))));
+    }
+
+    assertThat(log.retainedBytes()).isLessThanOrEqualTo(8_000);
+    assertThat(log.readAfter(Set.of("a"), 0, 10)).as("the oldest event went first").isEmpty();
+    assertThat(log.droppedThrough(Set.of("a"))).isGreaterThanOrEqualTo(old.id());
+    Appended retried = log.append(List.of(publication("{}", "b")), key).join();
+    assertThat(retried.replayed()).as("the newer key is still remembered").isTrue();
+    assertThat(retried.ids()).isEqualTo(keyed);
+    log.close();
+  }
 }

@@ -42,7 +42,9 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * append queued while it was busy and stores them in one transaction (group commit), so a burst of
  * publishes costs one commit rather than one each. A publish completes only after its transaction
  * has committed; the events are announced to the {@link EventLog.Listener} in id order before the
- * futures complete. Reads use a small pool of separate connections and never wait for the writer.
+ * futures complete, and the futures complete on a second thread, so what callers chain on them
+ * never delays the next commit. Reads use a small pool of separate connections and never wait for
+ * the writer.
  *
  * <p>Ids come from one sequence per file, stored with the events in the same transaction, so they
  * are never reused — not after a crash, and not after retention deleted every event. As in the
@@ -325,8 +327,9 @@ public final class SqliteEventLog implements EventLog {
      *
      * <p>{@code false}: {@code synchronous=NORMAL} in WAL mode. A committed event is in the
      * write-ahead log in the operating system's cache before its publish completes, so it survives
-     * the process crashing or being killed. The log is synced to disk at checkpoints only, so a
-     * power loss or kernel crash may lose the most recent commits — but never corrupts the file.
+     * the process crashing or being killed. The log is synced to disk at checkpoints only (when it
+     * has grown by 10 000 pages, about 40 MB), so a power loss or kernel crash may lose the commits
+     * since the last one — but never corrupts the file.
      *
      * <p>{@code true}: {@code synchronous=FULL}. Every commit is synced to disk before its publish
      * completes, so acknowledged events also survive power loss; each group commit then costs one

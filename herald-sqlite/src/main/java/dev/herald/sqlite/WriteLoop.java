@@ -20,15 +20,19 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeSet;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -38,8 +42,9 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * The one thread that writes the file. It takes every append queued while it was busy (up to {@link
  * #MAX_GROUP} events), stores them in one transaction, commits, then announces them to the listener
- * in id order and only then completes their futures. Between groups it runs the retention job in
- * short transactions, so deleting a large backlog never holds the write lock for long.
+ * in id order and only then hands their futures to the completer thread. Between groups it runs the
+ * retention job in short transactions, so deleting a large backlog never holds the write lock for
+ * long.
  *
  * <p>Everything here except the queue, {@link #lastId} and the health flag is confined to the
  * writer thread.
@@ -92,8 +97,30 @@ final class WriteLoop implements Runnable {
   private final long retentionIntervalNanos;
   private final BlockingQueue<Task> queue = new LinkedBlockingQueue<>();
   private final Thread thread;
+
+  /**
+   * Completes the appends of committed groups, in commit order, off the writer thread: what callers
+   * chain on an append (a hub answers the HTTP request there) would otherwise delay the next
+   * group's commit. Announcing stays on the writer, before the hand-over.
+   */
+  private final ExecutorService completer =
+      Executors.newSingleThreadExecutor(
+          task -> {
+            Thread t = new Thread(task, "herald-sqlite-completer");
+            t.setDaemon(true);
+            return t;
+          });
+
   private final AtomicLong transactions = new AtomicLong();
   private final AtomicBoolean probing = new AtomicBoolean();
+
+  // Transaction control, compiled once: the savepoints ran once per append of a group.
+  private final PreparedStatement begin;
+  private final PreparedStatement commit;
+  private final PreparedStatement rollback;
+  private final PreparedStatement savepoint;
+  private final PreparedStatement release;
+  private final PreparedStatement rollbackToSavepoint;
 
   private final PreparedStatement insertEvent;
   private final PreparedStatement insertEventTopic;
@@ -105,6 +132,7 @@ final class WriteLoop implements Runnable {
   private final PreparedStatement topicsOfEvent;
   private final PreparedStatement topicHasEvent;
   private final PreparedStatement deleteEvent;
+  private final PreparedStatement deleteSingleTopicEvent;
   private final PreparedStatement deleteEventTopic;
   private final PreparedStatement agedEvents;
   private final PreparedStatement setLastId;
@@ -145,6 +173,12 @@ final class WriteLoop implements Runnable {
     this.retentionIntervalNanos = retentionIntervalNanos;
     this.lastId = state.lastId();
     this.lastCreatedMs = state.lastCreatedMs();
+    begin = connection.prepareStatement("BEGIN IMMEDIATE");
+    commit = connection.prepareStatement("COMMIT");
+    rollback = connection.prepareStatement("ROLLBACK");
+    savepoint = connection.prepareStatement("SAVEPOINT append");
+    release = connection.prepareStatement("RELEASE append");
+    rollbackToSavepoint = connection.prepareStatement("ROLLBACK TO append");
     insertEvent =
         connection.prepareStatement(
             "INSERT INTO events (id, type, data, retry_ms, created_ms, topics)"
@@ -173,6 +207,9 @@ final class WriteLoop implements Runnable {
     topicHasEvent =
         connection.prepareStatement("SELECT 1 FROM event_topics WHERE topic = ? AND id = ?");
     deleteEvent = connection.prepareStatement("DELETE FROM events WHERE id = ?");
+    // An event of one topic, dropped from that topic, belongs to no topic any more.
+    deleteSingleTopicEvent =
+        connection.prepareStatement("DELETE FROM events WHERE id = ? AND topics = ?");
     deleteEventTopic =
         connection.prepareStatement("DELETE FROM event_topics WHERE topic = ? AND id = ?");
     agedEvents =
@@ -216,14 +253,14 @@ final class WriteLoop implements Runnable {
       if (overfull.isEmpty()) {
         return;
       }
-      statement.execute("BEGIN IMMEDIATE");
+      begin.execute();
       try {
-        TreeSet<Long> dropped = new TreeSet<>();
+        Map<Long, String> dropped = new TreeMap<>();
         for (Map.Entry<String, Long> topic : overfull.entrySet()) {
           trimTopic(topic.getKey(), topic.getValue(), dropped);
         }
         deleteOrphans(dropped, Map.of());
-        statement.execute("COMMIT");
+        commit.execute();
       } catch (SQLException | RuntimeException e) {
         Schema.rollbackQuietly(statement, e);
         throw e;
@@ -399,104 +436,145 @@ final class WriteLoop implements Runnable {
     // Timestamps never go backwards, so the events past their age are always an id prefix; ids
     // never fall behind the clock, so a file restored from a backup cannot hand out ids again.
     long createdMs = Math.max(now.toEpochMilli(), lastCreatedMs);
-    long nextId = Math.max(lastId, Schema.micros(now) - 1);
-    List<Stored> stored = new ArrayList<>(group.size());
-    List<Replay> replays = new ArrayList<>();
+    long firstId = Math.max(lastId, Schema.micros(now) - 1);
+    GroupWrite write;
     try {
-      statement.execute("BEGIN IMMEDIATE");
-    } catch (SQLException e) {
-      failAll(group, stored, e);
-      return;
-    }
-    try {
-      Map<String, Long> added = new HashMap<>();
-      Map<Long, List<String>> topicsById = new HashMap<>();
-      // A savepoint per append lets one fail alone; a group of one needs none.
-      boolean savepoints = group.size() > 1;
-      for (Append append : group) {
-        long mark = nextId;
-        if (savepoints) {
-          statement.execute("SAVEPOINT append");
+      begin.execute();
+      try {
+        // No savepoints first: two statements per append saved. An append that cannot be stored
+        // is rare (a value over the length limit, a full disk); then the group is stored again
+        // with a savepoint per append, so that append fails alone.
+        write = storeGroup(group, now, createdMs, firstId, false);
+      } catch (SQLException e) {
+        if (group.size() == 1) {
+          throw e;
         }
-        try {
-          if (append.key() != null && knownKey(append, now, replays)) {
-            if (savepoints) {
-              statement.execute("RELEASE append");
-            }
-            continue;
-          }
-          List<StoredEvent> events = new ArrayList<>(append.batch().size());
-          Map<String, Long> appendTopics = new HashMap<>();
-          for (Publication publication : append.batch()) {
-            long id = ++nextId;
-            events.add(insert(id, publication, createdMs));
-            for (String topic : publication.topics()) {
-              appendTopics.merge(topic, 1L, Long::sum);
-            }
-            topicsById.put(id, List.copyOf(publication.topics()));
-          }
-          if (append.key() != null) {
-            remember(append.key(), events, now);
-          }
-          if (savepoints) {
-            statement.execute("RELEASE append");
-          }
-          appendTopics.forEach((topic, n) -> added.merge(topic, n, Long::sum));
-          stored.add(new Stored(append, events));
-        } catch (SQLException e) {
-          if (!savepoints) {
-            throw e;
-          }
-          // This append alone fails; the others of the group can still commit.
-          nextId = mark;
-          LOG.log(System.Logger.Level.WARNING, "could not store an append in " + file, e);
-          append.future().completeExceptionally(unavailable("could not store the events", e));
-          // If SQLite rolled the whole transaction back itself, this throws and fails the group.
-          statement.execute("ROLLBACK TO append");
-          statement.execute("RELEASE append");
-        }
+        LOG.log(System.Logger.Level.DEBUG, "storing the group again append by append", e);
+        Schema.rollbackQuietly(statement, e);
+        begin.execute();
+        write = storeGroup(group, now, createdMs, firstId, true);
       }
-      if (stored.isEmpty()) {
-        statement.execute("ROLLBACK");
-        for (Replay replay : replays) {
+      if (write.stored.isEmpty()) {
+        rollback.execute();
+        for (Replay replay : write.replays) {
           replay.append().keyed().complete(new Appended(replay.ids(), true));
         }
         return;
       }
-      TreeSet<Long> dropped = new TreeSet<>();
-      for (Map.Entry<String, Long> topic : added.entrySet()) {
-        addRetained.setString(1, topic.getKey());
-        addRetained.setLong(2, topic.getValue());
-        long retained;
-        try (ResultSet row = addRetained.executeQuery()) {
-          row.next();
-          retained = row.getLong(1);
-        }
-        trimTopic(topic.getKey(), retained, dropped);
-      }
-      deleteOrphans(dropped, topicsById);
       // No meta write here: the newest event carries the newest id (count retention always keeps
       // the newest event of a topic), and the retention job records last_id before it deletes.
-      statement.execute("COMMIT");
+      commit.execute();
     } catch (SQLException | RuntimeException e) {
       Schema.rollbackQuietly(statement, e);
-      failAll(group, stored, e);
+      failAll(group, e);
       return;
     }
-    lastId = nextId;
+    lastId = write.nextId;
     lastCreatedMs = createdMs;
     transactions.incrementAndGet();
     available = true;
-    announce(stored);
-    for (Stored s : stored) {
+    announce(write.stored);
+    GroupWrite committed = write;
+    completer.execute(() -> complete(committed));
+  }
+
+  /** Answers a committed group's appends (on the completer thread). */
+  private static void complete(GroupWrite write) {
+    for (Stored s : write.stored) {
       if (s.append().keyed() != null) {
         s.append().keyed().complete(new Appended(ids(s.events()), false));
       }
       s.append().future().complete(s.events());
     }
-    for (Replay replay : replays) {
+    for (Replay replay : write.replays) {
       replay.append().keyed().complete(new Appended(replay.ids(), true));
     }
+  }
+
+  /** What one attempt at a group wrote in the open transaction. */
+  private static final class GroupWrite {
+    final List<Stored> stored = new ArrayList<>();
+    final List<Replay> replays = new ArrayList<>();
+    long nextId;
+
+    GroupWrite(long lastId) {
+      nextId = lastId;
+    }
+  }
+
+  /**
+   * Stores the group in the open transaction, then applies count retention to its topics. With
+   * {@code savepoints}, an append that cannot be stored fails alone (its future completes
+   * exceptionally here); without, the first failure throws.
+   */
+  private GroupWrite storeGroup(
+      List<Append> group, Instant now, long createdMs, long lastId, boolean savepoints)
+      throws SQLException {
+    GroupWrite write = new GroupWrite(lastId);
+    Map<String, Long> added = new HashMap<>();
+    Map<Long, Set<String>> topicsById = new HashMap<>();
+    for (Append append : group) {
+      long mark = write.nextId;
+      if (savepoints) {
+        savepoint.execute();
+      }
+      try {
+        if (append.key() != null && knownKey(append, now, write.replays)) {
+          if (savepoints) {
+            release.execute();
+          }
+          continue;
+        }
+        List<StoredEvent> events = new ArrayList<>(append.batch().size());
+        for (Publication publication : append.batch()) {
+          long id = ++write.nextId;
+          events.add(insert(id, publication, createdMs));
+          topicsById.put(id, publication.topics());
+        }
+        if (append.key() != null) {
+          remember(append.key(), events, now);
+        }
+        if (savepoints) {
+          release.execute();
+        }
+        for (Publication publication : append.batch()) {
+          for (String topic : publication.topics()) {
+            added.merge(topic, 1L, Long::sum);
+          }
+        }
+        write.stored.add(new Stored(append, events));
+      } catch (SQLException e) {
+        if (!savepoints) {
+          throw e;
+        }
+        // This append alone fails; the others of the group can still commit.
+        write.nextId = mark;
+        for (long id = mark + 1; id <= mark + append.batch().size(); id++) {
+          topicsById.remove(id);
+        }
+        LOG.log(System.Logger.Level.WARNING, "could not store an append in " + file, e);
+        append.future().completeExceptionally(unavailable("could not store the events", e));
+        // If SQLite rolled the whole transaction back itself, this throws and fails the group.
+        rollbackToSavepoint.execute();
+        release.execute();
+      }
+    }
+    if (write.stored.isEmpty()) {
+      return write;
+    }
+    Map<Long, String> dropped = new TreeMap<>();
+    for (Map.Entry<String, Long> topic : added.entrySet()) {
+      addRetained.setString(1, topic.getKey());
+      addRetained.setLong(2, topic.getValue());
+      long retained;
+      try (ResultSet row = addRetained.executeQuery()) {
+        row.next();
+        retained = row.getLong(1);
+      }
+      trimTopic(topic.getKey(), retained, dropped);
+    }
+    deleteOrphans(dropped, topicsById);
+    return write;
   }
 
   /**
@@ -612,23 +690,24 @@ final class WriteLoop implements Runnable {
     }
   }
 
-  private void failAll(List<Append> group, List<Stored> stored, Exception cause) {
+  private void failAll(List<Append> group, Exception cause) {
     available = false;
     LOG.log(System.Logger.Level.WARNING, "could not commit appends to " + file, cause);
     StoreUnavailableException error = unavailable("could not store the events", cause);
     for (Append append : group) {
       append.future().completeExceptionally(error);
     }
-    stored.clear();
   }
 
   // ---- retention ----
 
   /**
    * Drops the oldest events of {@code topic} beyond the count limit, given that it now retains
-   * {@code retained}; adds their ids to {@code dropped} (they may now belong to no topic).
+   * {@code retained}; adds their ids to {@code dropped}, with the topic (they may now belong to no
+   * topic).
    */
-  private void trimTopic(String topic, long retained, TreeSet<Long> dropped) throws SQLException {
+  private void trimTopic(String topic, long retained, Map<Long, String> dropped)
+      throws SQLException {
     long excess = retained - maxCount;
     if (excess <= 0) {
       return;
@@ -660,15 +739,28 @@ final class WriteLoop implements Runnable {
     recordDropped.setLong(2, through);
     recordDropped.setString(3, topic);
     recordDropped.executeUpdate();
-    dropped.addAll(ids);
+    for (long id : ids) {
+      dropped.put(id, topic);
+    }
   }
 
-  /** Deletes the events among {@code ids} that no topic retains any more. */
-  private void deleteOrphans(TreeSet<Long> ids, Map<Long, List<String>> knownTopics)
+  /**
+   * Deletes the events among {@code dropped} (id to a topic it was just dropped from) that no topic
+   * retains any more; {@code knownTopics} has the topics of the events this group stored.
+   */
+  private void deleteOrphans(Map<Long, String> dropped, Map<Long, Set<String>> knownTopics)
       throws SQLException {
-    for (long id : ids) {
-      List<String> topics = knownTopics.get(id);
+    for (Map.Entry<Long, String> entry : dropped.entrySet()) {
+      long id = entry.getKey();
+      Collection<String> topics = knownTopics.get(id);
       if (topics == null) {
+        // Most events have one topic: then the topic it was dropped from was its only one, and
+        // one statement deletes it without looking anything up.
+        deleteSingleTopicEvent.setLong(1, id);
+        deleteSingleTopicEvent.setString(2, entry.getValue());
+        if (deleteSingleTopicEvent.executeUpdate() > 0) {
+          continue;
+        }
         topicsOfEvent.setLong(1, id);
         try (ResultSet row = topicsOfEvent.executeQuery()) {
           if (!row.next()) {
@@ -684,7 +776,7 @@ final class WriteLoop implements Runnable {
     }
   }
 
-  private boolean anyTopicHas(List<String> topics, long id) throws SQLException {
+  private boolean anyTopicHas(Collection<String> topics, long id) throws SQLException {
     for (String topic : topics) {
       topicHasEvent.setString(1, topic);
       topicHasEvent.setLong(2, id);
@@ -737,7 +829,7 @@ final class WriteLoop implements Runnable {
 
   /** Deletes up to {@link #RETENTION_BATCH} events past their age, oldest first. */
   private int deleteAged() throws SQLException {
-    statement.execute("BEGIN IMMEDIATE");
+    begin.execute();
     try {
       Map<Long, String> aged = new LinkedHashMap<>();
       agedEvents.setLong(1, ageLimit.cutoff());
@@ -754,7 +846,7 @@ final class WriteLoop implements Runnable {
       forgetCursors.setLong(1, ageLimit.cutoff());
       forgetCursors.executeUpdate();
       if (aged.isEmpty()) {
-        statement.execute("COMMIT");
+        commit.execute();
         return 0;
       }
       // The deleted events may include the newest: keep its id in meta, never to be reused.
@@ -781,7 +873,7 @@ final class WriteLoop implements Runnable {
         recordDropped.setString(3, topic.getKey());
         recordDropped.executeUpdate();
       }
-      statement.execute("COMMIT");
+      commit.execute();
       return aged.size();
     } catch (SQLException | RuntimeException e) {
       Schema.rollbackQuietly(statement, e);
@@ -793,7 +885,7 @@ final class WriteLoop implements Runnable {
 
   private void writeCursors(SaveCursors save) {
     try {
-      statement.execute("BEGIN IMMEDIATE");
+      begin.execute();
       try {
         long now = clock.millis();
         for (Map.Entry<CursorKey, Long> cursor : save.cursors().entrySet()) {
@@ -803,7 +895,7 @@ final class WriteLoop implements Runnable {
           saveCursor.setLong(4, now);
           saveCursor.executeUpdate();
         }
-        statement.execute("COMMIT");
+        commit.execute();
       } catch (SQLException | RuntimeException e) {
         Schema.rollbackQuietly(statement, e);
         throw e;
@@ -819,10 +911,10 @@ final class WriteLoop implements Runnable {
 
   private boolean probeWrite() {
     try {
-      statement.execute("BEGIN IMMEDIATE");
+      begin.execute();
       try {
         statement.executeUpdate("UPDATE meta SET value = value WHERE key = 'last_id'");
-        statement.execute("COMMIT");
+        commit.execute();
       } catch (SQLException e) {
         Schema.rollbackQuietly(statement, e);
         throw e;
@@ -838,6 +930,15 @@ final class WriteLoop implements Runnable {
 
   private void shutDown() {
     stopped = true;
+    completer.shutdown();
+    try {
+      // Every committed append is answered before close() returns.
+      if (!completer.awaitTermination(STOP_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+        LOG.log(System.Logger.Level.WARNING, "appends to " + file + " not answered in time");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     failLeftovers();
     if (!retentionWaiters.isEmpty()) {
       finishRetention(closed());

@@ -169,6 +169,32 @@ class GroupCommitTest {
     }
   }
 
+  @Test
+  void closeReturnsOnlyOnceEveryAcceptedAppendIsAnswered() throws Exception {
+    // Appends are answered on the completer thread, after the writer has moved on: close() must
+    // still leave none of them pending.
+    List<CompletableFuture<List<StoredEvent>>> futures = new ArrayList<>();
+    SqliteEventLog log = SqliteEventLog.builder().path(dir.resolve("events.db")).build();
+    try {
+      log.listener(events -> {});
+      for (int i = 0; i < 2_000; i++) {
+        futures.add(log.append(List.of(publication("e" + i, "t" + (i % 10)))));
+      }
+    } finally {
+      log.close();
+    }
+    List<Long> ids = new ArrayList<>();
+    for (CompletableFuture<List<StoredEvent>> future : futures) {
+      assertThat(future).as("answered before close() returned").isDone();
+      ids.add(future.getNow(null).get(0).id());
+    }
+    assertThat(ids).as("stored in submission order").isSorted().doesNotHaveDuplicates();
+    try (SqliteEventLog reopened =
+        SqliteEventLog.builder().path(dir.resolve("events.db")).build()) {
+      assertThat(reopened.lastId()).isEqualTo(ids.get(ids.size() - 1));
+    }
+  }
+
   private static void awaitQuietly(CountDownLatch latch) {
     try {
       if (!latch.await(10, SECONDS)) {

@@ -11,6 +11,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -20,8 +23,9 @@ import java.util.concurrent.TimeUnit;
  *
  * <pre>
  * java -cp benchmarks.jar dev.herald.bench.load.LoadGenerator &lt;idle|broadcast|members|publish&gt;
- *     --target herald|nchan|trivial --port P [--subs N] [--seconds S] [--pids p1,p2]
- *     [--rates r1,r2,...] [--window W] [--publishers P] [--threads T] [--payload B] [--json FILE]
+ *     --target herald|nchan|trivial --port P[,P2...] [--subs N] [--seconds S] [--pids p1,p2]
+ *     [--rates r1,r2,...] [--window W] [--publishers P] [--publisher-threads N] [--threads T]
+ *     [--payload B] [--json FILE]
  * </pre>
  *
  * <ul>
@@ -34,19 +38,24 @@ import java.util.concurrent.TimeUnit;
  *       topics at each rate of --rates; per step: achieved rate, delivered/expected, p50/p99; stops
  *       after two failed steps in a row. A step is ok when at least 97 % of the target rate was
  *       sent, every publish was acknowledged, every event delivered and p99 &lt; 100 ms.
- *   <li>{@code publish}: no subscribers; closed-loop POSTs on --publishers keep-alive connections.
+ *   <li>{@code publish}: no subscribers; closed-loop POSTs on --publishers keep-alive connections
+ *       (one request in flight each), spread over --publisher-threads event loops (default 1).
  * </ul>
  */
 public final class LoadGenerator {
   private final Map<String, String> opts;
   private final Target target;
-  private final int port;
+  // Several ports (comma-separated) spread subscribers and publishers round-robin over nodes.
+  private final int[] ports;
   private final Map<String, Object> result = new LinkedHashMap<>();
 
   private LoadGenerator(Map<String, String> opts) {
     this.opts = opts;
     this.target = Target.valueOf(opts.getOrDefault("target", "herald").toUpperCase(Locale.ROOT));
-    this.port = Integer.parseInt(opts.getOrDefault("port", "8080"));
+    this.ports =
+        java.util.Arrays.stream(opts.getOrDefault("port", "8080").split(","))
+            .mapToInt(Integer::parseInt)
+            .toArray();
   }
 
   /**
@@ -95,7 +104,7 @@ public final class LoadGenerator {
   private void idle(EpollEventLoopGroup group) throws Exception {
     int n = intOpt("subs", 10_000);
     long before = rssKb();
-    Subscribers subs = new Subscribers(group, target, port);
+    Subscribers subs = new Subscribers(group, target, ports);
     subs.open(n, i -> target.topic("member", i), 120_000);
     Thread.sleep((long) (seconds() * 1000));
     long after = rssKb();
@@ -112,11 +121,11 @@ public final class LoadGenerator {
   private void broadcast(EpollEventLoopGroup group) throws Exception {
     int n = intOpt("subs", 10_000);
     int window = intOpt("window", 4);
-    Subscribers subs = new Subscribers(group, target, port);
+    Subscribers subs = new Subscribers(group, target, ports);
     subs.open(n, i -> "bcast", 120_000);
     int open = subs.open.get();
     result.put("subscribers", open);
-    Publishers pub = new Publishers(target, port, s -> "bcast", intOpt("payload", 64));
+    Publishers pub = new Publishers(target, ports, s -> "bcast", intOpt("payload", 64));
     pub.connect(1);
     double secs = seconds();
     // (a) sustained: at most `window` broadcasts not yet delivered to every subscriber.
@@ -160,13 +169,13 @@ public final class LoadGenerator {
 
   private void members(EpollEventLoopGroup group) throws Exception {
     int n = intOpt("subs", 10_000);
-    Subscribers subs = new Subscribers(group, target, port);
+    Subscribers subs = new Subscribers(group, target, ports);
     subs.open(n, i -> target.topic("member", i), 180_000);
     int open = subs.open.get();
     result.put("subscribers", open);
     Publishers pub =
         new Publishers(
-            target, port, s -> target.topic("member", (int) (s % n)), intOpt("payload", 64));
+            target, ports, s -> target.topic("member", (int) (s % n)), intOpt("payload", 64));
     int connections = intOpt("publishers", 64);
     pub.connect(connections);
     List<Map<String, Object>> steps = new ArrayList<>();
@@ -219,22 +228,52 @@ public final class LoadGenerator {
   private void publish() throws Exception {
     int connections = intOpt("publishers", 64);
     int topics = intOpt("topics", 1);
-    Publishers pub =
-        new Publishers(
-            target, port, s -> target.topic("durable" + (s % topics), 0), intOpt("payload", 64));
-    pub.connect(connections);
-    pub.run(0, sent -> true, Math.min(3, seconds() / 2));
+    // One event loop thread sends and reads for all its connections; above ~25 000 requests/s one
+    // thread can be the limit, so the connections can be spread over several, each its own loop.
+    int threads = Math.max(1, Math.min(connections, intOpt("publisher-threads", 1)));
+    List<Publishers> pubs = new ArrayList<>();
+    for (int t = 0; t < threads; t++) {
+      Publishers pub =
+          new Publishers(
+              target, ports, s -> target.topic("durable" + (s % topics), 0), intOpt("payload", 64));
+      pub.connect(connections / threads + (t < connections % threads ? 1 : 0));
+      pubs.add(pub);
+    }
+    runAll(pubs, Math.min(3, seconds() / 2));
     long start = System.nanoTime();
-    long[] run = pub.run(0, sent -> true, seconds());
+    long[] run = runAll(pubs, seconds());
     double elapsed = (System.nanoTime() - start) / 1e9;
     result.put("publishers", connections);
+    result.put("publisherThreads", threads);
     result.put("acked", run[1]);
     result.put("failed", run[2]);
     if (run[2] > 0) {
       result.put("failureStatus", run[3]);
     }
     result.put("ackedPerSec", Math.round(run[1] / elapsed));
-    pub.close();
+    pubs.forEach(Publishers::close);
+  }
+
+  /** Runs every publisher closed-loop at once for {@code seconds}; sums their counters. */
+  private static long[] runAll(List<Publishers> pubs, double seconds) throws Exception {
+    ExecutorService pool = Executors.newFixedThreadPool(pubs.size());
+    try {
+      List<Future<long[]>> runs = new ArrayList<>();
+      for (Publishers pub : pubs) {
+        runs.add(pool.submit(() -> pub.run(0, sent -> true, seconds)));
+      }
+      long[] sum = new long[4];
+      for (Future<long[]> f : runs) {
+        long[] r = f.get();
+        for (int i = 0; i < 3; i++) {
+          sum[i] += r[i];
+        }
+        sum[3] = Math.max(sum[3], r[3]);
+      }
+      return sum;
+    } finally {
+      pool.shutdownNow();
+    }
   }
 
   private void putLatency(String prefix, LatencyHistogram h) {

@@ -27,7 +27,7 @@ final class Publishers {
   private final EpollEventLoopGroup group = new EpollEventLoopGroup(1);
   private final EventLoop loop = group.next();
   private final Target target;
-  private final int port;
+  private final int[] ports;
   private final LongFunction<String> topicOf;
   private final String padding;
   private final ArrayDeque<Channel> idle = new ArrayDeque<>();
@@ -43,9 +43,9 @@ final class Publishers {
   private boolean running;
   private ScheduledFuture<?> ticker;
 
-  Publishers(Target target, int port, LongFunction<String> topicOf, int payloadBytes) {
+  Publishers(Target target, int[] ports, LongFunction<String> topicOf, int payloadBytes) {
     this.target = target;
-    this.port = port;
+    this.ports = ports;
     this.topicOf = topicOf;
     this.padding = "x".repeat(Math.max(0, payloadBytes));
   }
@@ -64,7 +64,7 @@ final class Publishers {
                   }
                 });
     for (int i = 0; i < count; i++) {
-      Channel ch = bootstrap.connect("127.0.0.1", port).sync().channel();
+      Channel ch = bootstrap.connect("127.0.0.1", ports[i % ports.length]).sync().channel();
       loop.submit(() -> idle.add(ch)).syncUninterruptibly();
       connected++;
     }

@@ -34,7 +34,7 @@ final class Subscribers {
 
   private final EventLoopGroup group;
   private final Target target;
-  private final int port;
+  private final int[] ports;
   final LongAdder delivered = new LongAdder();
   final AtomicInteger open = new AtomicInteger();
   final AtomicInteger refused = new AtomicInteger();
@@ -42,10 +42,10 @@ final class Subscribers {
   private final Map<EventLoop, LatencyHistogram> histograms = new ConcurrentHashMap<>();
   private final List<Channel> channels = new ArrayList<>();
 
-  Subscribers(EventLoopGroup group, Target target, int port) {
+  Subscribers(EventLoopGroup group, Target target, int[] ports) {
     this.group = group;
     this.target = target;
-    this.port = port;
+    this.ports = ports;
   }
 
   /** Opens {@code count} streams, at most 256 connecting at once, and waits until all are open. */
@@ -74,7 +74,8 @@ final class Subscribers {
                       c.pipeline().addLast(new SseCounter(request, connecting));
                     }
                   })
-              .connect("127.0.0.1", port)
+              // Spread over the nodes when there are several.
+              .connect("127.0.0.1", ports[i % ports.length])
               .addListener(
                   f -> {
                     if (!f.isSuccess()) {

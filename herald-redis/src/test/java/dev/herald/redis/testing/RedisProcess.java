@@ -24,6 +24,7 @@ public final class RedisProcess implements AutoCloseable {
 
   private final Path dir;
   private final boolean persistent;
+  private final List<String> extraArgs;
   private final int port;
   private Process process;
 
@@ -34,13 +35,36 @@ public final class RedisProcess implements AutoCloseable {
    * @param persistent whether a restarted server finds the data again (AOF, fsync always)
    */
   public RedisProcess(Path dir, boolean persistent) {
+    this(dir, persistent, List.of());
+  }
+
+  /**
+   * Like {@link #RedisProcess(Path, boolean)}, with more redis-server arguments (a cluster node's).
+   */
+  public RedisProcess(Path dir, boolean persistent, List<String> extraArgs) {
     this.dir = dir;
     this.persistent = persistent;
+    this.extraArgs = List.copyOf(extraArgs);
+    this.port = freePort();
+  }
+
+  /** Whether redis-server is installed where these processes look for it. */
+  public static boolean isInstalled() {
+    return java.nio.file.Files.isExecutable(Path.of(BINARY));
+  }
+
+  /** A TCP port free on 127.0.0.1 a moment ago. */
+  public static int freePort() {
     try (ServerSocket socket = new ServerSocket(0)) {
-      this.port = socket.getLocalPort();
+      return socket.getLocalPort();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /** The port it listens on. */
+  public int port() {
+    return port;
   }
 
   /** The Redis URI of this server, e.g. {@code redis://127.0.0.1:40123}. */
@@ -57,6 +81,7 @@ public final class RedisProcess implements AutoCloseable {
     } else {
       command.addAll(List.of("--appendonly", "no"));
     }
+    command.addAll(extraArgs);
     process = new ProcessBuilder(command).redirectErrorStream(true).start();
     CompletableFuture<Void> ready = new CompletableFuture<>();
     Process started = process;

@@ -1,16 +1,20 @@
 package dev.herald.hub.internal.config;
 
 import dev.herald.redis.RedisEventLog;
+import dev.herald.redis.RedisPresence;
 import dev.herald.server.EventLog;
 import dev.herald.server.MemoryEventLog;
+import dev.herald.server.Presence;
 import dev.herald.server.Retention;
 import dev.herald.sqlite.SqliteEventLog;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.Optional;
 
 /**
- * The {@code --store} setting: {@code memory}, {@code sqlite:<path>} or {@code redis://...}. Parsed
- * up front so a typo is refused with a sentence before anything is opened.
+ * The {@code --store} setting: {@code memory}, {@code sqlite:<path>}, {@code redis://...} or a
+ * Redis Cluster's seed nodes {@code redis-cluster://host:port[,host:port...]}. Parsed up front so a
+ * typo is refused with a sentence before anything is opened.
  *
  * @param kind which store
  * @param location the file path (sqlite) or URL (redis); empty for memory
@@ -22,7 +26,7 @@ public record StoreSpec(Kind kind, String location) {
     MEMORY,
     /** One SQLite file: durable on one machine. */
     SQLITE,
-    /** Redis: the cluster store. */
+    /** Redis, standalone or a Redis Cluster: the store of a cluster of hub nodes. */
     REDIS
   }
 
@@ -48,15 +52,19 @@ public record StoreSpec(Kind kind, String location) {
       }
       return new StoreSpec(Kind.SQLITE, path);
     }
-    if (lower.startsWith("redis://") || lower.startsWith("rediss://")) {
+    if (lower.startsWith("redis://")
+        || lower.startsWith("rediss://")
+        || lower.startsWith("redis-cluster://")
+        || lower.startsWith("rediss-cluster://")) {
       try {
         RedisEventLog.builder().uri(trimmed); // checks the URL, connects to nothing
       } catch (RuntimeException e) {
         throw new IllegalArgumentException(
             "store \""
                 + new StoreSpec(Kind.REDIS, trimmed)
-                + "\" is not a Redis URL; use redis://[:password@]host[:port][/db] or rediss://..."
-                + " for TLS",
+                + "\" is not a Redis URL; use redis://[:password@]host[:port][/db] (rediss:// for"
+                + " TLS) or, for a Redis Cluster, redis-cluster://[:password@]host:port[,host:port...]"
+                + " (rediss-cluster:// for TLS)",
             e);
       }
       return new StoreSpec(Kind.REDIS, trimmed);
@@ -66,7 +74,7 @@ public record StoreSpec(Kind kind, String location) {
             + spec
             + "\"; use memory, sqlite:<path> (default "
             + DEFAULT
-            + ") or redis://host:port");
+            + "), redis://host:port or redis-cluster://host:port[,host:port...]");
   }
 
   /** The key prefix of the Redis store unless configured otherwise. */
@@ -114,6 +122,20 @@ public record StoreSpec(Kind kind, String location) {
     }
   }
 
+  /**
+   * The cluster-wide presence that goes with the store: for Redis, a {@link RedisPresence} on the
+   * same Redis and key prefix as the log (so device streams replace each other, and presence and
+   * reach count every node); none for the single-node stores.
+   *
+   * @throws dev.herald.server.StoreUnavailableException if Redis cannot be reached
+   */
+  public Optional<Presence> presence(String redisKeyPrefix) {
+    if (kind != Kind.REDIS) {
+      return Optional.empty();
+    }
+    return Optional.of(RedisPresence.builder().uri(location).keyPrefix(redisKeyPrefix).build());
+  }
+
   /** The spec as a user writes it, with a Redis password masked: it ends up in logs. */
   @Override
   public String toString() {
@@ -129,7 +151,8 @@ public record StoreSpec(Kind kind, String location) {
     if (at < scheme || (end >= 0 && at > end)) {
       return location;
     }
-    // redis://user:secret@host -> redis://user:***@host; redis://secret@host -> redis://***@host
+    // redis://user:secret@host -> redis://user:***@host; redis://secret@host -> redis://***@host;
+    // redis-cluster://:secret@h1:1,h2:2 -> redis-cluster://:***@h1:1,h2:2
     String userInfo = location.substring(scheme, at);
     int colon = userInfo.indexOf(':');
     String masked = colon >= 0 ? userInfo.substring(0, colon + 1) + "***" : "***";

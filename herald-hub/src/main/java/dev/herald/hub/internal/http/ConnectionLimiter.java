@@ -81,7 +81,9 @@ public final class ConnectionLimiter extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    if (Boolean.TRUE.equals(ctx.channel().attr(OVER).get())) {
+    // hasAttr first: attr() would add an empty attribute to every connection on its first read.
+    Channel channel = ctx.channel();
+    if (channel.hasAttr(OVER) && Boolean.TRUE.equals(channel.attr(OVER).get())) {
       ReferenceCountUtil.release(msg);
       if (msg instanceof HttpRequest) {
         throw Refusal.unavailable(
@@ -92,7 +94,7 @@ public final class ConnectionLimiter extends ChannelInboundHandlerAdapter {
       }
       return;
     }
-    Integer retry = ctx.channel().attr(RATE_RETRY).get();
+    Integer retry = channel.hasAttr(RATE_RETRY) ? channel.attr(RATE_RETRY).get() : null;
     if (retry != null) {
       ReferenceCountUtil.release(msg);
       if (msg instanceof HttpRequest) {

@@ -33,6 +33,14 @@ public record RequestInfo(String method, String path, Route route, boolean keepA
     return msg instanceof HttpRequest && info != null && info.route == route;
   }
 
+  /**
+   * Forgets the request of a connection that became an event stream: nothing reads it any more, and
+   * an idle stream should hold no more than it needs.
+   */
+  public static void forget(Channel channel) {
+    channel.attr(KEY).set(null);
+  }
+
   /** Marks the channel as carrying an event stream: its response has begun. */
   public static void markStreaming(Channel channel) {
     channel.attr(STREAMING).set(Boolean.TRUE);

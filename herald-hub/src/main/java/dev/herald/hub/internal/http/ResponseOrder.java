@@ -16,7 +16,8 @@ import java.util.ArrayDeque;
  * pipelined request that must wait.
  */
 public final class ResponseOrder extends ChannelInboundHandlerAdapter {
-  private final ArrayDeque<Object> held = new ArrayDeque<>();
+  // Small: one per connection, and it rarely holds more than the rest of one request.
+  private final ArrayDeque<Object> held = new ArrayDeque<>(2);
   private ChannelHandlerContext ctx;
   // How many responses (or verifications) are pending; messages are held while it is above 0.
   private int holds;
@@ -76,10 +77,20 @@ public final class ResponseOrder extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
+    releaseHeld();
+    ctx.fireChannelInactive();
+  }
+
+  /** Removed when the connection became an event stream: what it held is never answered. */
+  @Override
+  public void handlerRemoved(ChannelHandlerContext ctx) {
+    releaseHeld();
+  }
+
+  private void releaseHeld() {
     Object msg;
     while ((msg = held.poll()) != null) {
       ReferenceCountUtil.release(msg);
     }
-    ctx.fireChannelInactive();
   }
 }

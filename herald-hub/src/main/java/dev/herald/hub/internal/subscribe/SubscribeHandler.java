@@ -1,7 +1,5 @@
 package dev.herald.hub.internal.subscribe;
 
-import dev.herald.core.Comment;
-import dev.herald.core.SseEncoder;
 import dev.herald.hub.internal.auth.Access;
 import dev.herald.hub.internal.auth.AuthHandler;
 import dev.herald.hub.internal.http.Redaction;
@@ -19,14 +17,12 @@ import dev.herald.server.Position;
 import dev.herald.server.StoreUnavailableException;
 import dev.herald.server.Subscription;
 import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.group.ChannelGroup;
-import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
@@ -63,7 +59,6 @@ public final class SubscribeHandler extends ChannelInboundHandlerAdapter {
   /** The header naming the member whose topic ({@code members/<id>}) to follow. */
   public static final String MEMBER_ID = "Member-ID";
 
-  private static final byte[] OPENING = SseEncoder.encode(new Comment("ok"));
   private static final Logger LOG = LoggerFactory.getLogger(SubscribeHandler.class);
 
   /**
@@ -129,21 +124,24 @@ public final class SubscribeHandler extends ChannelInboundHandlerAdapter {
     }
     Access.subscribe(ctx.channel(), topics);
     Optional<Instant> expiresAt = AuthHandler.principal(ctx.channel()).expiresAt();
-    // An explicit Last-Event-ID wins; a device without one resumes from its cursor.
-    Position position;
+    // The device cursor is a store read: on a watcher thread when the store is shared (Redis).
+    if (watchers == null) {
+      open(ctx.channel(), topics, position(given, device, topics), expiresAt, device);
+    } else {
+      watchThenOpen(
+          ctx.channel(), topics, () -> position(given, device, topics), expiresAt, device);
+    }
+  }
+
+  /** An explicit Last-Event-ID wins; a device without one resumes from its cursor. */
+  private Position position(Optional<Position> given, Optional<String> device, Set<String> topics) {
     try {
-      position =
-          given
-              .or(() -> device.flatMap(d -> broker.devicePosition(d, topics)))
-              .orElse(Position.live());
+      return given
+          .or(() -> device.flatMap(d -> broker.devicePosition(d, topics)))
+          .orElse(Position.live());
     } catch (StoreUnavailableException e) {
       throw Refusal.unavailable(
           "store_unavailable", "the event store is unavailable; retry later", 1);
-    }
-    if (watchers == null) {
-      open(ctx.channel(), topics, position, expiresAt, device);
-    } else {
-      watchThenOpen(ctx.channel(), topics, position, expiresAt, device);
     }
   }
 
@@ -175,7 +173,7 @@ public final class SubscribeHandler extends ChannelInboundHandlerAdapter {
   private void watchThenOpen(
       Channel channel,
       Set<String> topics,
-      Position position,
+      java.util.function.Supplier<Position> positions,
       Optional<Instant> expiresAt,
       Optional<String> device) {
     EventLog log = broker.log();
@@ -192,11 +190,21 @@ public final class SubscribeHandler extends ChannelInboundHandlerAdapter {
             // The broker's own watch meets the same failure and refuses the subscription.
             LOG.debug("watching {} topics ahead of a subscription failed: {}", topics.size(), e);
           }
+          Position[] position = {null};
+          RuntimeException[] refused = {null};
+          try {
+            position[0] = positions.get();
+          } catch (RuntimeException e) {
+            refused[0] = e;
+          }
           Runnable openAndRelease =
               () -> {
                 try {
+                  if (refused[0] != null) {
+                    throw refused[0];
+                  }
                   if (channel.isActive()) {
-                    open(channel, topics, position, expiresAt, device);
+                    open(channel, topics, position[0], expiresAt, device);
                   }
                 } catch (RuntimeException e) {
                   channel.pipeline().fireExceptionCaught(e);
@@ -234,7 +242,7 @@ public final class SubscribeHandler extends ChannelInboundHandlerAdapter {
     ChannelSink sink = new ChannelSink(channel, buffers, maxUnsentBytes);
     Subscription subscription;
     try {
-      // A device's newer stream replaces its older one, which ends once this one is registered.
+      // A device's newer stream replaces its older one once it is open (below).
       subscription =
           device.isPresent()
               ? broker.subscribe(topics, position, sink, device.get())
@@ -245,7 +253,6 @@ public final class SubscribeHandler extends ChannelInboundHandlerAdapter {
     sink.attach(subscription);
     RequestInfo.markStreaming(channel);
     streams.add(channel);
-    channel.closeFuture().addListener((ChannelFutureListener) f -> subscription.close());
     expiresAt.ifPresent(expiry -> closeAtExpiry(channel, subscription, expiry));
     HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
     head.headers()
@@ -253,8 +260,12 @@ public final class SubscribeHandler extends ChannelInboundHandlerAdapter {
         .set(HttpHeaderNames.CACHE_CONTROL, "no-store")
         .set("X-Accel-Buffering", "no")
         .set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+    // Through the whole pipeline (CORS headers, the encoder); from here on the sink writes chunks
+    // itself and is the connection's only handler, and it closes the subscription with the channel.
     channel.write(head);
-    channel.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(OPENING)));
+    sink.start();
+    // Only now, with this stream open, does the device's older stream end (REPLACED).
+    subscription.opened();
   }
 
   /**

@@ -1,0 +1,69 @@
+package dev.herald.hub.internal.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.herald.hub.internal.config.StoreSpec.Kind;
+import org.junit.jupiter.api.Test;
+
+/** Parsing {@code --store} specs, and masking Redis passwords when they are shown. */
+class StoreSpecTest {
+  @Test
+  void parsesEveryKindOfStore() {
+    assertThat(StoreSpec.parse("memory")).isEqualTo(new StoreSpec(Kind.MEMORY, ""));
+    assertThat(StoreSpec.parse(" sqlite:./data/e.db "))
+        .isEqualTo(new StoreSpec(Kind.SQLITE, "./data/e.db"));
+    assertThat(StoreSpec.parse("redis://127.0.0.1:6379/2"))
+        .isEqualTo(new StoreSpec(Kind.REDIS, "redis://127.0.0.1:6379/2"));
+    assertThat(StoreSpec.parse("rediss://redis.example:6380"))
+        .isEqualTo(new StoreSpec(Kind.REDIS, "rediss://redis.example:6380"));
+  }
+
+  @Test
+  void acceptsRedisClusterSeedNodes() {
+    String plain = "redis-cluster://10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000";
+    assertThat(StoreSpec.parse(plain)).isEqualTo(new StoreSpec(Kind.REDIS, plain));
+    String tls = "rediss-cluster://:pw@redis.example:6380";
+    assertThat(StoreSpec.parse(tls)).isEqualTo(new StoreSpec(Kind.REDIS, tls));
+  }
+
+  @Test
+  void masksTheRedisPasswordWhenShown() {
+    assertThat(StoreSpec.parse("redis://:s3cret@127.0.0.1:6379/2"))
+        .hasToString("redis://:***@127.0.0.1:6379/2");
+    assertThat(StoreSpec.parse("redis://ana:s3cret@127.0.0.1:6379"))
+        .hasToString("redis://ana:***@127.0.0.1:6379");
+    assertThat(StoreSpec.parse("redis-cluster://:s3cret@10.0.0.1:7000,10.0.0.2:7000"))
+        .hasToString("redis-cluster://:***@10.0.0.1:7000,10.0.0.2:7000");
+    assertThat(StoreSpec.parse("rediss-cluster://ana:s3cret@10.0.0.1:7000,10.0.0.2:7000"))
+        .hasToString("rediss-cluster://ana:***@10.0.0.1:7000,10.0.0.2:7000");
+    assertThat(StoreSpec.parse("redis-cluster://10.0.0.1:7000"))
+        .hasToString("redis-cluster://10.0.0.1:7000");
+  }
+
+  @Test
+  void refusesAClusterUriWithoutSeedsOrWithADatabaseAndHidesThePassword() {
+    for (String bad :
+        new String[] {
+          "redis-cluster://",
+          "redis-cluster://:s3cret@10.0.0.1:7000,",
+          "redis-cluster://:s3cret@h:1/2"
+        }) {
+      assertThatThrownBy(() -> StoreSpec.parse(bad))
+          .as(bad)
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("is not a Redis URL")
+          .hasMessageContaining("redis-cluster://[:password@]host:port[,host:port...]")
+          .hasMessageContaining("rediss-cluster:// for TLS")
+          .hasMessageNotContaining("s3cret");
+    }
+  }
+
+  @Test
+  void refusesAnUnknownStoreNamingTheClusterForm() {
+    assertThatThrownBy(() -> StoreSpec.parse("postgres://db"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("unknown store \"postgres://db\"")
+        .hasMessageContaining("redis://host:port or redis-cluster://host:port[,host:port...]");
+  }
+}

@@ -1,0 +1,69 @@
+package dev.herald.redis;
+
+import dev.herald.redis.testing.RedisCluster;
+import dev.herald.redis.testing.TestRedis;
+import dev.herald.server.EventLog;
+import dev.herald.server.EventLogContractTest;
+import dev.herald.server.Retention;
+import java.nio.file.Path;
+import java.time.Clock;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The shared {@link EventLog} contract, idempotency keys and device cursors included, on a real
+ * Redis Cluster of three masters started for this class ({@code redis-cluster://} URI). Each test
+ * has its own key prefix, so its keys live in their own slot, on whichever master owns it.
+ */
+class RedisClusterContractTest extends EventLogContractTest {
+  @TempDir static Path dir;
+
+  private static RedisCluster cluster;
+
+  private final String prefix = TestRedis.newPrefix();
+
+  @BeforeAll
+  static void startCluster() throws Exception {
+    Assumptions.assumeTrue(RedisCluster.isInstalled(), "redis-server or redis-cli is missing");
+    cluster = RedisCluster.start(dir, 3);
+  }
+
+  @AfterAll
+  static void stopCluster() {
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  @Override
+  protected EventLog newLog(Retention retention, Clock clock) {
+    return open(retention, clock);
+  }
+
+  @Override
+  protected EventLog reopen(Retention retention, Clock clock) {
+    return open(retention, clock);
+  }
+
+  @Override
+  protected boolean supportsIdempotencyKeys() {
+    return true;
+  }
+
+  @Override
+  protected boolean reopensWithHistory() {
+    return true;
+  }
+
+  private EventLog open(Retention retention, Clock clock) {
+    return new WatchingLog(
+        RedisEventLog.builder()
+            .uri(cluster.uri())
+            .keyPrefix(prefix)
+            .retention(retention)
+            .clock(clock)
+            .build());
+  }
+}

@@ -1,0 +1,140 @@
+package dev.herald.redis.testing;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.cluster.SlotHash;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.stream.Collectors;
+
+/**
+ * A real Redis Cluster of child processes on free ports (127.0.0.1): masters only, no replicas, no
+ * persistence. {@link #start} creates it with {@code redis-cli --cluster create} and returns once
+ * every node says {@code cluster_state:ok}; {@link #close} kills the processes.
+ */
+public final class RedisCluster implements AutoCloseable {
+  private static final String CLI = "/usr/bin/redis-cli";
+
+  private final List<RedisProcess> nodes = new ArrayList<>();
+
+  private RedisCluster() {}
+
+  /** Whether redis-server and redis-cli are installed (tests skip otherwise). */
+  public static boolean isInstalled() {
+    return RedisProcess.isInstalled() && Files.isExecutable(Path.of(CLI));
+  }
+
+  /**
+   * Starts {@code masters} nodes (3 or more: {@code --cluster create} needs 3), joins them and
+   * waits (bounded) until the cluster is ok.
+   *
+   * @param dir an empty directory for the nodes' cluster config files
+   */
+  public static RedisCluster start(Path dir, int masters) throws Exception {
+    RedisCluster cluster = new RedisCluster();
+    try {
+      for (int i = 0; i < masters; i++) {
+        Path nodeDir = Files.createDirectories(dir.resolve("node" + i));
+        RedisProcess node =
+            new RedisProcess(
+                nodeDir,
+                false,
+                List.of(
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    nodeDir.resolve("nodes.conf").toString(),
+                    // An explicit bus port: port + 10000 may be above 65535 or taken.
+                    "--cluster-port",
+                    Integer.toString(RedisProcess.freePort())));
+        cluster.nodes.add(node);
+        node.start();
+      }
+      List<String> create = new ArrayList<>(List.of(CLI, "--cluster", "create"));
+      for (RedisProcess node : cluster.nodes) {
+        create.add("127.0.0.1:" + node.port());
+      }
+      create.add("--cluster-yes");
+      Process cli = new ProcessBuilder(create).redirectErrorStream(true).start();
+      boolean exited = cli.waitFor(30, TimeUnit.SECONDS);
+      String output = new String(cli.getInputStream().readAllBytes(), UTF_8);
+      if (!exited || cli.exitValue() != 0) {
+        cli.destroyForcibly();
+        throw new IllegalStateException("redis-cli --cluster create failed:\n" + output);
+      }
+      cluster.awaitOk();
+      return cluster;
+    } catch (Exception | Error e) {
+      cluster.close();
+      throw e;
+    }
+  }
+
+  /** The seed URI of the whole cluster: {@code redis-cluster://127.0.0.1:p1,127.0.0.1:p2,...}. */
+  public String uri() {
+    return "redis-cluster://"
+        + nodes.stream().map(n -> "127.0.0.1:" + n.port()).collect(Collectors.joining(","));
+  }
+
+  /** The nodes, in start order. */
+  public List<RedisProcess> nodes() {
+    return List.copyOf(nodes);
+  }
+
+  /** The master serving {@code key}'s hash slot now, read from {@code CLUSTER SLOTS}. */
+  public RedisProcess masterOf(String key) {
+    int slot = SlotHash.getSlot(key);
+    RedisClient client = RedisClient.create(nodes.get(0).uri());
+    try (StatefulRedisConnection<String, String> connection = client.connect()) {
+      for (Object range : connection.sync().clusterSlots()) {
+        List<?> fields = (List<?>) range;
+        if (slot >= ((Number) fields.get(0)).longValue()
+            && slot <= ((Number) fields.get(1)).longValue()) {
+          int port = ((Number) ((List<?>) fields.get(2)).get(1)).intValue();
+          return nodes.stream().filter(n -> n.port() == port).findFirst().orElseThrow();
+        }
+      }
+      throw new IllegalStateException("no master serves slot " + slot);
+    } finally {
+      client.shutdown();
+    }
+  }
+
+  /** Kills every node. */
+  @Override
+  public void close() {
+    for (RedisProcess node : nodes) {
+      node.close();
+    }
+  }
+
+  /** Waits (bounded) until every node reports {@code cluster_state:ok} and knows every node. */
+  private void awaitOk() throws IOException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    for (RedisProcess node : nodes) {
+      RedisClient client = RedisClient.create(node.uri());
+      try (StatefulRedisConnection<String, String> connection = client.connect()) {
+        while (true) {
+          String info = connection.sync().clusterInfo();
+          if (info.contains("cluster_state:ok")
+              && info.contains("cluster_known_nodes:" + nodes.size())) {
+            break;
+          }
+          if (System.nanoTime() > deadline) {
+            throw new IllegalStateException("the cluster did not become ok:\n" + info);
+          }
+          LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50)); // polling a state, bounded
+        }
+      } finally {
+        client.shutdown();
+      }
+    }
+  }
+}
