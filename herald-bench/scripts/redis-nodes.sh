@@ -86,6 +86,8 @@ for n in $NODES; do
   # warm-up, not recorded: JIT-compile every node's publish and fan-out paths
   timeout 120 java -cp "$jar" dev.herald.bench.load.LoadGenerator broadcast --target herald \
     --port "$(IFS=,; echo "${ports[*]}")" --subs 600 --seconds 4 >>"$log" 2>&1 || true
+  timeout 120 java -cp "$jar" dev.herald.bench.load.LoadGenerator publish --target herald \
+    --port "$(IFS=,; echo "${ports[*]}")" --publishers 16 --seconds 8 >>"$log" 2>&1 || true
   run "$label" publish --seconds "$SECS" --publishers "$PUBLISHERS" --publisher-threads 2
   run "$label" broadcast --subs "$SUBS" --seconds "$SECS" --window 4
   stop_nodes

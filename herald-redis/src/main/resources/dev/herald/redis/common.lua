@@ -11,6 +11,11 @@ end
 -- The id of the newest entry of a stream's expired prefix (timestamps never decrease along a
 -- stream, so the expired entries are a prefix); 0 if none. The timestamp is an entry's first field.
 local function expiredThrough(key, cutoff)
+  -- The common case, nothing expired, costs one entry, not a page.
+  local first = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)
+  if (not first[1]) or tonumber(first[1][2][2]) > cutoff then
+    return 0
+  end
   local through = 0
   local start = '-'
   while true do
