@@ -8,19 +8,15 @@ import dev.herald.redis.testing.RedisCluster;
 import dev.herald.redis.testing.RedisProcess;
 import dev.herald.redis.testing.TestRedis;
 import java.net.http.HttpResponse;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Two hub nodes with {@code store("redis-cluster://...")} on a real Redis Cluster of three masters,
@@ -30,24 +26,14 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class HubOnRedisClusterTest {
-  @TempDir static Path dir;
-
   private static RedisCluster cluster;
 
   private final String prefix = TestRedis.newPrefix();
   private final List<AutoCloseable> resources = new ArrayList<>();
 
   @BeforeAll
-  static void startCluster() throws Exception {
-    Assumptions.assumeTrue(RedisCluster.isInstalled(), "redis-server or redis-cli is missing");
-    cluster = RedisCluster.start(dir, 3);
-  }
-
-  @AfterAll
-  static void stopCluster() {
-    if (cluster != null) {
-      cluster.close();
-    }
+  static void sharedCluster() throws Exception {
+    cluster = RedisCluster.shared();
   }
 
   @AfterEach

@@ -10,16 +10,12 @@ import dev.herald.server.CursorKey;
 import dev.herald.server.Presence;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@link PresenceAcrossNodesTest} on a real Redis Cluster of three masters: every test's keys live
@@ -27,21 +23,11 @@ import org.junit.jupiter.api.io.TempDir;
  * channel whichever master a replacement is published on.
  */
 class PresenceOnRedisClusterTest extends PresenceAcrossNodesTest {
-  @TempDir static Path dir;
-
   private static RedisCluster cluster;
 
   @BeforeAll
-  static void startCluster() throws Exception {
-    Assumptions.assumeTrue(RedisCluster.isInstalled(), "redis-server or redis-cli is missing");
-    cluster = RedisCluster.start(dir, 3);
-  }
-
-  @AfterAll
-  static void stopCluster() {
-    if (cluster != null) {
-      cluster.close();
-    }
+  static void sharedCluster() throws Exception {
+    cluster = RedisCluster.shared();
   }
 
   @Override

@@ -5,12 +5,8 @@ import dev.herald.redis.testing.TestRedis;
 import dev.herald.server.EventLog;
 import dev.herald.server.EventLogContractTest;
 import dev.herald.server.Retention;
-import java.nio.file.Path;
 import java.time.Clock;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The shared {@link EventLog} contract, idempotency keys and device cursors included, on a real
@@ -18,23 +14,13 @@ import org.junit.jupiter.api.io.TempDir;
  * has its own key prefix, so its keys live in their own slot, on whichever master owns it.
  */
 class RedisClusterContractTest extends EventLogContractTest {
-  @TempDir static Path dir;
-
   private static RedisCluster cluster;
 
   private final String prefix = TestRedis.newPrefix();
 
   @BeforeAll
-  static void startCluster() throws Exception {
-    Assumptions.assumeTrue(RedisCluster.isInstalled(), "redis-server or redis-cli is missing");
-    cluster = RedisCluster.start(dir, 3);
-  }
-
-  @AfterAll
-  static void stopCluster() {
-    if (cluster != null) {
-      cluster.close();
-    }
+  static void sharedCluster() throws Exception {
+    cluster = RedisCluster.shared();
   }
 
   @Override

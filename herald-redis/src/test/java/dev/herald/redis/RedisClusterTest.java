@@ -21,7 +21,6 @@ import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.cluster.SlotHash;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -34,13 +33,10 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.logging.Handler;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Nodes sharing a real Redis Cluster of three masters: each log is seeded with one master only and
@@ -51,23 +47,13 @@ import org.junit.jupiter.api.io.TempDir;
 class RedisClusterTest {
   private static final Retention RETENTION = new Retention(1000, Duration.ofHours(1));
 
-  @TempDir static Path dir;
-
   private static RedisCluster cluster;
 
   private final List<AutoCloseable> resources = new ArrayList<>();
 
   @BeforeAll
-  static void startCluster() throws Exception {
-    Assumptions.assumeTrue(RedisCluster.isInstalled(), "redis-server or redis-cli is missing");
-    cluster = RedisCluster.start(dir, 3);
-  }
-
-  @AfterAll
-  static void stopCluster() {
-    if (cluster != null) {
-      cluster.close();
-    }
+  static void sharedCluster() throws Exception {
+    cluster = RedisCluster.shared();
   }
 
   @AfterEach

@@ -21,6 +21,7 @@ import java.util.stream.Collectors;
  */
 public final class RedisCluster implements AutoCloseable {
   private static final String CLI = "/usr/bin/redis-cli";
+  private static RedisCluster shared;
 
   private final List<RedisProcess> nodes = new ArrayList<>();
 
@@ -37,6 +38,23 @@ public final class RedisCluster implements AutoCloseable {
    *
    * @param dir an empty directory for the nodes' cluster config files
    */
+  /**
+   * The cluster of three masters every test of this JVM shares (starting one takes seconds):
+   * started on first use, stopped when the JVM exits. Tests keep apart by key prefix. Skips the
+   * calling test (a JUnit assumption) when redis-server or redis-cli is missing.
+   */
+  public static synchronized RedisCluster shared() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        isInstalled(), "redis-server or redis-cli is missing");
+    if (shared == null) {
+      Path dir = Files.createTempDirectory("herald-redis-cluster");
+      shared = start(dir, 3);
+      RedisCluster started = shared;
+      Runtime.getRuntime().addShutdownHook(new Thread(started::close, "redis-cluster-stop"));
+    }
+    return shared;
+  }
+
   public static RedisCluster start(Path dir, int masters) throws Exception {
     RedisCluster cluster = new RedisCluster();
     try {
