@@ -31,8 +31,9 @@ public final class StressChains {
    * @param start where its first subscription started
    * @param liveLowerBound for a live start: events up to this id were fanned out before it
    *     subscribed, so it must not get them (0 when unknown)
-   * @param liveUpperBound for a live start: the newest id when it subscribed; later events it must
-   *     get
+   * @param liveUpperBound for a live start: the newest id when it subscribed, or the last event its
+   *     live hop received if lower; it need not get earlier events (they were published while it
+   *     subscribed), and it must get every later one
    * @param received the event ids it got, over all its subscriptions
    */
   public record Chain(
