@@ -19,7 +19,6 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -62,36 +61,6 @@ class HubClusterDeviceTest {
     return stream;
   }
 
-  private static JsonNode publish(HubFixture node, String member, String type) throws Exception {
-    HttpResponse<String> answer =
-        node.post("{\"event\": {\"type\": \"" + type + "\", \"body\": {}}}", "Member-ID", member);
-    assertThat(answer.statusCode()).as(answer.body()).isEqualTo(201);
-    return HubFixture.json(answer.body());
-  }
-
-  /** Polls /presence on {@code node} until {@code condition} holds; bounded. */
-  private static JsonNode awaitPresence(
-      HubFixture node, String member, Predicate<JsonNode> condition) throws Exception {
-    JsonNode presence = null;
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
-    while (System.nanoTime() < deadline) {
-      HttpResponse<String> answer = node.get("/presence?member=" + member);
-      presence = HubFixture.json(answer.body());
-      // 503 while Redis is coming back; anything else is wrong.
-      assertThat(answer.statusCode()).as(answer.body()).isIn(200, 503);
-      if (answer.statusCode() == 200 && condition.test(presence)) {
-        return presence;
-      }
-      Thread.sleep(25); // polling a condition, bounded by the deadline
-    }
-    throw new AssertionError("presence never matched: " + presence);
-  }
-
-  private static Predicate<JsonNode> devices(int devices, int subscriptions) {
-    return p ->
-        p.get("devices").size() == devices && p.get("subscriptions").asInt() == subscriptions;
-  }
-
   private static List<String> deviceIds(JsonNode presence) {
     List<String> ids = new ArrayList<>();
     presence.get("devices").forEach(d -> ids.add(d.get("deviceId").asText()));
@@ -106,24 +75,26 @@ class HubClusterDeviceTest {
     SseStream phone = subscribe(a, "Member-ID", "ana", "Device-Id", "phone-7f3a");
     SseStream laptop = subscribe(b, "Member-ID", "ana", "Device-Id", "laptop-01");
 
-    JsonNode fromA = awaitPresence(a, "ana", devices(2, 2));
-    JsonNode fromB = awaitPresence(b, "ana", devices(2, 2));
+    JsonNode fromA = a.awaitPresence("ana", HubFixture.devices(2, 2));
+    JsonNode fromB = b.awaitPresence("ana", HubFixture.devices(2, 2));
     assertThat(deviceIds(fromA)).containsExactlyInAnyOrder("phone-7f3a", "laptop-01");
     assertThat(fromB.get("devices")).isEqualTo(fromA.get("devices"));
     for (JsonNode device : fromA.get("devices")) {
       assertThat(Instant.parse(device.get("since").asText())).isAfter(before);
     }
 
-    JsonNode shipped = publish(a, "ana", "ORDER_SHIPPED");
+    JsonNode shipped = a.publishMember("ana", "ORDER_SHIPPED");
     assertThat(shipped.get("reached").asInt()).isEqualTo(2);
     String id = shipped.get("id").asText();
     assertThat(phone.next().id()).hasValue(id);
     assertThat(laptop.next().id()).hasValue(id);
-    assertThat(publish(b, "bob", "OFFLINE").get("reached").asInt()).as("nobody online").isZero();
+    assertThat(b.publishMember("bob", "OFFLINE").get("reached").asInt())
+        .as("nobody online")
+        .isZero();
 
     laptop.close(); // the lid closes
-    awaitPresence(a, "ana", devices(1, 1));
-    assertThat(publish(a, "ana", "AGAIN").get("reached").asInt()).isEqualTo(1);
+    a.awaitPresence("ana", HubFixture.devices(1, 1));
+    assertThat(a.publishMember("ana", "AGAIN").get("reached").asInt()).isEqualTo(1);
   }
 
   @Test
@@ -131,29 +102,29 @@ class HubClusterDeviceTest {
     HubFixture a = node();
     HubFixture b = node();
     SseStream onA = subscribe(a, "Member-ID", "ana", "Device-Id", "phone");
-    awaitPresence(b, "ana", devices(1, 1));
-    String one = publish(b, "ana", "ONE").get("id").asText();
+    b.awaitPresence("ana", HubFixture.devices(1, 1));
+    String one = b.publishMember("ana", "ONE").get("id").asText();
     assertThat(onA.next().id()).hasValue(one);
 
     // Back on B, with the same Device-Id: B's stream opens, then A's ends cleanly.
     SseStream onB = subscribe(b, "Member-ID", "ana", "Device-Id", "phone", "Last-Event-ID", one);
     assertThat(onA.awaitEnd(Duration.ofSeconds(15))).isTrue();
     assertThat(onA.endedCleanly()).isTrue();
-    JsonNode presence = awaitPresence(a, "ana", devices(1, 1));
+    JsonNode presence = a.awaitPresence("ana", HubFixture.devices(1, 1));
     assertThat(deviceIds(presence)).containsExactly("phone");
-    String two = publish(a, "ana", "TWO").get("id").asText();
+    String two = a.publishMember("ana", "TWO").get("id").asText();
     assertThat(onB.next().id()).hasValue(two);
     assertThat(onA.pending()).isEmpty();
 
     // Off, two events, back on A without Last-Event-ID: the cursor B saved resumes it exactly.
     onB.close();
-    awaitPresence(a, "ana", devices(0, 0));
+    a.awaitPresence("ana", HubFixture.devices(0, 0));
     awaitCursor(CursorKey.of("phone", Set.of("members/ana")), Long.parseLong(two));
-    String three = publish(b, "ana", "THREE").get("id").asText();
-    String four = publish(b, "ana", "FOUR").get("id").asText();
+    String three = b.publishMember("ana", "THREE").get("id").asText();
+    String four = b.publishMember("ana", "FOUR").get("id").asText();
     SseStream back = subscribe(a, "Member-ID", "ana", "Device-Id", "phone");
     assertThat(back.next(2)).extracting(e -> e.id().orElseThrow()).containsExactly(three, four);
-    String five = publish(b, "ana", "FIVE").get("id").asText();
+    String five = b.publishMember("ana", "FIVE").get("id").asText();
     assertThat(back.next().id()).hasValue(five);
   }
 
@@ -178,7 +149,7 @@ class HubClusterDeviceTest {
     HubFixture a = node(redis.uri());
     HubFixture b = node(redis.uri());
     subscribe(b, "Member-ID", "ana", "Device-Id", "laptop");
-    awaitPresence(a, "ana", devices(1, 1));
+    a.awaitPresence("ana", HubFixture.devices(1, 1));
 
     redis.stop();
     long start = System.nanoTime();
@@ -192,7 +163,7 @@ class HubClusterDeviceTest {
 
     redis.start(); // empty: it kept nothing
     // B finds itself unknown at its next heartbeat (every 5 s) and writes its streams again.
-    JsonNode back = awaitPresence(a, "ana", devices(1, 1));
+    JsonNode back = a.awaitPresence("ana", HubFixture.devices(1, 1));
     assertThat(deviceIds(back)).containsExactly("laptop");
   }
 
@@ -232,10 +203,10 @@ class HubClusterDeviceTest {
     HubFixture b = node();
     SseStream phone = subscribe(a, "Member-ID", "ana", "Device-Id", "phone");
     SseStream laptop = subscribe(b, "Member-ID", "ana", "Device-Id", "laptop");
-    awaitPresence(a, "ana", devices(2, 2));
+    a.awaitPresence("ana", HubFixture.devices(2, 2));
     List<String> ids = new ArrayList<>();
     for (int i = 0; i < 5; i++) {
-      JsonNode answer = publish(i % 2 == 0 ? a : b, "ana", "E" + i);
+      JsonNode answer = (i % 2 == 0 ? a : b).publishMember("ana", "E" + i);
       assertThat(answer.get("reached").asInt()).isEqualTo(2);
       ids.add(answer.get("id").asText());
     }

@@ -73,6 +73,46 @@ final class HubFixture implements AutoCloseable {
     return JSON.readTree(text);
   }
 
+  /** Publishes an event of {@code type} to {@code member} (member form), expects 201. */
+  JsonNode publishMember(String member, String type) throws Exception {
+    HttpResponse<String> answer =
+        post("{\"event\": {\"type\": \"" + type + "\", \"body\": {}}}", "Member-ID", member);
+    if (answer.statusCode() != 201) {
+      throw new AssertionError("publish answered " + answer.statusCode() + " " + answer.body());
+    }
+    return json(answer.body());
+  }
+
+  /**
+   * Polls {@code /presence?member=} until {@code condition} holds, bounded (15 s); 503 (a Redis
+   * store coming back) is waited out, any other status fails.
+   */
+  JsonNode awaitPresence(String member, java.util.function.Predicate<JsonNode> condition)
+      throws Exception {
+    JsonNode presence = null;
+    long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+    while (System.nanoTime() < deadline) {
+      HttpResponse<String> answer = get("/presence?member=" + member);
+      if (answer.statusCode() != 200 && answer.statusCode() != 503) {
+        throw new AssertionError("presence answered " + answer.statusCode() + " " + answer.body());
+      }
+      if (answer.statusCode() == 200) {
+        presence = json(answer.body());
+        if (condition.test(presence)) {
+          return presence;
+        }
+      }
+      Thread.sleep(25); // polling a condition, bounded by the deadline
+    }
+    throw new AssertionError("presence never matched: " + presence);
+  }
+
+  /** A presence answer with this many devices and subscriptions. */
+  static java.util.function.Predicate<JsonNode> devices(int devices, int subscriptions) {
+    return p ->
+        p.get("devices").size() == devices && p.get("subscriptions").asInt() == subscriptions;
+  }
+
   @Override
   public void close() {
     hub.close();

@@ -7,12 +7,10 @@ import dev.herald.core.Event;
 import dev.herald.redis.testing.RedisCluster;
 import dev.herald.redis.testing.RedisProcess;
 import dev.herald.redis.testing.TestRedis;
-import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -62,51 +60,22 @@ class HubOnRedisClusterTest {
     return stream;
   }
 
-  private static JsonNode publish(HubFixture node, String member, String type) throws Exception {
-    HttpResponse<String> answer =
-        node.post("{\"event\": {\"type\": \"" + type + "\", \"body\": {}}}", "Member-ID", member);
-    assertThat(answer.statusCode()).as(answer.body()).isEqualTo(201);
-    return HubFixture.json(answer.body());
-  }
-
-  /** Polls /presence on {@code node} until {@code condition} holds; bounded. */
-  private static JsonNode awaitPresence(
-      HubFixture node, String member, Predicate<JsonNode> condition) throws Exception {
-    JsonNode presence = null;
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
-    while (System.nanoTime() < deadline) {
-      HttpResponse<String> answer = node.get("/presence?member=" + member);
-      assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
-      presence = HubFixture.json(answer.body());
-      if (condition.test(presence)) {
-        return presence;
-      }
-      Thread.sleep(25); // polling a condition, bounded by the deadline
-    }
-    throw new AssertionError("presence never matched: " + presence);
-  }
-
-  private static Predicate<JsonNode> devices(int devices, int subscriptions) {
-    return p ->
-        p.get("devices").size() == devices && p.get("subscriptions").asInt() == subscriptions;
-  }
-
   @Test
   void eventsPublishedOnOneNodeReachTheOtherNodesSubscriberOnceAndInOrder() throws Exception {
     List<RedisProcess> masters = cluster.nodes();
     HubFixture a = node(masters.get(0));
     HubFixture b = node(masters.get(2));
     SseStream onB = subscribe(b, "Member-ID", "ana");
-    awaitPresence(a, "ana", devices(0, 1));
+    a.awaitPresence("ana", HubFixture.devices(0, 1));
 
     List<String> published = new ArrayList<>();
     for (int i = 0; i < 20; i++) {
-      published.add(publish(a, "ana", "E" + i).get("id").asText());
+      published.add(a.publishMember("ana", "E" + i).get("id").asText());
     }
     List<Event> received = onB.next(published.size());
     assertThat(received).extracting(e -> e.id().orElseThrow()).isEqualTo(published);
     // Nothing twice: the next event is the next one published.
-    String last = publish(b, "ana", "LAST").get("id").asText();
+    String last = b.publishMember("ana", "LAST").get("id").asText();
     assertThat(onB.next().id()).hasValue(last);
     assertThat(onB.pending()).isEmpty();
   }
@@ -118,11 +87,11 @@ class HubOnRedisClusterTest {
     HubFixture b = node(masters.get(2));
     SseStream phone = subscribe(a, "Member-ID", "ana", "Device-Id", "phone");
     SseStream laptop = subscribe(b, "Member-ID", "ana", "Device-Id", "laptop");
-    JsonNode fromA = awaitPresence(a, "ana", devices(2, 2));
-    assertThat(awaitPresence(b, "ana", devices(2, 2)).get("devices"))
+    JsonNode fromA = a.awaitPresence("ana", HubFixture.devices(2, 2));
+    assertThat(b.awaitPresence("ana", HubFixture.devices(2, 2)).get("devices"))
         .isEqualTo(fromA.get("devices"));
 
-    JsonNode shipped = publish(b, "ana", "ORDER_SHIPPED");
+    JsonNode shipped = b.publishMember("ana", "ORDER_SHIPPED");
     assertThat(shipped.get("reached").asInt()).isEqualTo(2);
     String id = shipped.get("id").asText();
     assertThat(phone.next().id()).hasValue(id);
@@ -132,8 +101,8 @@ class HubOnRedisClusterTest {
     SseStream moved = subscribe(b, "Member-ID", "ana", "Device-Id", "phone", "Last-Event-ID", id);
     assertThat(phone.awaitEnd(Duration.ofSeconds(15))).isTrue();
     assertThat(phone.endedCleanly()).isTrue();
-    awaitPresence(a, "ana", devices(2, 2));
-    String next = publish(a, "ana", "NEXT").get("id").asText();
+    a.awaitPresence("ana", HubFixture.devices(2, 2));
+    String next = a.publishMember("ana", "NEXT").get("id").asText();
     assertThat(moved.next().id()).hasValue(next);
     assertThat(laptop.next().id()).hasValue(next);
     assertThat(phone.pending()).isEmpty();

@@ -62,6 +62,11 @@ public final class Broker implements AutoCloseable {
   /** Default {@link Builder#replayPageSize}. */
   public static final int DEFAULT_REPLAY_PAGE_SIZE = 500;
 
+  // Device streams oldest first; streams opened in the same millisecond by device id, so every
+  // node lists them in the same order.
+  private static final java.util.Comparator<DeviceStream> OLDEST_FIRST =
+      java.util.Comparator.comparing(DeviceStream::since).thenComparing(DeviceStream::deviceId);
+
   /** Default {@link Builder#maxBufferedEvents}. */
   public static final int DEFAULT_MAX_BUFFERED_EVENTS = 10_000;
 
@@ -416,7 +421,7 @@ public final class Broker implements AutoCloseable {
    * The open streams of devices on this node that cover {@code topic} (opened: see {@link
    * Subscription#opened}): who is online here.
    *
-   * @return per device stream, the device id and when it opened, oldest first
+   * @return per device stream, the device id and when it opened, oldest first (then by device id)
    */
   public List<DeviceStream> devices(String topic) {
     List<DeviceStream> result = new ArrayList<>();
@@ -428,7 +433,7 @@ public final class Broker implements AutoCloseable {
         }
       }
     }
-    result.sort(java.util.Comparator.comparing(DeviceStream::since));
+    result.sort(OLDEST_FIRST);
     return result;
   }
 
@@ -463,7 +468,7 @@ public final class Broker implements AutoCloseable {
         elsewhere -> {
           List<DeviceStream> all = new ArrayList<>(here);
           all.addAll(elsewhere.devices());
-          all.sort(java.util.Comparator.comparing(DeviceStream::since));
+          all.sort(OLDEST_FIRST);
           return new TopicPresence(topic, all, count + elsewhere.subscriptions());
         });
   }

@@ -7,7 +7,7 @@ import java.util.Objects;
  * Who is connected to a topic: the answer of {@link Broker#presence(String)}.
  *
  * @param topic the topic
- * @param devices the open device streams covering it, oldest first
+ * @param devices the open device streams covering it, oldest first (then by device id)
  * @param subscriptions how many open subscriptions cover it, with or without a device
  */
 public record TopicPresence(String topic, List<DeviceStream> devices, int subscriptions) {
