@@ -7,10 +7,10 @@ import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
 /**
- * The names of one deployment's Redis keys and channels. Every key starts with the prefix wrapped
- * in a hash tag, {@code {herald:}...}, so on Redis Cluster all of them live in one slot: the
- * publish script touches the sequence and several topics' streams atomically, which Cluster allows
- * only within one slot.
+ * The names of one deployment's Redis keys and channels (and the checks its builders share for the
+ * prefix and durations). Every key starts with the prefix wrapped in a hash tag, {@code
+ * {herald:}...}, so on Redis Cluster all of them live in one slot: the publish script touches the
+ * sequence and several topics' streams atomically, which Cluster allows only within one slot.
  */
 final class Keys {
   /** Hash: {@code seq} (newest id), {@code base} (ids up to it count as dropped), {@code ts}. */
@@ -40,6 +40,24 @@ final class Keys {
     this.oldest = tag + "oldest";
     this.streamPrefix = tag + "s:";
     this.channelPrefix = tag + "n:";
+  }
+
+  /** Checks a key prefix given to a builder: any non-empty string. */
+  static String checkPrefix(String prefix) {
+    java.util.Objects.requireNonNull(prefix, "keyPrefix");
+    if (prefix.isEmpty()) {
+      throw new IllegalArgumentException("keyPrefix must not be empty");
+    }
+    return prefix;
+  }
+
+  /** Checks a duration given to a builder: positive. */
+  static java.time.Duration positive(java.time.Duration value, String name) {
+    java.util.Objects.requireNonNull(value, name);
+    if (value.isNegative() || value.isZero()) {
+      throw new IllegalArgumentException(name + " must be positive: " + value);
+    }
+    return value;
   }
 
   String stream(String topic) {

@@ -1040,11 +1040,7 @@ public final class RedisEventLog implements EventLog {
      * Redis need different prefixes.
      */
     public Builder keyPrefix(String keyPrefix) {
-      Objects.requireNonNull(keyPrefix, "keyPrefix");
-      if (keyPrefix.isEmpty()) {
-        throw new IllegalArgumentException("keyPrefix must not be empty");
-      }
-      this.keyPrefix = keyPrefix;
+      this.keyPrefix = Keys.checkPrefix(keyPrefix);
       return this;
     }
 
@@ -1068,11 +1064,7 @@ public final class RedisEventLog implements EventLog {
      * the connect timeout. Default 2 s.
      */
     public Builder commandTimeout(Duration commandTimeout) {
-      Objects.requireNonNull(commandTimeout, "commandTimeout");
-      if (commandTimeout.isNegative() || commandTimeout.isZero()) {
-        throw new IllegalArgumentException("commandTimeout must be positive: " + commandTimeout);
-      }
-      this.commandTimeout = commandTimeout;
+      this.commandTimeout = Keys.positive(commandTimeout, "commandTimeout");
       return this;
     }
 

@@ -556,17 +556,13 @@ public final class RedisPresence implements Presence {
 
     /** Sets the key prefix: the log's, {@link RedisEventLog.Builder#keyPrefix}; default herald:. */
     public Builder keyPrefix(String keyPrefix) {
-      Objects.requireNonNull(keyPrefix, "keyPrefix");
-      if (keyPrefix.isEmpty()) {
-        throw new IllegalArgumentException("keyPrefix must not be empty");
-      }
-      this.keyPrefix = keyPrefix;
+      this.keyPrefix = Keys.checkPrefix(keyPrefix);
       return this;
     }
 
     /** Sets how often this node tells Redis it is alive; default 5 s. */
     public Builder heartbeat(Duration heartbeat) {
-      this.heartbeat = positive(heartbeat, "heartbeat");
+      this.heartbeat = Keys.positive(heartbeat, "heartbeat");
       return this;
     }
 
@@ -575,13 +571,13 @@ public final class RedisPresence implements Presence {
      * no longer listed or counted); default 15 s. Must exceed the heartbeat interval.
      */
     public Builder staleAfter(Duration staleAfter) {
-      this.staleAfter = positive(staleAfter, "staleAfter");
+      this.staleAfter = Keys.positive(staleAfter, "staleAfter");
       return this;
     }
 
     /** Sets how long a command may take; also the connect timeout. Default 2 s. */
     public Builder commandTimeout(Duration commandTimeout) {
-      this.commandTimeout = positive(commandTimeout, "commandTimeout");
+      this.commandTimeout = Keys.positive(commandTimeout, "commandTimeout");
       return this;
     }
 
@@ -597,14 +593,6 @@ public final class RedisPresence implements Presence {
             "staleAfter (" + staleAfter + ") must exceed the heartbeat (" + heartbeat + ")");
       }
       return new RedisPresence(this);
-    }
-
-    private static Duration positive(Duration value, String name) {
-      Objects.requireNonNull(value, name);
-      if (value.isNegative() || value.isZero()) {
-        throw new IllegalArgumentException(name + " must be positive: " + value);
-      }
-      return value;
     }
   }
 }
