@@ -36,7 +36,7 @@ wait_port() {
   return 1
 }
 
-start_target() { # $1 = trivial | nchan | herald | herald-sqlite | herald-base
+start_target() { # $1 = trivial | nchan | nchan-auto | herald | herald-sqlite | herald-base
   port=$((port + 1))
   case $1 in
     trivial)
@@ -44,9 +44,11 @@ start_target() { # $1 = trivial | nchan | herald | herald-sqlite | herald-base
       server_pid=$!
       pids=$server_pid
       ;;
-    nchan)
+    nchan | nchan-auto)
+      local workers=1
+      [[ $1 == nchan-auto ]] && workers=auto
       rm -rf "$out/nchan"
-      server_pid=$("$root/herald-bench/scripts/nchan.sh" start "$port" "$out/nchan")
+      server_pid=$("$root/herald-bench/scripts/nchan.sh" start "$port" "$out/nchan" "$workers")
       ;;
     herald | herald-sqlite | herald-base)
       local store=memory jar_file=$herald_jar
@@ -68,14 +70,14 @@ start_target() { # $1 = trivial | nchan | herald | herald-sqlite | herald-base
   esac
   wait_port "$port"
   sleep 2 # let a JVM finish starting before RSS is read
-  if [[ $1 == nchan ]]; then
-    # the master and its worker (found by parent pid)
+  if [[ $1 == nchan* ]]; then
+    # the master and its workers (found by parent pid)
     pids="$server_pid,$(pgrep -P "$server_pid" | paste -sd,)"
   fi
 }
 
 stop_target() { # $1 = target
-  if [[ $1 == nchan ]]; then
+  if [[ $1 == nchan* ]]; then
     "$root/herald-bench/scripts/nchan.sh" stop "$out/nchan"
   else
     kill "$server_pid" 2>/dev/null || true
@@ -93,6 +95,7 @@ run() { # $1 = target, $2.. = LoadGenerator arguments
   shift
   local name=${target%-sqlite}
   name=${name%-base}
+  name=${name%-auto}
   echo "== $(date -u +%H:%M:%S) $target $1 load:$(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$log"
   timeout 600 java -Xms1g -Xmx2g -cp "$jar" dev.herald.bench.load.LoadGenerator "$@" \
     --target "$name" --label "$target" --port "$port" --pids "$pids" --json "$results" 2>&1 | tee -a "$log" | grep -E '^(RESULT|  step)' || true
@@ -101,6 +104,7 @@ run() { # $1 = target, $2.. = LoadGenerator arguments
 warm_up() { # $1 = target: JIT-compile the server's publish and fan-out paths; not recorded
   local name=${1%-sqlite}
   name=${name%-base}
+  name=${name%-auto}
   echo "   warm-up $1" >>"$log"
   timeout 120 java -cp "$jar" dev.herald.bench.load.LoadGenerator broadcast --target "$name" \
     --port "$port" --subs 500 --seconds 4 >>"$log" 2>&1 || true

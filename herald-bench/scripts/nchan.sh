@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Nchan (nginx + libnginx-mod-nchan) on loopback, for the hub load tests (docs/performance.md,
 # "Hub load tests (issue 5)").
-#   nchan.sh start [PORT] [DIR]   installs the packages if missing, writes DIR/nginx.conf, starts nginx
+#   nchan.sh start [PORT] [DIR] [WORKERS]   installs the packages if missing, writes DIR/nginx.conf,
+#                                 starts nginx with WORKERS worker processes (1, or auto: one per core)
 #   nchan.sh stop [DIR]           stops it
 # Prints the master pid on start. DIR defaults to /tmp/herald-nchan.
-# Fairness: worker_processes 1 — one worker process, as the hub runs one JVM; the hub's Netty has
-# more event-loop threads, but the machine has 2 cores shared with the load generator either way.
+# Workers: 1 by default (one process, as the hub runs one JVM; no hand-off between workers). `auto`
+# is nginx's packaged default (one worker per core): a publish that reaches a worker other than the
+# one holding the subscriber crosses to it through Nchan's shared memory and an IPC pipe.
 # Message buffering matches the hub's default retention: 1000 messages per channel, 24 h.
 set -euo pipefail
 cmd=${1:-start}
@@ -18,6 +20,7 @@ if [[ $cmd == stop ]]; then
 fi
 port=${2:-8090}
 dir=${3:-/tmp/herald-nchan}
+workers=${4:-1}
 if [[ ! -f /usr/lib/nginx/modules/ngx_nchan_module.so ]]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx libnginx-mod-nchan >/dev/null
@@ -27,7 +30,7 @@ cat >"$dir/nginx.conf" <<CONF
 load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
 user root;
 daemon on;
-worker_processes 1;
+worker_processes $workers;
 worker_rlimit_nofile 20000;
 pid $dir/nginx.pid;
 error_log $dir/error.log warn;

@@ -163,6 +163,12 @@ final class ServeCommand implements Callable<Integer> {
   int maxBatchEvents;
 
   @Option(
+      names = "--io-threads",
+      defaultValue = "0",
+      description = "Event-loop threads serving connections (0: one per core).")
+  int ioThreads;
+
+  @Option(
       names = "--idempotency-window",
       defaultValue = "24h",
       converter = Units.DurationConverter.class,
@@ -210,6 +216,7 @@ final class ServeCommand implements Callable<Integer> {
           .store(store)
           .redisKeyPrefix(redisKeyPrefix)
           .maxBatchEvents(maxBatchEvents)
+          .ioThreads(ioThreads == 0 ? Runtime.getRuntime().availableProcessors() : ioThreads)
           .idempotencyWindow(idempotencyWindow)
           .heartbeat(heartbeat)
           .retention(new Retention(retentionCount, retentionAge))

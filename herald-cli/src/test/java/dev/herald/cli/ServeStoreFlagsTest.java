@@ -48,6 +48,22 @@ class ServeStoreFlagsTest {
   }
 
   @Test
+  void ioThreadsDefaultToOnePerCoreAndReadFlagAndEnvironment() {
+    assertThat(serve(Map.of()).ioThreads).isZero(); // 0: one per core
+    assertThat(serve(Map.of(), "--store", "memory").hub()).isNotNull();
+    assertThat(serve(Map.of("HERALD_IO_THREADS", "3")).ioThreads).isEqualTo(3);
+    assertThat(serve(Map.of("HERALD_IO_THREADS", "3"), "--io-threads", "1").ioThreads).isEqualTo(1);
+  }
+
+  @Test
+  void aNegativeIoThreadCountIsRefusedWithAClearMessage() {
+    ServeCommand serve = serve(Map.of(), "--io-threads", "-2", "--store", "memory");
+    org.assertj.core.api.Assertions.assertThatThrownBy(serve::hub)
+        .isInstanceOf(CommandLine.ParameterException.class)
+        .hasMessageContaining("ioThreads must be positive: -2");
+  }
+
+  @Test
   void bannerNeverShowsTheRedisPassword() {
     ServeCommand serve = serve(Map.of(), "--store", "redis://:s3cret-pass@127.0.0.1:6379/2");
     String banner = serve.banner(new InetSocketAddress("127.0.0.1", 8080));

@@ -32,6 +32,7 @@ import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -48,6 +49,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -114,6 +116,7 @@ public final class Hub implements AutoCloseable {
   private final double publishRate;
   private final int maxBatchEvents;
   private final Duration idempotencyWindow;
+  private final int ioThreads;
   private final AtomicBoolean started = new AtomicBoolean();
   private final AtomicBoolean closing = new AtomicBoolean();
   private volatile boolean shuttingDown;
@@ -151,6 +154,7 @@ public final class Hub implements AutoCloseable {
     this.publishRate = b.publishRate;
     this.maxBatchEvents = b.maxBatchEvents;
     this.idempotencyWindow = b.idempotencyWindow;
+    this.ioThreads = b.ioThreads;
   }
 
   /** Returns a builder with the defaults of {@code herald serve}. */
@@ -187,8 +191,15 @@ public final class Hub implements AutoCloseable {
     metrics = new HubMetrics(limiter::openConnections);
     broker = openBroker(log);
     boolean epoll = Epoll.isAvailable();
-    boss = epoll ? new EpollEventLoopGroup(1) : new NioEventLoopGroup(1);
-    workers = epoll ? new EpollEventLoopGroup() : new NioEventLoopGroup();
+    // Named threads, so that a thread dump shows which pool is which.
+    ThreadFactory acceptThread = new DefaultThreadFactory("herald-accept");
+    ThreadFactory ioThread = new DefaultThreadFactory("herald-io");
+    boss =
+        epoll ? new EpollEventLoopGroup(1, acceptThread) : new NioEventLoopGroup(1, acceptThread);
+    workers =
+        epoll
+            ? new EpollEventLoopGroup(ioThreads, ioThread)
+            : new NioEventLoopGroup(ioThreads, ioThread);
     connections = new DefaultChannelGroup("herald-connections", GlobalEventExecutor.INSTANCE);
     streams = new DefaultChannelGroup("herald-streams", GlobalEventExecutor.INSTANCE);
     subscribe =
@@ -403,6 +414,7 @@ public final class Hub implements AutoCloseable {
     private double publishRate = DEFAULT_PUBLISH_RATE;
     private int maxBatchEvents = PublishHandler.DEFAULT_MAX_BATCH_EVENTS;
     private Duration idempotencyWindow = PublishHandler.DEFAULT_IDEMPOTENCY_WINDOW;
+    private int ioThreads = Runtime.getRuntime().availableProcessors();
 
     private Builder() {}
 
@@ -538,6 +550,21 @@ public final class Hub implements AutoCloseable {
         throw new IllegalArgumentException("publishRate must be a finite rate >= 0: " + perSecond);
       }
       this.publishRate = perSecond;
+      return this;
+    }
+
+    /**
+     * Event-loop threads that serve connections; default one per available processor. More threads
+     * than cores cost CPU: a publish hands each delivery to the subscriber's thread, and a thread
+     * that must be woken for it costs a context switch (docs/performance.md, "I/O threads").
+     *
+     * @throws IllegalArgumentException if {@code threads} is less than 1
+     */
+    public Builder ioThreads(int threads) {
+      if (threads < 1) {
+        throw new IllegalArgumentException("ioThreads must be positive: " + threads);
+      }
+      this.ioThreads = threads;
       return this;
     }
 

@@ -99,6 +99,7 @@ class BrokerOnRedisStressTest {
       start = Position.after(first + (long) (random.nextDouble() * (newest - first)));
     }
     List<Long> received = new ArrayList<>();
+    long liveLower = 0;
     long liveUpper = 0;
     int hops = 1 + random.nextInt(4);
     Position position = start;
@@ -109,9 +110,13 @@ class BrokerOnRedisStressTest {
           !last && random.nextInt(4) == 0
               ? new RecordingSink(1 + random.nextInt(40))
               : new RecordingSink();
+      // Published before the subscription existed: a live one skips it, even if this node only
+      // announces it afterwards (its notification was still on its way).
+      long before = node.log.lastId();
       Subscription subscription = node.subscribe(topics, position, sink);
       long after = node.log.lastId();
       if (position.kind() == Position.Kind.LIVE) {
+        liveLower = before;
         liveUpper = after;
       }
       awaitHop(sink, last, random, topics, position, after, maxAcked);
@@ -126,8 +131,6 @@ class BrokerOnRedisStressTest {
         position = Position.parse(Long.toString(received.get(received.size() - 1)));
       }
     }
-    // No lower bound: on a shared log, a live subscription may get events of other nodes from just
-    // before it subscribed (their notifications were still on their way).
-    return new Chain(topics, start, 0, liveUpper, received);
+    return new Chain(topics, start, liveLower, liveUpper, received);
   }
 }

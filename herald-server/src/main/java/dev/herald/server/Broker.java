@@ -73,6 +73,11 @@ public final class Broker implements AutoCloseable {
   /** Default {@link Builder#cursorFlushInterval}: 5 seconds. */
   public static final Duration DEFAULT_CURSOR_FLUSH_INTERVAL = Duration.ofSeconds(5);
 
+  /**
+   * Most heartbeat slots: a tick visits one, so a burst of heartbeats is 1/16 of the idle streams.
+   */
+  static final int HEARTBEAT_SLOTS = 16;
+
   /** Default {@link Builder#heartbeat}: 15 seconds. */
   public static final Duration DEFAULT_HEARTBEAT = Duration.ofSeconds(15);
 
@@ -87,6 +92,13 @@ public final class Broker implements AutoCloseable {
   private final ConcurrentHashMap<String, Set<BrokerSubscription>> index =
       new ConcurrentHashMap<>();
   private final Set<BrokerSubscription> subscriptions = ConcurrentHashMap.newKeySet();
+  // Each heartbeat tick visits one slot of the subscriptions (assigned round-robin), so streams
+  // that
+  // fall idle together get their heartbeats spread over the interval, not in one burst: writing
+  // 10 000 heartbeats at once holds up every delivery queued behind them for ~100 ms.
+  private final int heartbeatSlots;
+  private final AtomicInteger nextHeartbeatSlot = new AtomicInteger();
+  private long heartbeatTicks; // the scheduler thread's (tests tick by hand, with no scheduler)
   private final ScheduledThreadPoolExecutor scheduler;
   private final ThreadPoolExecutor replayPool;
   private final AtomicBoolean closing = new AtomicBoolean();
@@ -133,10 +145,13 @@ public final class Broker implements AutoCloseable {
     long flushNanos = builder.cursorFlushInterval.toNanos();
     scheduler.scheduleWithFixedDelay(
         this::flushCursorsQuietly, flushNanos, flushNanos, TimeUnit.NANOSECONDS);
+    // Each subscription is visited twice per interval: it gets a heartbeat once it has been idle
+    // for two whole visits, so between one interval and one and a half after its last frame. The
+    // visits of the slots are staggered over each half interval, at most one tick per millisecond.
+    long halfInterval = builder.heartbeat.toNanos() / 2;
+    this.heartbeatSlots = (int) Math.max(1, Math.min(HEARTBEAT_SLOTS, halfInterval / 1_000_000));
     if (!builder.heartbeat.isZero()) {
-      // Two ticks per interval: a stream gets a heartbeat once it has been idle for two whole
-      // ticks, so between one interval and one and a half intervals after its last frame.
-      long tickNanos = Math.max(1_000_000, builder.heartbeat.toNanos() / 2);
+      long tickNanos = Math.max(1_000_000, halfInterval / heartbeatSlots);
       scheduler.scheduleAtFixedRate(
           this::heartbeatTick, tickNanos, tickNanos, TimeUnit.NANOSECONDS);
     }
@@ -285,7 +300,8 @@ public final class Broker implements AutoCloseable {
    * on the calling thread, so a transport can subscribe, then write its response head, and be sure
    * the head precedes every frame.
    *
-   * <p>Positions: {@link Position.Kind#LIVE} streams only new events; {@link
+   * <p>Positions: {@link Position.Kind#LIVE} streams only new events (every event after the newest
+   * id once it is registered, none before, whenever the log announces them); {@link
    * Position.Kind#EARLIEST} all retained history first; {@link Position.Kind#AFTER} the history
    * after that id. A position the log cannot honour exactly starts the stream with a {@code reset}
    * event (no id) whose data is {@code {"lastEventId":"<as given>","reason":"unknown"}} (not an id,
@@ -335,10 +351,31 @@ public final class Broker implements AutoCloseable {
       }
       return subscription;
     }
-    if (position.kind() != Position.Kind.LIVE) {
+    if (position.kind() != Position.Kind.LIVE || subscription.startLive(liveStart())) {
       replay(subscription);
     }
     return subscription;
+  }
+
+  /**
+   * Where a live-only subscription starts: the newest id, read once it is registered for every
+   * topic, so each later event is offered to it. Not sooner, and not whatever is announced first: a
+   * shared log may still announce events published before a topic's channel was subscribed (late,
+   * through another topic's channel or a dropped subscription of the same), while an event
+   * published between them never reaches this node. 0 if the log cannot tell now (Redis down: its
+   * catch-up announces everything from the watch on, in order), without waiting a second time for a
+   * store the watch already waited for.
+   */
+  private long liveStart() {
+    if (!log.isAvailable()) {
+      return 0;
+    }
+    try {
+      return log.lastId();
+    } catch (StoreUnavailableException e) {
+      LOG.log(System.Logger.Level.DEBUG, "live subscription starts without the newest id: " + e);
+      return 0;
+    }
   }
 
   /**
@@ -754,10 +791,19 @@ public final class Broker implements AutoCloseable {
     }
   }
 
-  private void heartbeatTick() {
+  /** One heartbeat tick: visits the subscriptions of the next slot. */
+  void heartbeatTick() {
+    int slot = (int) (heartbeatTicks++ % heartbeatSlots);
     for (BrokerSubscription subscription : subscriptions) {
-      subscription.heartbeatTick();
+      if (subscription.heartbeatSlot() == slot) {
+        subscription.heartbeatTick();
+      }
     }
+  }
+
+  /** The heartbeat slot of a new subscription: round-robin, so the slots stay even. */
+  int nextHeartbeatSlot() {
+    return Math.floorMod(nextHeartbeatSlot.getAndIncrement(), heartbeatSlots);
   }
 
   private static ThreadFactory daemonThreads(String name) {

@@ -11,12 +11,13 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * One subscription of a {@link Broker}: the state machine behind the exact replay-to-live hand-off.
  *
- * <p>It starts in {@code REPLAY} (or {@code LIVE} for a live-only position). While replaying, live
- * events from the log's listener are buffered (bounded) and history is written page by page from a
- * replay thread; then the buffer is drained, skipping ids already written, and the subscription
- * turns {@code LIVE}, where the listener's thread writes each event directly. Every call to the
- * sink happens under {@link #lock}, so the sink is never called concurrently, and {@code closed} is
- * called exactly once, by whichever thread ends the subscription first.
+ * <p>It starts in {@code REPLAY}. While replaying, live events from the log's listener are buffered
+ * (bounded) and history is written page by page from a replay thread; then the buffer is drained,
+ * skipping ids already written, and the subscription turns {@code LIVE}, where the listener's
+ * thread writes each event directly. A live-only subscription has no history: it buffers only until
+ * the broker has read where it starts ({@link #startLive}), and skips every event up to there.
+ * Every call to the sink happens under {@link #lock}, so the sink is never called concurrently, and
+ * {@code closed} is called exactly once, by whichever thread ends the subscription first.
  */
 final class BrokerSubscription implements Subscription {
   private static final System.Logger LOG = System.getLogger(Broker.class.getName());
@@ -58,8 +59,11 @@ final class BrokerSubscription implements Subscription {
   private ArrayDeque<StoredEvent> buffer;
   private long lastOffered;
   private long lastWritten;
+  // A live-only subscription skips events up to here (see startLive); 0 for the others.
+  private long liveAfter;
   private boolean sentSinceTick;
   private int idleTicks;
+  private final int heartbeatSlot;
 
   // Replay state: touched by one replay step at a time (each step submits the next).
   private boolean started;
@@ -95,12 +99,10 @@ final class BrokerSubscription implements Subscription {
     this.position = position;
     this.sink = sink;
     this.topicList = topics.toArray(new String[0]);
-    if (position.kind() == Position.Kind.LIVE) {
-      phase = LIVE;
-    } else {
-      phase = REPLAY;
-      buffer = new ArrayDeque<>();
-    }
+    this.heartbeatSlot = broker.nextHeartbeatSlot();
+    // Live-only too: until startLive, what is offered may be older than where it starts.
+    phase = REPLAY;
+    buffer = new ArrayDeque<>();
   }
 
   @Override
@@ -206,6 +208,35 @@ final class BrokerSubscription implements Subscription {
     }
   }
 
+  /**
+   * Starts a live-only subscription, once registered for all its topics: {@code after} is the
+   * newest id read since, so every later event is offered to it, and it gets exactly those (a
+   * contiguous run in id order), never one announced late from before it started. Returns whether
+   * events buffered meanwhile remain to be written, by {@link #replayStep} on a broker thread
+   * (never on the subscribing thread).
+   */
+  boolean startLive(long after) {
+    lock.lock();
+    try {
+      if (phase != REPLAY) {
+        return false;
+      }
+      liveAfter = after;
+      // The buffer is in id order.
+      while (!buffer.isEmpty() && buffer.peek().id() <= after) {
+        buffer.poll();
+      }
+      if (!buffer.isEmpty()) {
+        return true;
+      }
+      phase = LIVE;
+      buffer = null;
+      return false;
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /** Called by the log's listener, in id order, once per topic of the event this covers. */
   int offer(StoredEvent event) {
     if (phase == CLOSED) {
@@ -227,7 +258,7 @@ final class BrokerSubscription implements Subscription {
         buffer.add(event);
         return BUFFERED;
       }
-      if (id <= lastWritten) {
+      if (id <= lastWritten || id <= liveAfter) {
         return SKIPPED;
       }
       return write(event) ? DELIVERED : SKIPPED;
@@ -237,6 +268,10 @@ final class BrokerSubscription implements Subscription {
   }
 
   /** Sends a heartbeat when nothing was written for two ticks. */
+  int heartbeatSlot() {
+    return heartbeatSlot;
+  }
+
   void heartbeatTick() {
     if (phase == CLOSED || !lock.tryLock()) {
       // Locked means something is being written right now: not idle.
@@ -271,6 +306,10 @@ final class BrokerSubscription implements Subscription {
     try {
       if (!started) {
         started = true;
+        if (position.kind() == Position.Kind.LIVE) {
+          handOff(); // no history: only the events buffered before startLive
+          return;
+        }
         if (!begin(log)) {
           return;
         }
@@ -452,7 +491,7 @@ final class BrokerSubscription implements Subscription {
         }
         while (!buffer.isEmpty() && delivered < DRAIN_CHUNK) {
           StoredEvent event = buffer.poll();
-          if (event.id() > lastWritten) {
+          if (event.id() > lastWritten && event.id() > liveAfter) {
             if (!write(event)) {
               return;
             }

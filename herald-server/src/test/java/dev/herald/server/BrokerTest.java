@@ -533,6 +533,32 @@ class BrokerTest {
   }
 
   @Test
+  void heartbeatsOfStreamsThatFallIdleTogetherAreSpreadOverTheInterval() throws Exception {
+    // An hour: the scheduler never ticks during the test, the test ticks by hand.
+    Broker broker = broker(Broker.builder().heartbeat(Duration.ofHours(1)));
+    int slots = Broker.HEARTBEAT_SLOTS;
+    List<RecordingSink> sinks = new ArrayList<>();
+    for (int i = 0; i < 2 * slots; i++) {
+      RecordingSink sink = new RecordingSink();
+      broker.subscribe(Set.of("idle-" + i), Position.live(), sink);
+      sinks.add(sink);
+    }
+    // Half an interval: every stream is visited once and is idle for one visit.
+    for (int tick = 0; tick < slots; tick++) {
+      broker.heartbeatTick();
+    }
+    assertThat(sinks.stream().mapToInt(RecordingSink::heartbeats).sum()).isZero();
+    // The next half: each tick writes the heartbeats of one slot only, two streams of 32.
+    for (int tick = 1; tick <= slots; tick++) {
+      broker.heartbeatTick();
+      assertThat(sinks.stream().mapToInt(RecordingSink::heartbeats).sum())
+          .as("heartbeats after tick %d of the second half", tick)
+          .isEqualTo(2 * tick);
+    }
+    assertThat(sinks).allSatisfy(sink -> assertThat(sink.heartbeats()).isEqualTo(1));
+  }
+
+  @Test
   void threadCountDoesNotGrowWithSubscriptions() throws Exception {
     Broker broker = broker(Broker.builder().heartbeat(Duration.ofMillis(50)).replayPageSize(2));
     for (int i = 0; i < 5; i++) {

@@ -28,7 +28,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * history) and {@code POST /pub?topic=t} (writes {@code data: <body>\n\n} to every subscriber of t,
  * answers 201). Nothing else: no validation, no log, no buffering limit.
  *
- * <p>Run: {@code java -cp benchmarks.jar dev.herald.bench.load.TrivialFanOutServer <port>}.
+ * <p>Run: {@code java -cp benchmarks.jar dev.herald.bench.load.TrivialFanOutServer <port>
+ * [threads]}. Threads default to one per core, like the hub's I/O threads: more event loops than
+ * cores cost every hand-off to a sleeping loop a context switch, which lowers this ceiling.
  */
 public final class TrivialFanOutServer {
   private static final byte[] HEAD =
@@ -41,11 +43,13 @@ public final class TrivialFanOutServer {
   /**
    * Starts the server on 127.0.0.1 and runs until killed.
    *
-   * @param args the port
+   * @param args the port, then optionally the number of event-loop threads
    * @throws InterruptedException if interrupted while serving
    */
   public static void main(String[] args) throws InterruptedException {
-    EpollEventLoopGroup group = new EpollEventLoopGroup();
+    int threads =
+        args.length > 1 ? Integer.parseInt(args[1]) : Runtime.getRuntime().availableProcessors();
+    EpollEventLoopGroup group = new EpollEventLoopGroup(threads);
     new ServerBootstrap()
         .group(group)
         .channel(EpollServerSocketChannel.class)

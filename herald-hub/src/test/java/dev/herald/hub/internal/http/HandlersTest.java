@@ -122,12 +122,15 @@ class HandlersTest {
   void responseOrderHoldsPipelinedRequestsUntilTheResponseIsQueued() {
     EmbeddedChannel channel = new EmbeddedChannel(new ResponseOrder());
     ResponseOrder.awaitResponse(channel);
-    assertThat(channel.config().isAutoRead()).isFalse();
+    assertThat(channel.config().isAutoRead())
+        .as("reading goes on until a message is held")
+        .isTrue();
     HttpRequest next = request(HttpMethod.GET, "/healthz");
     HttpRequest after = request(HttpMethod.GET, "/readyz");
     channel.writeInbound(next, after);
     Object none = channel.readInbound();
     assertThat(none).as("held while the response is pending").isNull();
+    assertThat(channel.config().isAutoRead()).as("reading stops once one is held").isFalse();
     ResponseOrder.responded(channel);
     channel.runPendingTasks();
     Object first = channel.readInbound();
@@ -135,6 +138,22 @@ class HandlersTest {
     assertThat(first).isSameAs(next);
     assertThat(second).isSameAs(after);
     assertThat(channel.config().isAutoRead()).isTrue();
+  }
+
+  @Test
+  void responseOrderLeavesReadingOnForAClientThatWaitsForEachAnswer() {
+    EmbeddedChannel channel = new EmbeddedChannel(new ResponseOrder());
+    for (int i = 0; i < 3; i++) {
+      ResponseOrder.awaitResponse(channel);
+      assertThat(channel.config().isAutoRead()).isTrue();
+      ResponseOrder.responded(channel);
+      channel.runPendingTasks();
+      HttpRequest next = request(HttpMethod.GET, "/healthz");
+      channel.writeInbound(next);
+      Object passed = channel.readInbound();
+      assertThat(passed).as("passes straight on once answered").isSameAs(next);
+      assertThat(channel.config().isAutoRead()).isTrue();
+    }
   }
 
   @Test
