@@ -3,7 +3,8 @@
 # Herald hub in one run (one fresh server process per scenario and target), then prints the table.
 #   herald-bench/scripts/load.sh [OUTDIR]
 # Env: SUBS (10000), SECS (10 per measured phase), RATES (per-member publish rates to step through),
-#   TARGETS ("trivial nchan herald"), SCENARIOS ("idle broadcast members publish"),
+#   TARGETS ("trivial nchan nchan-auto herald"; nchan-auto: nginx with worker_processes auto),
+#   SCENARIOS ("idle broadcast members publish"),
 #   BENCH_JAR (herald-bench/target/benchmarks.jar), HERALD_JAR (herald-cli/target/herald.jar), HERALD_JAVA_OPTS (-Xmn24m, as ./herald; "" for the JVM defaults),
 #   HERALD_CLASSPATH (instead of HERALD_JAR, e.g. "herald-sqlite/target/classes:herald.jar" to try one module's build),
 #   PUB_THREADS (publish scenario: event loop threads the 64 publishing connections are spread over; 2).
@@ -16,8 +17,8 @@ herald_jar=${HERALD_JAR:-$root/herald-cli/target/herald.jar}
 out=${1:-/tmp/herald-load-$(date -u +%Y%m%dT%H%M%SZ)}
 SUBS=${SUBS:-10000}
 SECS=${SECS:-10}
-RATES=${RATES:-1000,2500,5000,10000,15000,20000,30000,40000}
-TARGETS=${TARGETS:-"trivial nchan herald"}
+RATES=${RATES:-1000,2500,5000,10000,15000,20000,25000,30000,35000,40000,45000,50000}
+TARGETS=${TARGETS:-"trivial nchan nchan-auto herald"}
 SCENARIOS=${SCENARIOS:-"idle broadcast members publish"}
 PUB_THREADS=${PUB_THREADS:-2}
 mkdir -p "$out"
@@ -47,8 +48,8 @@ start_target() { # $1 = trivial | nchan | nchan-auto | herald | herald-sqlite | 
     nchan | nchan-auto)
       local workers=1
       [[ $1 == nchan-auto ]] && workers=auto
-      rm -rf "$out/nchan"
-      server_pid=$("$root/herald-bench/scripts/nchan.sh" start "$port" "$out/nchan" "$workers")
+      rm -rf "$out/$1-$scenario" # kept afterwards: its error.log tells what Nchan complained of
+      server_pid=$("$root/herald-bench/scripts/nchan.sh" start "$port" "$out/$1-$scenario" "$workers")
       ;;
     herald | herald-sqlite | herald-base)
       local store=memory jar_file=$herald_jar
@@ -78,7 +79,7 @@ start_target() { # $1 = trivial | nchan | nchan-auto | herald | herald-sqlite | 
 
 stop_target() { # $1 = target
   if [[ $1 == nchan* ]]; then
-    "$root/herald-bench/scripts/nchan.sh" stop "$out/nchan"
+    "$root/herald-bench/scripts/nchan.sh" stop "$out/$1-$scenario"
   else
     kill "$server_pid" 2>/dev/null || true
     for _ in $(seq 1 100); do

@@ -8,7 +8,8 @@
 # Workers: 1 by default (one process, as the hub runs one JVM; no hand-off between workers). `auto`
 # is nginx's packaged default (one worker per core): a publish that reaches a worker other than the
 # one holding the subscriber crosses to it through Nchan's shared memory and an IPC pipe.
-# Message buffering matches the hub's default retention: 1000 messages per channel, 24 h.
+# Message buffering matches the hub's default retention: 1000 messages per channel, 24 h; and
+# keep-alive pings every 15 s, like the hub's default heartbeat.
 set -euo pipefail
 cmd=${1:-start}
 if [[ $cmd == stop ]]; then
@@ -60,6 +61,7 @@ http {
       nchan_subscriber eventsource;
       nchan_channel_id \$arg_id;
       nchan_subscriber_first_message newest;
+      nchan_eventsource_ping_interval 15; # like the hub's default heartbeat (--heartbeat 15s)
     }
   }
 }

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.net.InetSocketAddress;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import picocli.CommandLine;
 
 /** The store and publishing flags added with cluster mode and batch/idempotent publishing. */
@@ -39,12 +41,16 @@ class ServeStoreFlagsTest {
     assertThat(serve(Map.of(), "--max-batch-events", "7").maxBatchEvents).isEqualTo(7);
   }
 
-  @Test
-  void aBatchLimitBelowOneIsRefusedWithAClearMessage() {
-    ServeCommand serve = serve(Map.of(), "--max-batch-events", "0", "--store", "memory");
+  @ParameterizedTest
+  @CsvSource({
+    "--max-batch-events, 0, maxBatchEvents must be positive: 0",
+    "--io-threads, -2, ioThreads must be positive: -2"
+  })
+  void aCountBelowItsMinimumIsRefusedWithAClearMessage(String flag, String value, String message) {
+    ServeCommand serve = serve(Map.of(), flag, value, "--store", "memory");
     org.assertj.core.api.Assertions.assertThatThrownBy(serve::hub)
         .isInstanceOf(CommandLine.ParameterException.class)
-        .hasMessageContaining("maxBatchEvents");
+        .hasMessageContaining(message);
   }
 
   @Test
@@ -53,14 +59,6 @@ class ServeStoreFlagsTest {
     assertThat(serve(Map.of(), "--store", "memory").hub()).isNotNull();
     assertThat(serve(Map.of("HERALD_IO_THREADS", "3")).ioThreads).isEqualTo(3);
     assertThat(serve(Map.of("HERALD_IO_THREADS", "3"), "--io-threads", "1").ioThreads).isEqualTo(1);
-  }
-
-  @Test
-  void aNegativeIoThreadCountIsRefusedWithAClearMessage() {
-    ServeCommand serve = serve(Map.of(), "--io-threads", "-2", "--store", "memory");
-    org.assertj.core.api.Assertions.assertThatThrownBy(serve::hub)
-        .isInstanceOf(CommandLine.ParameterException.class)
-        .hasMessageContaining("ioThreads must be positive: -2");
   }
 
   @Test

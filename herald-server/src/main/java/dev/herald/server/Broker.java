@@ -74,9 +74,9 @@ public final class Broker implements AutoCloseable {
   public static final Duration DEFAULT_CURSOR_FLUSH_INTERVAL = Duration.ofSeconds(5);
 
   /**
-   * Most heartbeat slots: a tick visits one, so a burst of heartbeats is 1/16 of the idle streams.
+   * Most heartbeat slots: a tick visits one, so a burst of heartbeats is 1/64 of the idle streams.
    */
-  static final int HEARTBEAT_SLOTS = 16;
+  static final int HEARTBEAT_SLOTS = 64;
 
   /** Default {@link Builder#heartbeat}: 15 seconds. */
   public static final Duration DEFAULT_HEARTBEAT = Duration.ofSeconds(15);
@@ -91,12 +91,11 @@ public final class Broker implements AutoCloseable {
   private final int maxBufferedEvents;
   private final ConcurrentHashMap<String, Set<BrokerSubscription>> index =
       new ConcurrentHashMap<>();
-  private final Set<BrokerSubscription> subscriptions = ConcurrentHashMap.newKeySet();
-  // Each heartbeat tick visits one slot of the subscriptions (assigned round-robin), so streams
-  // that
-  // fall idle together get their heartbeats spread over the interval, not in one burst: writing
-  // 10 000 heartbeats at once holds up every delivery queued behind them for ~100 ms.
-  private final int heartbeatSlots;
+  // Every open subscription, in the set of its heartbeat slot (assigned round-robin). Each
+  // heartbeat tick visits one slot, so streams that fall idle together get their heartbeats spread
+  // over the interval, not in one burst: writing 10 000 heartbeats at once holds up every delivery
+  // queued behind them for ~100 ms.
+  private final List<Set<BrokerSubscription>> subscriptions;
   private final AtomicInteger nextHeartbeatSlot = new AtomicInteger();
   private long heartbeatTicks; // the scheduler thread's (tests tick by hand, with no scheduler)
   private final ScheduledThreadPoolExecutor scheduler;
@@ -149,9 +148,13 @@ public final class Broker implements AutoCloseable {
     // for two whole visits, so between one interval and one and a half after its last frame. The
     // visits of the slots are staggered over each half interval, at most one tick per millisecond.
     long halfInterval = builder.heartbeat.toNanos() / 2;
-    this.heartbeatSlots = (int) Math.max(1, Math.min(HEARTBEAT_SLOTS, halfInterval / 1_000_000));
+    int slots = (int) Math.max(1, Math.min(HEARTBEAT_SLOTS, halfInterval / 1_000_000));
+    this.subscriptions = new ArrayList<>(slots);
+    for (int i = 0; i < slots; i++) {
+      subscriptions.add(ConcurrentHashMap.newKeySet());
+    }
     if (!builder.heartbeat.isZero()) {
-      long tickNanos = Math.max(1_000_000, halfInterval / heartbeatSlots);
+      long tickNanos = Math.max(1_000_000, halfInterval / slots);
       scheduler.scheduleAtFixedRate(
           this::heartbeatTick, tickNanos, tickNanos, TimeUnit.NANOSECONDS);
     }
@@ -330,7 +333,7 @@ public final class Broker implements AutoCloseable {
     }
     watchAll(checked);
     listener.subscriptionOpened();
-    subscriptions.add(subscription);
+    subscriptions.get(subscription.heartbeatSlot()).add(subscription);
     for (String topic : checked) {
       index.compute(
           topic,
@@ -587,7 +590,11 @@ public final class Broker implements AutoCloseable {
 
   /** How many subscriptions are open. */
   public int subscriptionCount() {
-    return subscriptions.size();
+    int count = 0;
+    for (Set<BrokerSubscription> slot : subscriptions) {
+      count += slot.size();
+    }
+    return count;
   }
 
   /** The event log this broker stores in. */
@@ -606,8 +613,10 @@ public final class Broker implements AutoCloseable {
     }
     closed = true;
     scheduler.shutdownNow();
-    for (BrokerSubscription subscription : subscriptions) {
-      subscription.close(CloseReason.SHUTDOWN);
+    for (Set<BrokerSubscription> slot : subscriptions) {
+      for (BrokerSubscription subscription : slot) {
+        subscription.close(CloseReason.SHUTDOWN);
+      }
     }
     try {
       flushCursors().get(5, TimeUnit.SECONDS);
@@ -695,7 +704,7 @@ public final class Broker implements AutoCloseable {
         presence.subscriptionsChanged(topic);
       }
     }
-    subscriptions.remove(subscription);
+    subscriptions.get(subscription.heartbeatSlot()).remove(subscription);
   }
 
   /** What the presence sees of this node. */
@@ -793,17 +802,15 @@ public final class Broker implements AutoCloseable {
 
   /** One heartbeat tick: visits the subscriptions of the next slot. */
   void heartbeatTick() {
-    int slot = (int) (heartbeatTicks++ % heartbeatSlots);
-    for (BrokerSubscription subscription : subscriptions) {
-      if (subscription.heartbeatSlot() == slot) {
-        subscription.heartbeatTick();
-      }
+    for (BrokerSubscription subscription :
+        subscriptions.get((int) (heartbeatTicks++ % subscriptions.size()))) {
+      subscription.heartbeatTick();
     }
   }
 
   /** The heartbeat slot of a new subscription: round-robin, so the slots stay even. */
   int nextHeartbeatSlot() {
-    return Math.floorMod(nextHeartbeatSlot.getAndIncrement(), heartbeatSlots);
+    return Math.floorMod(nextHeartbeatSlot.getAndIncrement(), subscriptions.size());
   }
 
   private static ThreadFactory daemonThreads(String name) {

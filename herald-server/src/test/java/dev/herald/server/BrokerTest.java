@@ -548,7 +548,7 @@ class BrokerTest {
       broker.heartbeatTick();
     }
     assertThat(sinks.stream().mapToInt(RecordingSink::heartbeats).sum()).isZero();
-    // The next half: each tick writes the heartbeats of one slot only, two streams of 32.
+    // The next half: each tick writes the heartbeats of one slot only: two streams.
     for (int tick = 1; tick <= slots; tick++) {
       broker.heartbeatTick();
       assertThat(sinks.stream().mapToInt(RecordingSink::heartbeats).sum())
