@@ -442,6 +442,34 @@ class BrokerTest {
     assertThat(broker.subscriptionCount()).isZero();
   }
 
+  @Test
+  void liveSubscriptionOpensWhenTheLogCannotTellItsNewestIdAndGetsEveryLaterEvent()
+      throws Exception {
+    java.util.concurrent.atomic.AtomicBoolean down =
+        new java.util.concurrent.atomic.AtomicBoolean(true);
+    EventLog log =
+        new ForwardingEventLog(MemoryEventLog.builder().build()) {
+          @Override
+          public long lastId() {
+            if (down.get()) {
+              throw new StoreUnavailableException("newest id unknown right now");
+            }
+            return super.lastId();
+          }
+        };
+    Broker broker = broker(Broker.builder().heartbeat(Duration.ZERO).log(log));
+    publish(broker, "before", "t");
+    RecordingSink sink = new RecordingSink();
+    // Starts from 0 then: it gets what is announced from its registration on, in order.
+    Subscription subscription = broker.subscribe(Set.of("t"), Position.live(), sink);
+    down.set(false);
+    List<StoredEvent> later = List.of(publish(broker, "a", "t"), publish(broker, "b", "t"));
+
+    assertThat(subscription.isOpen()).isTrue();
+    assertThat(sink.ids()).isEqualTo(ids(later));
+    assertThat(sink.closes()).isEmpty();
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Slow consumers and failures
 
