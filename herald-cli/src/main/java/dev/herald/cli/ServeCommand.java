@@ -204,6 +204,9 @@ final class ServeCommand implements Callable<Integer> {
       } else if (jwksUrl != null) {
         builder.jwksUrl(jwksUrl);
       }
+      if (ioThreads != 0) { // 0: the hub's default, one per core
+        builder.ioThreads(ioThreads);
+      }
       return builder
           .jwtClockSkew(jwtClockSkew)
           .queryTokens(!noQueryToken)
@@ -216,7 +219,6 @@ final class ServeCommand implements Callable<Integer> {
           .store(store)
           .redisKeyPrefix(redisKeyPrefix)
           .maxBatchEvents(maxBatchEvents)
-          .ioThreads(ioThreads == 0 ? Runtime.getRuntime().availableProcessors() : ioThreads)
           .idempotencyWindow(idempotencyWindow)
           .heartbeat(heartbeat)
           .retention(new Retention(retentionCount, retentionAge))

@@ -22,10 +22,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -212,7 +210,9 @@ class PresenceAcrossNodesTest {
     b.open("phone", newer, ANA);
     b.awaitPresence(ANA, p -> p.devices().size() == 1);
     // A node whose record of an older stream reaches Redis after the newer one's.
-    List<String> replaced = new CopyOnWriteArrayList<>();
+    ReplacementRecorder recorder =
+        new ReplacementRecorder(1, (key, token) -> key.deviceId() + "/" + token);
+    List<String> replaced = recorder.replaced;
     RedisPresence late =
         RedisPresence.builder()
             .uri(uri)
@@ -221,28 +221,7 @@ class PresenceAcrossNodesTest {
             .staleAfter(Duration.ofSeconds(1))
             .build();
     resources.add(late);
-    late.bind(
-        new Presence.Local() {
-          @Override
-          public int subscriptionCount(String topic) {
-            return 1;
-          }
-
-          @Override
-          public Map<String, Integer> subscriptionCounts() {
-            return Map.of();
-          }
-
-          @Override
-          public List<Presence.Stream> deviceStreams() {
-            return List.of();
-          }
-
-          @Override
-          public void replaced(CursorKey key, String token) {
-            replaced.add(key.deviceId() + "/" + token);
-          }
-        });
+    late.bind(recorder);
     late.opened(
         new Presence.Stream(
             CursorKey.of("phone", Set.of(ANA)), "t1", Instant.now().minusSeconds(5)));

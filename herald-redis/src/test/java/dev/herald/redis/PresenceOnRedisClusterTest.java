@@ -6,14 +6,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.herald.redis.testing.RedisCluster;
 import dev.herald.redis.testing.RedisProcess;
 import dev.herald.redis.testing.TestRedis;
-import dev.herald.server.CursorKey;
-import dev.herald.server.Presence;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -57,31 +53,13 @@ class PresenceOnRedisClusterTest extends PresenceAcrossNodesTest {
   @Test
   void aNodeHearsItsControlChannelWhicheverMasterPublishes() throws Exception {
     String prefix = newPrefix();
-    List<String> replaced = new CopyOnWriteArrayList<>();
+    ReplacementRecorder recorder =
+        new ReplacementRecorder(
+            0, (key, token) -> key.deviceId() + "/" + token + "/" + key.topicsText());
+    List<String> replaced = recorder.replaced;
     RedisPresence presence = RedisPresence.builder().uri(uri()).keyPrefix(prefix).build();
     try {
-      presence.bind(
-          new Presence.Local() {
-            @Override
-            public int subscriptionCount(String topic) {
-              return 0;
-            }
-
-            @Override
-            public Map<String, Integer> subscriptionCounts() {
-              return Map.of();
-            }
-
-            @Override
-            public List<Presence.Stream> deviceStreams() {
-              return List.of();
-            }
-
-            @Override
-            public void replaced(CursorKey key, String token) {
-              replaced.add(key.deviceId() + "/" + token + "/" + key.topicsText());
-            }
-          });
+      presence.bind(recorder);
       String channel = "{" + prefix + "}x:";
       for (RedisProcess master : cluster.nodes()) {
         RedisClient client = RedisClient.create(master.uri());
