@@ -5,8 +5,10 @@
 # Env: SUBS (10000), SECS (10 per measured phase), RATES (per-member publish rates to step through),
 #   TARGETS ("trivial nchan nchan-auto herald"; nchan-auto: nginx with worker_processes auto),
 #   SCENARIOS ("idle broadcast members publish"),
-#   BENCH_JAR (herald-bench/target/benchmarks.jar), HERALD_JAR (herald-cli/target/herald.jar), HERALD_JAVA_OPTS (-Xmn24m, as ./herald; "" for the JVM defaults),
+#   BENCH_JAR (herald-bench/target/benchmarks.jar), HERALD_JAR (herald-cli/target/herald.jar), HERALD_JAVA_OPTS ("-Xmn24m -XX:+UseParallelGC", as ./herald; "" for the JVM defaults),
+#   HERALD_BASE_JAR and HERALD_BASE_JAVA_OPTS (target herald-base: another build or JVM options to compare in the same run),
 #   HERALD_CLASSPATH (instead of HERALD_JAR, e.g. "herald-sqlite/target/classes:herald.jar" to try one module's build),
+#   TRIVIAL_JAVA_OPTS (the trivial server's JVM options; none by default),
 #   PUB_THREADS (publish scenario: event loop threads the 64 publishing connections are spread over; 2).
 # Needs: herald-bench/target/benchmarks.jar (./mvnw -q -B -pl herald-bench package -DskipTests),
 # herald-cli/target/herald.jar, and nginx + libnginx-mod-nchan (scripts/nchan.sh installs them).
@@ -41,7 +43,8 @@ start_target() { # $1 = trivial | nchan | nchan-auto | herald | herald-sqlite | 
   port=$((port + 1))
   case $1 in
     trivial)
-      java -cp "$jar" dev.herald.bench.load.TrivialFanOutServer "$port" >"$out/trivial.log" 2>&1 &
+      # shellcheck disable=SC2086
+      java ${TRIVIAL_JAVA_OPTS-} -cp "$jar" dev.herald.bench.load.TrivialFanOutServer "$port" >"$out/trivial.log" 2>&1 &
       server_pid=$!
       pids=$server_pid
       ;;
@@ -59,10 +62,11 @@ start_target() { # $1 = trivial | nchan | nchan-auto | herald | herald-sqlite | 
         mkdir -p "$out/sqlite"
         store=sqlite:$out/sqlite/events.db
       fi
-      local launch=(-jar "$jar_file")
+      local launch=(-jar "$jar_file") opts=${HERALD_JAVA_OPTS--Xmn24m -XX:+UseParallelGC}
+      [[ $1 == herald-base ]] && opts=${HERALD_BASE_JAVA_OPTS-$opts}
       [[ -n ${HERALD_CLASSPATH:-} && $1 != herald-base ]] && launch=(-cp "$HERALD_CLASSPATH" dev.herald.cli.Herald)
       # shellcheck disable=SC2086
-      java ${HERALD_JAVA_OPTS--Xmn24m} "${launch[@]}" serve --port "$port" --bind 127.0.0.1 \
+      java $opts "${launch[@]}" serve --port "$port" --bind 127.0.0.1 \
         --store "$store" --max-connections 0 --max-connections-per-ip 0 \
         --max-new-connections-per-second 0 --publish-rate 0 >"$out/$1.log" 2>&1 &
       server_pid=$!
@@ -147,7 +151,8 @@ for r in rows:
     elif s == "broadcast":
         print(f"broadcast {t:13} subs={r['subscribers']} sustained={r['sustainedDeliveriesPerSec']}/s "
               f"1/s p50={r['onePerSecP50Ms']}ms p99={r['onePerSecP99Ms']}ms "
-              f"delivered={r['onePerSecDelivered']}/{r['onePerSecExpected']} closed={r['closedStreams']}")
+              f"delivered={r['onePerSecDelivered']}/{r['onePerSecExpected']} closed={r['closedStreams']} "
+              f"cpu/delivery={r.get('serverCpuUsPerDelivery')}us")
     elif s == "members":
         first = r["steps"][0] if r["steps"] else {}
         print(f"members   {t:13} subs={r['subscribers']} maxOk={r['maxOkRate']}/s "

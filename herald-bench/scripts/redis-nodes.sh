@@ -3,7 +3,7 @@
 # sharing one Redis, in one run. Publishers and subscribers are spread round-robin over the nodes.
 #   herald-bench/scripts/redis-nodes.sh [OUTDIR]
 # Env: NODES ("1 3"), SUBS (9000), SECS (10), PUBLISHERS (64), REDIS_URL (redis://127.0.0.1:6379),
-#   BENCH_JAR, HERALD_JAR, HERALD_JAVA_OPTS (-Xmn24m, as load.sh).
+#   BENCH_JAR, HERALD_JAR, HERALD_JAVA_OPTS ("-Xmn24m -XX:+UseParallelGC", as load.sh).
 # Needs: benchmarks.jar and herald.jar built (see load.sh), a Redis at REDIS_URL; every run uses its
 # own key prefix and deletes its keys afterwards.
 set -euo pipefail
@@ -40,7 +40,7 @@ start_nodes() { # $1 = number of nodes, $2 = key prefix
   for i in $(seq 1 "$1"); do
     local port=$((18200 + i))
     # shellcheck disable=SC2086
-    java ${HERALD_JAVA_OPTS--Xmn24m} -jar "$herald_jar" serve --port "$port" --bind 127.0.0.1 \
+    java ${HERALD_JAVA_OPTS--Xmn24m -XX:+UseParallelGC} -jar "$herald_jar" serve --port "$port" --bind 127.0.0.1 \
       --store "$REDIS_URL" --redis-key-prefix "$2" \
       --max-connections 0 --max-connections-per-ip 0 \
       --max-new-connections-per-second 0 --publish-rate 0 >"$out/node-$1-$i.log" 2>&1 &

@@ -43,6 +43,9 @@ import java.util.concurrent.TimeUnit;
  * </ul>
  */
 public final class LoadGenerator {
+  /** {@code /proc/<pid>/stat} counts CPU time in clock ticks: USER_HZ, 100 on Linux. */
+  private static final long CLOCK_TICKS_PER_SECOND = 100;
+
   private final Map<String, String> opts;
   private final Target target;
   // Several ports (comma-separated) spread subscribers and publishers round-robin over nodes.
@@ -134,12 +137,16 @@ public final class LoadGenerator {
     pub.run(0, gate, Math.min(3, secs / 2));
     subs.snapshot();
     long d1 = subs.delivered.sum();
+    long c1 = cpuMicros();
     long t1 = System.nanoTime();
     long[] run = pub.run(0, gate, secs);
     long d2 = subs.delivered.sum();
     double elapsed = (System.nanoTime() - t1) / 1e9;
+    long cpu = cpuMicros() - c1;
     LatencyHistogram sustained = subs.snapshot();
     result.put("sustainedDeliveriesPerSec", Math.round((d2 - d1) / elapsed));
+    result.put(
+        "serverCpuUsPerDelivery", d2 == d1 ? 0 : Math.round(100.0 * cpu / (d2 - d1)) / 100.0);
     result.put("sustainedBroadcastsPerSec", Math.round(run[1] / elapsed));
     result.put("sustainedP99Ms", sustained.percentile(0.99) / 1000.0);
     drain(subs, 0, pub.totalSent() * open, 10_000);
@@ -185,7 +192,9 @@ public final class LoadGenerator {
       double rate = Double.parseDouble(r);
       subs.snapshot();
       long before = subs.delivered.sum();
+      long cpuBefore = cpuMicros();
       long[] run = pub.run(rate, sent -> true, seconds());
+      long cpu = cpuMicros() - cpuBefore;
       drain(subs, before, run[0], 5_000);
       long delivered = subs.delivered.sum() - before;
       LatencyHistogram lat = subs.snapshot();
@@ -199,6 +208,7 @@ public final class LoadGenerator {
         step.put("failureStatus", run[3]);
       }
       step.put("delivered", delivered);
+      step.put("serverCpuUsPerEvent", run[0] == 0 ? 0 : Math.round(100.0 * cpu / run[0]) / 100.0);
       step.put("p50Ms", lat.percentile(0.50) / 1000.0);
       step.put("p99Ms", lat.percentile(0.99) / 1000.0);
       step.put("maxMs", lat.max() / 1000.0);
@@ -281,6 +291,24 @@ public final class LoadGenerator {
     result.put(prefix + "P50Ms", h.percentile(0.50) / 1000.0);
     result.put(prefix + "P99Ms", h.percentile(0.99) / 1000.0);
     result.put(prefix + "MaxMs", h.max() / 1000.0);
+  }
+
+  /**
+   * CPU time (user + system, microseconds) the processes named by --pids have used so far, 0 when
+   * none: what a delivery costs the server, steadier on a shared machine than a rate.
+   */
+  private long cpuMicros() throws IOException {
+    long ticks = 0;
+    for (String pid : opts.getOrDefault("pids", "").split(",")) {
+      if (pid.isBlank()) {
+        continue;
+      }
+      // The fields after the command name, which is in parentheses and may hold spaces.
+      String stat = Files.readString(Path.of("/proc", pid.trim(), "stat"));
+      String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      ticks += Long.parseLong(fields[11]) + Long.parseLong(fields[12]); // utime, stime
+    }
+    return ticks * 1_000_000 / CLOCK_TICKS_PER_SECOND;
   }
 
   /** Sum of VmRSS (KiB) of the processes named by --pids, 0 when none. */
