@@ -299,26 +299,31 @@ public final class LoadGenerator {
    */
   private long cpuMicros() throws IOException {
     long ticks = 0;
-    for (String pid : opts.getOrDefault("pids", "").split(",")) {
-      if (pid.isBlank()) {
-        continue;
-      }
+    for (Path proc : serverProcesses()) {
       // The fields after the command name, which is in parentheses and may hold spaces.
-      String stat = Files.readString(Path.of("/proc", pid.trim(), "stat"));
+      String stat = Files.readString(proc.resolve("stat"));
       String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
       ticks += Long.parseLong(fields[11]) + Long.parseLong(fields[12]); // utime, stime
     }
     return ticks * 1_000_000 / CLOCK_TICKS_PER_SECOND;
   }
 
+  /** The {@code /proc} directories of the processes named by --pids. */
+  private List<Path> serverProcesses() {
+    List<Path> dirs = new ArrayList<>();
+    for (String pid : opts.getOrDefault("pids", "").split(",")) {
+      if (!pid.isBlank()) {
+        dirs.add(Path.of("/proc", pid.trim()));
+      }
+    }
+    return dirs;
+  }
+
   /** Sum of VmRSS (KiB) of the processes named by --pids, 0 when none. */
   private long rssKb() throws IOException {
     long sum = 0;
-    for (String pid : opts.getOrDefault("pids", "").split(",")) {
-      if (pid.isBlank()) {
-        continue;
-      }
-      for (String line : Files.readAllLines(Path.of("/proc", pid.trim(), "status"))) {
+    for (Path proc : serverProcesses()) {
+      for (String line : Files.readAllLines(proc.resolve("status"))) {
         if (line.startsWith("VmRSS:")) {
           sum += Long.parseLong(line.replaceAll("[^0-9]", ""));
         }
