@@ -152,11 +152,16 @@ for r in rows:
         print(f"broadcast {t:13} subs={r['subscribers']} sustained={r['sustainedDeliveriesPerSec']}/s "
               f"1/s p50={r['onePerSecP50Ms']}ms p99={r['onePerSecP99Ms']}ms "
               f"delivered={r['onePerSecDelivered']}/{r['onePerSecExpected']} closed={r['closedStreams']} "
-              f"cpu/delivery={r.get('serverCpuUsPerDelivery')}us")
+              f"cpu/delivery={r.get('serverCpuUsPerDelivery')}us "
+              f"(generator {r.get('loadGenCpuUsPerDelivery')}us; "
+              f"1/s {r.get('onePerSecServerCpuUsPerDelivery')}us)")
     elif s == "members":
         first = r["steps"][0] if r["steps"] else {}
+        best = next((x for x in r["steps"] if x.get("ok") and x["targetRate"] == r["maxOkRate"]), {})
         print(f"members   {t:13} subs={r['subscribers']} maxOk={r['maxOkRate']}/s "
-              f"p99@{first.get('targetRate')}={first.get('p99Ms')}ms")
+              f"p99@{first.get('targetRate')}={first.get('p99Ms')}ms "
+              f"cpu/event@max={best.get('serverCpuUsPerEvent')}us "
+              f"(generator {best.get('loadGenCpuUsPerEvent')}us)")
     elif s == "publish":
         print(f"publish   {t:13} acked={r['ackedPerSec']}/s failed={r['failed']} "
               f"connections={r['publishers']} threads={r.get('publisherThreads', 1)}")
