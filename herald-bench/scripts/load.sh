@@ -2,7 +2,8 @@
 # Hub load tests (issue 5): runs each scenario against the trivial fan-out server, Nchan and the
 # Herald hub in one run (one fresh server process per scenario and target), then prints the table.
 #   herald-bench/scripts/load.sh [OUTDIR]
-# Env: SUBS (10000), SECS (10 per measured phase), RATES (per-member publish rates to step through),
+# Env: SUBS (10000), SECS (10 per measured phase), ONE_PER_SEC_SECS (30: the 1/s broadcast phase),
+#   RATES (per-member publish rates to step through),
 #   TARGETS ("trivial nchan nchan-auto herald"; nchan-auto: nginx with worker_processes auto),
 #   SCENARIOS ("idle broadcast members publish"),
 #   BENCH_JAR (herald-bench/target/benchmarks.jar), HERALD_JAR (herald-cli/target/herald.jar), HERALD_JAVA_OPTS ("-Xmn24m -XX:+UseParallelGC", as ./herald; "" for the JVM defaults),
@@ -19,6 +20,7 @@ herald_jar=${HERALD_JAR:-$root/herald-cli/target/herald.jar}
 out=${1:-/tmp/herald-load-$(date -u +%Y%m%dT%H%M%SZ)}
 SUBS=${SUBS:-10000}
 SECS=${SECS:-10}
+ONE_PER_SEC_SECS=${ONE_PER_SEC_SECS:-30}
 RATES=${RATES:-1000,2500,5000,10000,15000,20000,25000,30000,35000,40000,45000,50000}
 TARGETS=${TARGETS:-"trivial nchan nchan-auto herald"}
 SCENARIOS=${SCENARIOS:-"idle broadcast members publish"}
@@ -126,7 +128,8 @@ for scenario in $SCENARIOS; do
     [[ $scenario != idle ]] && warm_up "$target"
     case $scenario in
       idle) run "$target" idle --subs "$SUBS" --seconds 5 ;;
-      broadcast) run "$target" broadcast --subs "$SUBS" --seconds "$SECS" --window 4 ;;
+      broadcast) run "$target" broadcast --subs "$SUBS" --seconds "$SECS" --window 4 \
+        --one-per-sec-seconds "$ONE_PER_SEC_SECS" ;;
       members) run "$target" members --subs "$SUBS" --seconds "$SECS" --rates "$RATES" --publishers 128 ;;
       publish) run "$target" publish --seconds "$SECS" --publishers 64 --publisher-threads "$PUB_THREADS" ;;
     esac
