@@ -154,18 +154,16 @@ public final class LoadGenerator {
     long ownCpu = cpuMicros(SELF) - own1;
     LatencyHistogram sustained = subs.snapshot();
     result.put("sustainedDeliveriesPerSec", Math.round((d2 - d1) / elapsed));
-    result.put(
-        "serverCpuUsPerDelivery", d2 == d1 ? 0 : Math.round(100.0 * cpu / (d2 - d1)) / 100.0);
-    result.put(
-        "loadGenCpuUsPerDelivery", d2 == d1 ? 0 : Math.round(100.0 * ownCpu / (d2 - d1)) / 100.0);
+    result.put("serverCpuUsPerDelivery", microsEach(cpu, d2 - d1));
+    result.put("loadGenCpuUsPerDelivery", microsEach(ownCpu, d2 - d1));
     result.put("sustainedBroadcastsPerSec", Math.round(run[1] / elapsed));
     result.put("sustainedP99Ms", sustained.percentile(0.99) / 1000.0);
     drain(subs, 0, pub.totalSent() * open, 10_000);
-    // (b) one broadcast per second: latency.
+    // (b) one broadcast per second: latency. Its own length, as a p99 over few broadcasts is set
+    // by the slowest one or two.
     subs.snapshot();
     long before = subs.delivered.sum();
     long slowCpu = cpuMicros();
-    // One broadcast per second: a p99 over few broadcasts is set by the slowest one or two.
     double slowSecs = Double.parseDouble(opts.getOrDefault("one-per-sec-seconds", "" + secs));
     long[] slow = pub.run(1, sent -> true, slowSecs);
     drain(subs, before, slow[0] * open, 15_000);
@@ -174,9 +172,7 @@ public final class LoadGenerator {
     result.put("onePerSecBroadcasts", slow[0]);
     result.put("onePerSecDelivered", subs.delivered.sum() - before);
     result.put("onePerSecExpected", slow[0] * open);
-    result.put(
-        "onePerSecServerCpuUsPerDelivery",
-        slow[0] == 0 ? 0 : Math.round(100.0 * slowCpu / (slow[0] * open)) / 100.0);
+    result.put("onePerSecServerCpuUsPerDelivery", microsEach(slowCpu, slow[0] * open));
     putLatency("onePerSec", lat);
     result.put("closedStreams", subs.closed.get());
     pub.close();
@@ -228,9 +224,8 @@ public final class LoadGenerator {
         step.put("failureStatus", run[3]);
       }
       step.put("delivered", delivered);
-      step.put("serverCpuUsPerEvent", run[0] == 0 ? 0 : Math.round(100.0 * cpu / run[0]) / 100.0);
-      step.put(
-          "loadGenCpuUsPerEvent", run[0] == 0 ? 0 : Math.round(100.0 * ownCpu / run[0]) / 100.0);
+      step.put("serverCpuUsPerEvent", microsEach(cpu, run[0]));
+      step.put("loadGenCpuUsPerEvent", microsEach(ownCpu, run[0]));
       step.put("p50Ms", lat.percentile(0.50) / 1000.0);
       step.put("p99Ms", lat.percentile(0.99) / 1000.0);
       step.put("maxMs", lat.max() / 1000.0);
@@ -321,6 +316,11 @@ public final class LoadGenerator {
    */
   private long cpuMicros() throws IOException {
     return cpuMicros(serverProcesses());
+  }
+
+  /** CPU microseconds per delivery or event, to two decimals; 0 when there were none. */
+  private static double microsEach(long cpuMicros, long count) {
+    return count == 0 ? 0 : Math.round(100.0 * cpuMicros / count) / 100.0;
   }
 
   /** CPU time (utime + stime) of the given {@code /proc} directories, in microseconds. */
