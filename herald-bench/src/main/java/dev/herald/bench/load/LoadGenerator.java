@@ -107,8 +107,12 @@ public final class LoadGenerator {
     return Integer.parseInt(opts.getOrDefault(name, String.valueOf(dflt)));
   }
 
+  private double doubleOpt(String name, double dflt) {
+    return Double.parseDouble(opts.getOrDefault(name, String.valueOf(dflt)));
+  }
+
   private double seconds() {
-    return Double.parseDouble(opts.getOrDefault("seconds", "10"));
+    return doubleOpt("seconds", 10);
   }
 
   private void idle(EpollEventLoopGroup group) throws Exception {
@@ -164,7 +168,7 @@ public final class LoadGenerator {
     subs.snapshot();
     long before = subs.delivered.sum();
     long slowCpu = cpuMicros();
-    double slowSecs = Double.parseDouble(opts.getOrDefault("one-per-sec-seconds", "" + secs));
+    double slowSecs = doubleOpt("one-per-sec-seconds", secs);
     long[] slow = pub.run(1, sent -> true, slowSecs);
     drain(subs, before, slow[0] * open, 15_000);
     slowCpu = cpuMicros() - slowCpu;
