@@ -11,11 +11,22 @@ import java.util.Set;
  * One subscription of a {@link Broker}: the state machine behind the exact replay-to-live hand-off.
  *
  * <p>It starts in {@code REPLAY}. While replaying, live events from the log's listener are buffered
- * (bounded) and history is written page by page from a replay thread; then the buffer is drained,
- * skipping ids already written, and the subscription turns {@code LIVE}, where the listener's
- * thread writes each event directly. A live-only subscription has no history: it buffers only until
- * the broker has read where it starts ({@link #startLive}), and skips every event up to there.
- * Every call to the sink happens under this object's monitor, so the sink is never called
+ * and history is written page by page from a replay thread, up to where the buffer starts; then the
+ * buffer is drained, skipping ids already written, and the subscription turns {@code LIVE}, where
+ * the listener's thread writes each event directly. A live-only subscription has no history: it
+ * buffers only until the broker has read where it starts ({@link #startLive}), and skips every
+ * event up to there.
+ *
+ * <p>Nothing is ever skipped silently. The buffer is bounded ({@link
+ * Broker.Builder#maxBufferedEvents}); when it fills, it is dropped and the events it lost are read
+ * from the log instead, after which it buffers anew. Every page of history is checked against
+ * retention: if the log dropped an event after the stream's position before the stream could write
+ * it (a long replay to a slow reader next to small retention), the stream says so in-band with a
+ * {@code reset} ({@code "reason": "expired"}, {@code "lastEventId"}: the last id it had delivered)
+ * and goes on from the oldest retained event. A replay that cannot read the store (an outage) waits
+ * and tries again while the stream stays open.
+ *
+ * <p>Every call to the sink happens under this object's monitor, so the sink is never called
  * concurrently, and {@code closed} is called exactly once, by whichever thread ends the
  * subscription first. A monitor rather than a {@code ReentrantLock}: one per stream, it costs no
  * objects (a lock and its synchronizer are about 48 bytes per idle stream), and taking it writes no
@@ -42,6 +53,9 @@ final class BrokerSubscription implements Subscription {
 
   private static final long MAX_PAUSE_MILLIS = 1000;
 
+  /** Longest wait between two tries of a replay whose store is unreachable. */
+  private static final long MAX_STORE_RETRY_MILLIS = 2000;
+
   private final Broker broker;
   private final Set<String> topics;
   private final Position position;
@@ -60,6 +74,9 @@ final class BrokerSubscription implements Subscription {
   // Guarded by this; phase is also read without it as a fast path.
   private volatile int phase;
   private ArrayDeque<StoredEvent> buffer;
+  // The buffer filled up and was dropped: what was offered since is read from the log instead.
+  private boolean overflowed;
+  private long firstOffered;
   private long lastOffered;
   private long lastWritten;
   // A live-only subscription skips events up to here (see startLive); 0 for the others.
@@ -70,12 +87,19 @@ final class BrokerSubscription implements Subscription {
 
   // Replay state: touched by one replay step at a time (each step submits the next).
   private boolean started;
+  // History is written (or told lost by a reset) through this id.
   private long cursor;
-  private boolean firstPage = true;
-  private boolean checkExpired;
+  // The buffer holds every event after this id; history is read up to it, no further.
   private long bufferedAfter;
-  private long[] droppedSeen;
+  // No page checked yet: a drop found now means the position itself cannot be honoured.
+  private boolean opening = true;
+  // All retained history was asked for (or follows a reset): drops before it began are no gap.
+  private boolean fromOldest;
+  // For a stream of all retained history: per topic (topicList order), what was dropped before
+  // its first read, which is no gap; null for the others.
+  private long[] floor;
   private long pauseMillis;
+  private long storeRetryMillis;
 
   BrokerSubscription(Broker broker, Set<String> topics, Position position, Sink sink) {
     this(broker, topics, position, sink, null, 0);
@@ -212,6 +236,9 @@ final class BrokerSubscription implements Subscription {
         return false;
       }
       liveAfter = after;
+      if (overflowed) {
+        return true;
+      }
       // The buffer is in id order.
       while (!buffer.isEmpty() && buffer.peek().id() <= after) {
         buffer.poll();
@@ -237,12 +264,19 @@ final class BrokerSubscription implements Subscription {
         return SKIPPED;
       }
       lastOffered = id;
+      if (firstOffered == 0) {
+        firstOffered = id;
+      }
       if (phase == REPLAY) {
-        if (buffer.size() >= broker.maxBufferedEvents()) {
-          closeLocked(CloseReason.SLOW_CONSUMER);
-          return SKIPPED;
+        if (!overflowed) {
+          if (buffer.size() < broker.maxBufferedEvents()) {
+            buffer.add(event);
+          } else {
+            // Read from the log once history gets here (see handOff), rather than grow or cut.
+            overflowed = true;
+            buffer.clear();
+          }
         }
-        buffer.add(event);
         return BUFFERED;
       }
       if (id <= lastWritten || id <= liveAfter) {
@@ -287,14 +321,10 @@ final class BrokerSubscription implements Subscription {
     EventLog log = broker.log();
     try {
       if (!started) {
-        started = true;
-        if (position.kind() == Position.Kind.LIVE) {
-          handOff(); // no history: only the events buffered before startLive
-          return;
-        }
         if (!begin(log)) {
           return;
         }
+        started = true;
       }
       if (!sink.writable()) {
         pauseMillis = pauseMillis == 0 ? 5 : Math.min(MAX_PAUSE_MILLIS, pauseMillis * 2);
@@ -302,63 +332,101 @@ final class BrokerSubscription implements Subscription {
         return;
       }
       pauseMillis = 0;
-      int pageSize = broker.replayPageSize();
-      List<StoredEvent> page = log.readAfter(topics, cursor, pageSize);
-      // Checked after the read: retention drops oldest first, so if nothing after the cursor is
-      // dropped now, nothing was when the page was read, and the page starts right at the cursor.
-      long[] dropped = droppedPerTopic(log);
-      if (checkExpired) {
-        checkExpired = false;
-        if (max(dropped) > cursor) {
-          if (sendReset("expired")) {
-            // All retained history follows the reset, including what the client may have had.
-            cursor = 0;
-            firstPage = true;
-            synchronized (this) {
-              lastWritten = 0;
-            }
-            broker.replay(this);
-          }
-          return;
-        }
-      } else if (!firstPage && fellBehind(dropped)) {
-        // Retention dropped events this replay had not reached yet: the client resumes with its
-        // last event id and learns of the gap from a reset.
-        LOG.log(
-            System.Logger.Level.DEBUG,
-            "replay fell behind retention on {0}; closing so the client resumes",
-            topics);
-        close(CloseReason.SLOW_CONSUMER);
-        return;
-      }
-      droppedSeen = dropped;
-      firstPage = false;
-      for (int i = 0, n = page.size(); i < n; i++) {
-        if (!writeHistory(page.get(i))) {
-          return;
-        }
-        if (i + 1 < n && !sink.writable()) {
-          // A page can hold many times the transport's bound: pause inside it, not only between.
-          cursor = page.get(i).id();
-          broker.listener().replayed(i + 1);
-          pauseMillis = 5;
-          broker.replayLater(this, pauseMillis);
-          return;
-        }
-      }
-      if (!page.isEmpty()) {
-        cursor = page.get(page.size() - 1).id();
-        broker.listener().replayed(page.size());
-      }
-      if (page.size() < pageSize) {
+      if (cursor >= bufferedAfter) {
+        // History is written through where the buffer starts: the buffer holds the rest.
         handOff();
       } else {
-        broker.replay(this);
+        replayPage(log);
       }
+      storeRetryMillis = 0;
+    } catch (StoreUnavailableException e) {
+      // The stream stays open through an outage (heartbeats keep it alive) and goes on exactly
+      // where it was once the store answers; each step is safe to run again.
+      if (storeRetryMillis == 0) {
+        LOG.log(
+            System.Logger.Level.INFO,
+            "replay of {0} waits for the store: {1}",
+            topics,
+            e.getMessage());
+      }
+      storeRetryMillis =
+          storeRetryMillis == 0 ? 50 : Math.min(MAX_STORE_RETRY_MILLIS, storeRetryMillis * 2);
+      broker.replayLater(this, storeRetryMillis);
     } catch (RuntimeException e) {
       LOG.log(System.Logger.Level.WARNING, "replay failed for " + topics, e);
       close(CloseReason.ERROR);
     }
+  }
+
+  /** Reads and writes one page of history after the cursor, up to where the buffer starts. */
+  private void replayPage(EventLog log) {
+    if (opening && fromOldest) {
+      // Read before the page: what is dropped by then comes before the oldest event it returns.
+      floor = droppedPerTopic(log);
+    }
+    int pageSize = broker.replayPageSize();
+    List<StoredEvent> page = log.readAfter(topics, cursor, pageSize);
+    // Checked after the read: retention drops oldest first, so if nothing after the cursor is
+    // dropped now, nothing was when the page was read, and the page starts right at the cursor.
+    long[] dropped = droppedPerTopic(log);
+    if (opening) {
+      opening = false;
+      if (!fromOldest && position.kind() == Position.Kind.AFTER && max(dropped) > cursor) {
+        // The position itself is expired: a reset, then all retained history, including what the
+        // client may have had.
+        if (sendReset(position.lastEventId(), "expired")) {
+          cursor = 0;
+          fromOldest = true;
+          opening = true;
+          synchronized (this) {
+            lastWritten = 0;
+          }
+          broker.replay(this);
+        }
+        return;
+      }
+    }
+    if (lostAfterCursor(dropped)) {
+      // Retention dropped events this stream had not written (it replays slower than the topic
+      // turns over): say so right before the gap, then go on from the oldest retained event,
+      // which the page starts at. Drops past the page are found, and told, at the next page.
+      long had;
+      synchronized (this) {
+        had = lastWritten;
+      }
+      if (!sendReset(had > 0 ? Long.toString(had) : position.lastEventId(), "expired")) {
+        return;
+      }
+    }
+    int written = 0;
+    boolean reachedBuffer = page.size() < pageSize;
+    for (int i = 0, n = page.size(); i < n; i++) {
+      StoredEvent event = page.get(i);
+      if (event.id() > bufferedAfter) {
+        // The buffer has it, and everything after it.
+        reachedBuffer = true;
+        break;
+      }
+      if (!writeHistory(event)) {
+        return;
+      }
+      cursor = event.id();
+      written++;
+      if (i + 1 < n && !sink.writable()) {
+        // A page can hold many times the transport's bound: pause inside it, not only between.
+        broker.listener().replayed(written);
+        pauseMillis = 5;
+        broker.replayLater(this, pauseMillis);
+        return;
+      }
+    }
+    if (written > 0) {
+      broker.listener().replayed(written);
+    }
+    if (reachedBuffer) {
+      cursor = Math.max(cursor, bufferedAfter);
+    }
+    broker.replay(this);
   }
 
   /** Each topic's newest dropped id, in {@link #topicList} order. */
@@ -375,17 +443,14 @@ final class BrokerSubscription implements Subscription {
   }
 
   /**
-   * Whether retention dropped, since the last page, an event this replay has not read and that the
-   * live buffer may not hold. Per topic, because an old drop in one topic (before the replay began)
-   * must neither trip nor mask a new one in another. Events appended after the replay began are in
-   * the live buffer, so drops are harmless once the cursor has passed {@link #bufferedAfter}.
+   * Whether retention dropped an event after the cursor, other than before the stream began. Per
+   * topic: an old drop in one topic (before the position) must neither trip nor mask a new one in
+   * another. A topic's newest dropped id is one of its events, so a drop above the cursor is an
+   * event this stream never wrote.
    */
-  private boolean fellBehind(long[] dropped) {
-    if (cursor >= bufferedAfter) {
-      return false;
-    }
+  private boolean lostAfterCursor(long[] dropped) {
     for (int i = 0; i < dropped.length; i++) {
-      if (dropped[i] > droppedSeen[i] && dropped[i] > cursor) {
+      if (dropped[i] > cursor && (floor == null || dropped[i] > floor[i])) {
         return true;
       }
     }
@@ -402,22 +467,33 @@ final class BrokerSubscription implements Subscription {
 
   /** Decides where history starts; sends a reset if the position cannot be honoured. */
   private boolean begin(EventLog log) {
+    if (position.kind() == Position.Kind.LIVE) {
+      // No history: only what is offered after where it starts (see startLive).
+      synchronized (this) {
+        cursor = liveFloor();
+        bufferedAfter = cursor;
+      }
+      return true;
+    }
     // Read after registering: every event with a higher id is announced later, so buffered.
-    bufferedAfter = log.lastId();
+    long newest = log.lastId();
+    bufferedAfter = newest;
     switch (position.kind()) {
       case EARLIEST:
         cursor = 0;
+        fromOldest = true;
         return true;
       case UNKNOWN:
         cursor = 0;
-        return sendReset("unknown");
+        fromOldest = true;
+        return sendReset(position.lastEventId(), "unknown");
       case AFTER:
-        if (position.id() > bufferedAfter) {
+        if (position.id() > newest) {
           cursor = 0;
-          return sendReset("unknown");
+          fromOldest = true;
+          return sendReset(position.lastEventId(), "unknown");
         }
         cursor = position.id();
-        checkExpired = true;
         synchronized (this) {
           // Live events up to the position, buffered meanwhile, are ones the client already has.
           lastWritten = Math.max(lastWritten, cursor);
@@ -428,9 +504,19 @@ final class BrokerSubscription implements Subscription {
     }
   }
 
-  private boolean sendReset(String reason) {
-    String data =
-        "{\"lastEventId\":" + json(position.lastEventId()) + ",\"reason\":\"" + reason + "\"}";
+  /**
+   * Where a live-only subscription's events start, under lock: after the newest id when it
+   * registered, or, if the log could not tell then, before the first event offered to it.
+   */
+  private long liveFloor() {
+    if (liveAfter > 0 || firstOffered == 0) {
+      return liveAfter;
+    }
+    return firstOffered - 1;
+  }
+
+  private boolean sendReset(String lastEventId, String reason) {
+    String data = "{\"lastEventId\":" + json(lastEventId) + ",\"reason\":\"" + reason + "\"}";
     byte[] frame = SseEncoder.encode(Event.builder().type("reset").data(data).build());
     synchronized (this) {
       if (phase == CLOSED) {
@@ -450,13 +536,24 @@ final class BrokerSubscription implements Subscription {
     }
   }
 
-  /** Drains the live events buffered during replay, skipping those history already wrote. */
+  /**
+   * Drains the live events buffered during replay, skipping those history already wrote, a chunk
+   * per lock hold and pausing while the sink is full; then the subscription is live. If the buffer
+   * overflowed, the replay reads on from the log up to what was offered last, and buffers anew.
+   */
   private void handOff() {
     while (true) {
       int delivered = 0;
       try {
         synchronized (this) {
           if (phase == CLOSED) {
+            return;
+          }
+          if (overflowed) {
+            overflowed = false;
+            cursor = Math.max(cursor, Math.max(lastWritten, liveFloor()));
+            bufferedAfter = lastOffered;
+            broker.replay(this);
             return;
           }
           while (!buffer.isEmpty() && delivered < DRAIN_CHUNK) {
@@ -478,6 +575,11 @@ final class BrokerSubscription implements Subscription {
         if (delivered > 0) {
           broker.listener().delivered(delivered);
         }
+      }
+      if (!sink.writable()) {
+        pauseMillis = 5;
+        broker.replayLater(this, pauseMillis);
+        return;
       }
     }
   }

@@ -374,7 +374,8 @@ class BrokerTest {
   }
 
   @Test
-  void replayOvertakenByRetentionIsClosedRatherThanSkipping() throws Exception {
+  void replayOvertakenByRetentionSaysResetAtTheGapThenGoesOnFromTheOldestRetained()
+      throws Exception {
     Broker broker =
         broker(
             Broker.builder()
@@ -394,45 +395,126 @@ class BrokerTest {
     broker.subscribe(Set.of("t"), Position.earliest(), sink);
     assertThat(sink.awaitIds(1, WAIT)).isTrue();
     // While the replay waits, retention drops h1, which it has not sent yet.
-    publish(broker, "l0", "t");
-    publish(broker, "l1", "t");
+    StoredEvent l0 = publish(broker, "l0", "t");
+    StoredEvent l1 = publish(broker, "l1", "t");
+    sink.pauseAfter(Integer.MAX_VALUE);
     sink.writable(true);
 
-    assertThat(sink.awaitClosed(WAIT)).isTrue();
-    assertThat(sink.closes()).containsExactly(CloseReason.SLOW_CONSUMER);
-    assertThat(sink.ids()).containsExactly(history.get(0).id());
+    assertThat(sink.awaitIds(4, WAIT)).isTrue();
+    assertThat(sink.texts())
+        .containsExactly(
+            new String(history.get(0).frame(), UTF_8),
+            "event: reset\ndata: {\"lastEventId\":\""
+                + history.get(0).id()
+                + "\",\"reason\":\"expired\"}\n\n",
+            new String(history.get(2).frame(), UTF_8),
+            new String(l0.frame(), UTF_8),
+            new String(l1.frame(), UTF_8));
+    assertThat(sink.closes()).isEmpty();
+    // Live from here: the next event comes straight through.
+    StoredEvent l2 = publish(broker, "l2", "t");
+    assertThat(sink.awaitIds(5, WAIT)).isTrue();
+    assertThat(sink.ids()).endsWith(l2.id());
   }
 
   @Test
-  void liveEventsOutgrowingTheReplayBufferCloseTheSubscriptionAsSlow() throws Exception {
+  void liveEventsOutgrowingTheReplayBufferAreReadFromTheLogInsteadOfCuttingTheStream()
+      throws Exception {
     Broker broker = broker(Broker.builder().heartbeat(Duration.ZERO).maxBufferedEvents(10));
-    publish(broker, "history", "t");
+    List<StoredEvent> published = new ArrayList<>();
+    published.add(publish(broker, "history", "t"));
     RecordingSink stalled = new RecordingSink();
     stalled.writable(false);
     RecordingSink healthy = new RecordingSink();
     broker.subscribe(Set.of("t"), Position.earliest(), stalled);
     broker.subscribe(Set.of("t"), Position.live(), healthy);
 
-    List<StoredEvent> published = new ArrayList<>();
     for (int i = 0; i < 30; i++) {
       published.add(publish(broker, "live " + i, "t"));
     }
+    assertThat(healthy.ids()).isEqualTo(ids(published.subList(1, 31)));
+    stalled.writable(true);
 
-    assertThat(stalled.closes()).containsExactly(CloseReason.SLOW_CONSUMER);
-    assertThat(healthy.ids()).isEqualTo(ids(published));
-    assertThat(broker.subscriptionCount()).isEqualTo(1);
+    assertThat(stalled.awaitIds(31, WAIT)).isTrue();
+    assertThat(stalled.ids()).isEqualTo(ids(published));
+    assertThat(stalled.closes()).isEmpty();
+    StoredEvent after = publish(broker, "after", "t");
+    assertThat(stalled.awaitIds(32, WAIT)).isTrue();
+    assertThat(stalled.ids()).endsWith(after.id());
+    assertThat(broker.subscriptionCount()).isEqualTo(2);
   }
 
   @Test
-  void failingReplayClosesWithError() throws Exception {
+  void replayThatOutgrowsItsBufferManyTimesOverStillGetsEveryEventOnceInOrder() throws Exception {
+    Broker broker =
+        broker(Broker.builder().heartbeat(Duration.ZERO).replayPageSize(3).maxBufferedEvents(2));
+    List<StoredEvent> published = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      published.add(publish(broker, "h" + i, "t", "u"));
+    }
+    RecordingSink sink = new RecordingSink();
+    sink.pauseAfter(5);
+    broker.subscribe(Set.of("t", "u"), Position.after(published.get(2).id()), sink);
+    for (int round = 0; round < 5; round++) {
+      assertThat(sink.awaitIds(5 * round + 5, WAIT)).isTrue();
+      for (int i = 0; i < 7; i++) {
+        published.add(publish(broker, "l" + round + "." + i, i % 2 == 0 ? "t" : "u"));
+      }
+      sink.pauseAfter(5 * round + 10);
+      sink.writable(true);
+    }
+    sink.pauseAfter(Integer.MAX_VALUE);
+    sink.writable(true);
+
+    assertThat(sink.awaitIds(published.size() - 3, WAIT)).isTrue();
+    assertThat(sink.ids()).isEqualTo(ids(published.subList(3, published.size())));
+    assertThat(sink.texts()).noneMatch(text -> text.contains("reset"));
+    assertThat(sink.closes()).isEmpty();
+  }
+
+  @Test
+  void replayWaitsThroughAStoreOutageAndThenCompletesExactly() throws Exception {
+    java.util.concurrent.atomic.AtomicInteger failures =
+        new java.util.concurrent.atomic.AtomicInteger(3);
+    java.util.concurrent.CountDownLatch failed = new java.util.concurrent.CountDownLatch(3);
+    EventLog flaky =
+        new ForwardingEventLog(MemoryEventLog.builder().build()) {
+          @Override
+          public List<StoredEvent> readAfter(Set<String> topics, long afterId, int limit) {
+            if (failures.getAndDecrement() > 0) {
+              failed.countDown();
+              throw new StoreUnavailableException("store paused");
+            }
+            return super.readAfter(topics, afterId, limit);
+          }
+        };
+    Broker broker = broker(Broker.builder().heartbeat(Duration.ZERO).log(flaky));
+    List<StoredEvent> published = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      published.add(publish(broker, "h" + i, "t"));
+    }
+    RecordingSink sink = new RecordingSink();
+    Subscription subscription = broker.subscribe(Set.of("t"), Position.earliest(), sink);
+    assertThat(failed.await(10, TimeUnit.SECONDS)).isTrue();
+    published.add(publish(broker, "during", "t"));
+
+    assertThat(sink.awaitIds(6, WAIT)).isTrue();
+    assertThat(sink.ids()).isEqualTo(ids(published));
+    assertThat(subscription.isOpen()).isTrue();
+    assertThat(sink.closes()).isEmpty();
+  }
+
+  @Test
+  void replayThatFailsForAnotherReasonClosesWithError() throws Exception {
     EventLog failing =
         new ForwardingEventLog(MemoryEventLog.builder().build()) {
           @Override
           public List<StoredEvent> readAfter(Set<String> topics, long afterId, int limit) {
-            throw new StoreUnavailableException("disk on fire");
+            throw new IllegalStateException("corrupt page");
           }
         };
     Broker broker = broker(Broker.builder().heartbeat(Duration.ZERO).log(failing));
+    publish(broker, "history", "t");
     RecordingSink sink = new RecordingSink();
     Subscription subscription = broker.subscribe(Set.of("t"), Position.earliest(), sink);
 
