@@ -3,6 +3,7 @@ package dev.herald.server;
 import dev.herald.core.Comment;
 import dev.herald.core.SseEncoder;
 import jakarta.servlet.AsyncContext;
+import jakarta.servlet.ServletOutputStream;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
@@ -12,8 +13,10 @@ import java.util.Objects;
 import java.util.Set;
 
 /**
- * Streams a {@link Broker}'s events over any Servlet 6 container (Tomcat, Jetty, Undertow, Spring
- * MVC): asynchronous, with non-blocking writes and a bounded byte queue per stream.
+ * The Servlet adapter: streams a {@link Broker}'s events over any Servlet 6 container (Tomcat,
+ * Jetty, Undertow, Spring MVC), asynchronous, with non-blocking writes and a bounded byte queue per
+ * stream. Call it from your own servlet or controller; to serve {@code ?topic=} requests with no
+ * code, register the ready-made {@link SseServlet} instead (it calls {@link #handle}).
  *
  * <p>Use {@link #handle} to serve {@code GET /events?topic=...}, or {@link #stream} from a
  * controller that picks the topics itself (after its own authorisation, say). The stream resumes
@@ -23,7 +26,10 @@ import java.util.Set;
  * slower than events arrive has its stream closed once {@link Builder#maxBufferBytes} of frames are
  * waiting (it reconnects with {@code Last-Event-ID} and replays what it missed); a client that goes
  * away is noticed on the next write (heartbeats make sure there is one) and its subscription is
- * released.
+ * released. A {@code HEAD} request gets the head a {@code GET} would get, or its error status, and
+ * no subscription. The request must be async-supported (the servlet and every filter in front of
+ * it); if it is not, the answer is 500 with a JSON error {@code async_unsupported}, and nothing is
+ * subscribed.
  *
  * <pre>{@code
  * // Spring MVC: the application chooses the topics.
@@ -41,6 +47,10 @@ public final class ServletSse {
   public static final long DEFAULT_MAX_BUFFER_BYTES = 1L << 20;
 
   private static final byte[] OPENING = SseEncoder.encode(new Comment("ok"));
+  private static final String ASYNC_UNSUPPORTED =
+      "event streams need asynchronous requests: the servlet and every filter in front of it must"
+          + " be async-supported (setAsyncSupported(true), or <async-supported>true</async-supported>"
+          + " in web.xml)";
 
   private final Broker broker;
   private final long maxBufferBytes;
@@ -77,8 +87,9 @@ public final class ServletSse {
    * Streams {@code topics} to the client of this request from the position its {@code
    * Last-Event-ID} (or {@code ?lastEventId=}) names, live only if none. Returns at once: the
    * request is asynchronous from here on, and ends when the client goes away, the stream is too
-   * slow, or the broker closes. Answers 400 (JSON error body) for invalid topics, 503 if the broker
-   * is closed.
+   * slow, or the broker closes. Answers 400 (JSON error body) for invalid topics, 500 {@code
+   * async_unsupported} if the request is not async-supported, 503 if the broker is closed. A {@code
+   * HEAD} request gets the same head or error status, without a subscription.
    */
   public void stream(HttpServletRequest request, HttpServletResponse response, Set<String> topics)
       throws IOException {
@@ -98,7 +109,23 @@ public final class ServletSse {
       lastEventId = request.getParameter("lastEventId");
     }
     Position position = Position.parse(lastEventId == null ? "" : lastEventId);
-
+    if (!request.isAsyncSupported()) {
+      // startAsync() would throw; the container's answer would not say why.
+      error(response, 500, "async_unsupported", ASYNC_UNSUPPORTED);
+      return;
+    }
+    if ("HEAD".equals(request.getMethod())) {
+      // The head a GET would get, and no subscription: there is no body to stream, and the
+      // container discards what is written, so the stream would never notice the client leave.
+      writeHead(response);
+      return;
+    }
+    ServletOutputStream out = response.getOutputStream();
+    // Async first, then subscribe: nothing that can fail after the subscription exists leaves it
+    // open.
+    AsyncContext context = request.startAsync();
+    // No async timeout: streams live until the client, the broker or a write ends them.
+    context.setTimeout(0);
     ServletStream stream = new ServletStream(maxBufferBytes, OPENING);
     Subscription subscription;
     try {
@@ -108,16 +135,18 @@ public final class ServletSse {
     } catch (IllegalStateException e) {
       response.setHeader("Retry-After", "1");
       error(response, 503, "shutting_down", "the server is shutting down; retry shortly");
+      context.complete();
       return;
     }
+    writeHead(response);
+    stream.start(context, out, subscription);
+  }
+
+  private static void writeHead(HttpServletResponse response) {
     response.setStatus(200);
     response.setContentType("text/event-stream; charset=utf-8");
     response.setHeader("Cache-Control", "no-store");
     response.setHeader("X-Accel-Buffering", "no");
-    AsyncContext context = request.startAsync();
-    // No async timeout: streams live until the client, the broker or a write ends them.
-    context.setTimeout(0);
-    stream.start(context, response.getOutputStream(), subscription);
   }
 
   private static void error(HttpServletResponse response, int status, String code, String message)

@@ -10,8 +10,9 @@ import java.util.ArrayDeque;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * One Servlet event stream: the {@link Sink} the broker writes to, and the non-blocking writer that
- * drains its bounded queue to the response.
+ * The inside of one Servlet event stream, never used directly: {@link ServletSse} (or {@link
+ * SseServlet}, through it) creates one per streaming request. It is the {@link Sink} the broker
+ * writes to, and the non-blocking writer that drains its bounded queue to the response.
  *
  * <p>The broker's threads only queue frames and ask the container for a thread ({@link
  * AsyncContext#start}); the container's threads write while {@link ServletOutputStream#isReady}

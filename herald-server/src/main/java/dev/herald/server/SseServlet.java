@@ -7,8 +7,14 @@ import java.io.IOException;
 import java.util.Objects;
 
 /**
- * A servlet that serves {@code GET ?topic=a&topic=b} as an event stream from a {@link Broker}; see
- * {@link ServletSse} for what the stream does. Register it with async support on:
+ * The ready-made servlet: register it at a path and it serves {@code GET ?topic=a&topic=b} as an
+ * event stream from a {@link Broker}. Use it when the client names its topics; when the application
+ * picks them (after its own authorisation, say), call {@link ServletSse#stream} from your own
+ * servlet or controller instead. See {@link ServletSse} for what the stream does.
+ *
+ * <p>{@code HEAD} answers the headers a {@code GET} would get (or its error status) and opens no
+ * subscription. Register the servlet, and any filter in front of it, with async support, as below;
+ * otherwise each request is answered 500 {@code async_unsupported}.
  *
  * <pre>{@code
  * // Jetty 12 (ee10)
@@ -49,6 +55,17 @@ public final class SseServlet extends HttpServlet {
   /** Streams the topics named by the {@code topic} query parameters. */
   @Override
   protected void doGet(HttpServletRequest request, HttpServletResponse response)
+      throws IOException {
+    sse.handle(request, response);
+  }
+
+  /**
+   * Answers the headers {@link #doGet} would, without subscribing. Overridden so the answer does
+   * not depend on the container's legacy {@code HEAD} handling, where the inherited {@code doHead}
+   * wraps the response and sets a {@code Content-Length} that a stream never has.
+   */
+  @Override
+  protected void doHead(HttpServletRequest request, HttpServletResponse response)
       throws IOException {
     sse.handle(request, response);
   }

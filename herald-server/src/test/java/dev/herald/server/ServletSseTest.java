@@ -8,6 +8,10 @@ import dev.herald.core.Event;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.lang.annotation.ElementType;
+import java.lang.annotation.Retention;
+import java.lang.annotation.RetentionPolicy;
+import java.lang.annotation.Target;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
@@ -17,66 +21,86 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
-import org.eclipse.jetty.server.Server;
-import org.eclipse.jetty.server.ServerConnector;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
-/** The Servlet adapter on a real Jetty 12, with real HTTP clients over 127.0.0.1. */
+/**
+ * The Servlet adapter on real containers (Jetty 12 and Tomcat, see {@link ServletContainer#all}),
+ * with real HTTP clients over 127.0.0.1.
+ */
 @Timeout(90)
+@Tag("servlet-container") // the tag the build's Tomcat 11 run selects
 class ServletSseTest {
   private static final Duration WAIT = Duration.ofSeconds(10);
 
+  /** Runs the test once on each container of {@link ServletContainer#all}. */
+  @Retention(RetentionPolicy.RUNTIME)
+  @Target(ElementType.METHOD)
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("dev.herald.server.ServletContainer#all")
+  @interface OnEachContainer {}
+
   private final Map<CloseReason, AtomicInteger> closes = new ConcurrentHashMap<>();
+  private final AtomicInteger opened = new AtomicInteger();
   private Broker broker;
-  private Server server;
+  private ServletContainer container;
   private int port;
 
   @AfterEach
   void stop() throws Exception {
-    if (server != null) {
-      server.stop();
-    }
+    // The broker first, as an application would: its streams end, then the container stops.
     if (broker != null) {
       broker.close();
     }
+    if (container != null) {
+      container.close();
+    }
   }
 
-  private void start(Duration heartbeat, long maxBufferBytes) throws Exception {
+  private void start(
+      ServletContainer container,
+      Duration heartbeat,
+      long maxBufferBytes,
+      ServletContainer.Chain chain)
+      throws Exception {
     broker =
         Broker.builder()
             .heartbeat(heartbeat)
             .listener(
                 new BrokerListener() {
                   @Override
+                  public void subscriptionOpened() {
+                    opened.incrementAndGet();
+                  }
+
+                  @Override
                   public void subscriptionClosed(CloseReason reason) {
                     closes.computeIfAbsent(reason, r -> new AtomicInteger()).incrementAndGet();
                   }
                 })
             .build();
-    server = new Server();
-    ServerConnector connector = new ServerConnector(server);
-    connector.setHost("127.0.0.1");
-    connector.setPort(0);
-    server.addConnector(connector);
-    ServletContextHandler context = new ServletContextHandler();
-    SseServlet servlet =
-        new SseServlet(ServletSse.builder(broker).maxBufferBytes(maxBufferBytes).build());
-    // The five lines users write (see SseServlet's Javadoc).
-    context.addServlet(servlet, "/events").setAsyncSupported(true);
-    server.setHandler(context);
-    server.start();
-    port = connector.getLocalPort();
+    this.container = container;
+    port =
+        container.start(
+            new SseServlet(ServletSse.builder(broker).maxBufferBytes(maxBufferBytes).build()),
+            chain);
   }
 
-  private void start() throws Exception {
-    start(Duration.ofSeconds(15), ServletSse.DEFAULT_MAX_BUFFER_BYTES);
+  private void start(ServletContainer container, Duration heartbeat, long maxBufferBytes)
+      throws Exception {
+    start(container, heartbeat, maxBufferBytes, ServletContainer.Chain.ASYNC);
+  }
+
+  private void start(ServletContainer container) throws Exception {
+    start(container, Duration.ofSeconds(15), ServletSse.DEFAULT_MAX_BUFFER_BYTES);
   }
 
   private URI uri(String query) {
@@ -92,14 +116,16 @@ class ServletSseTest {
     return count == null ? 0 : count.get();
   }
 
-  @Test
-  void streamOpensWithExactHeadersAndAFlushedCommentThenDeliversWhatIsPublished() throws Exception {
-    start();
+  @OnEachContainer
+  void streamOpensWithExactHeadersAndAFlushedCommentThenDeliversWhatIsPublished(
+      ServletContainer container) throws Exception {
+    start(container);
     try (SseConnection connection = SseConnection.open(uri("topic=prices"))) {
       HttpResponse<InputStream> response = connection.response();
       assertThat(response.statusCode()).isEqualTo(200);
-      assertThat(response.headers().firstValue("Content-Type"))
-          .hasValue("text/event-stream; charset=utf-8");
+      // Tomcat writes "text/event-stream;charset=utf-8": the same media type and charset.
+      assertThat(response.headers().firstValue("Content-Type").map(ServletSseTest::normalized))
+          .hasValue("text/event-stream;charset=utf-8");
       assertThat(response.headers().firstValue("Cache-Control")).hasValue("no-store");
       assertThat(response.headers().firstValue("X-Accel-Buffering")).hasValue("no");
       assertThat(broker.subscriptionCount()).isEqualTo(1);
@@ -114,18 +140,18 @@ class ServletSseTest {
     }
   }
 
-  @Test
-  void openingCommentArrivesBeforeAnyEvent() throws Exception {
-    start();
+  @OnEachContainer
+  void openingCommentArrivesBeforeAnyEvent(ServletContainer container) throws Exception {
+    start(container);
     try (Socket socket = rawSubscribe("topic=t")) {
       String head = readUntil(socket, ":ok\n");
       assertThat(head).startsWith("HTTP/1.1 200").contains(":ok\n");
     }
   }
 
-  @Test
-  void missingOrInvalidTopicsAreRefusedWithJsonErrors() throws Exception {
-    start();
+  @OnEachContainer
+  void missingOrInvalidTopicsAreRefusedWithJsonErrors(ServletContainer container) throws Exception {
+    start(container);
     HttpResponse<String> none = SseConnection.get(uri(""));
     HttpResponse<String> invalid = SseConnection.get(uri("topic=a%01b"));
     StringBuilder many = new StringBuilder();
@@ -147,9 +173,9 @@ class ServletSseTest {
     assertThat(broker.subscriptionCount()).isZero();
   }
 
-  @Test
-  void resumesAfterDisconnectWithoutGapOrDuplicate() throws Exception {
-    start();
+  @OnEachContainer
+  void resumesAfterDisconnectWithoutGapOrDuplicate(ServletContainer container) throws Exception {
+    start(container);
     List<StoredEvent> published = new ArrayList<>();
     for (int i = 0; i < 50; i++) {
       published.add(publish(i % 2 == 0 ? "a" : "b", "history " + i));
@@ -194,10 +220,11 @@ class ServletSseTest {
         .containsExactlyElementsOf(published.stream().map(e -> Long.toString(e.id())).toList());
   }
 
-  @Test
-  void heraldClientResumesExactlyThroughRepeatedReconnectsWhilePublishing() throws Exception {
+  @OnEachContainer
+  void heraldClientResumesExactlyThroughRepeatedReconnectsWhilePublishing(
+      ServletContainer container) throws Exception {
     // Short heartbeats, so the server soon writes to, and releases, each dropped connection.
-    start(Duration.ofMillis(100), ServletSse.DEFAULT_MAX_BUFFER_BYTES);
+    start(container, Duration.ofMillis(100), ServletSse.DEFAULT_MAX_BUFFER_BYTES);
     List<StoredEvent> published = new ArrayList<>();
     for (int i = 0; i < 30; i++) {
       published.add(publish("t", "history " + i));
@@ -236,9 +263,9 @@ class ServletSseTest {
     }
   }
 
-  @Test
-  void headerWinsOverQueryAndUnknownIdsGetAReset() throws Exception {
-    start();
+  @OnEachContainer
+  void headerWinsOverQueryAndUnknownIdsGetAReset(ServletContainer container) throws Exception {
+    start(container);
     StoredEvent first = publish("t", "one");
     StoredEvent second = publish("t", "two");
     String query = "topic=t&lastEventId=" + URLEncoder.encode("not an id", UTF_8);
@@ -257,10 +284,11 @@ class ServletSseTest {
     }
   }
 
-  @Test
-  void stalledReaderIsCutOffWhileFastReadersGetEverything() throws Exception {
+  @OnEachContainer
+  void stalledReaderIsCutOffWhileFastReadersGetEverything(ServletContainer container)
+      throws Exception {
     long limit = 64 * 1024;
-    start(Duration.ofSeconds(15), limit);
+    start(container, Duration.ofSeconds(15), limit);
     String payload = "x".repeat(2000);
     int events = 4000; // about 8 MB: far beyond what the stalled socket's buffers hold
     int burst = 20; // 40 KB: within what a reader that keeps up may have outstanding
@@ -299,10 +327,10 @@ class ServletSseTest {
 
   private final Map<SseConnection, Integer> counted = new java.util.IdentityHashMap<>();
 
-  @Test
-  void disconnectedClientsReleaseTheirSubscriptions() throws Exception {
+  @OnEachContainer
+  void disconnectedClientsReleaseTheirSubscriptions(ServletContainer container) throws Exception {
     // Heartbeats are what find idle connections whose client went away.
-    start(Duration.ofMillis(20), ServletSse.DEFAULT_MAX_BUFFER_BYTES);
+    start(container, Duration.ofMillis(20), ServletSse.DEFAULT_MAX_BUFFER_BYTES);
     int cycles = 2000;
     for (int i = 0; i < cycles; i++) {
       try (Socket socket = rawSubscribe("topic=t" + (i % 10))) {
@@ -317,9 +345,9 @@ class ServletSseTest {
         .isEqualTo(cycles);
   }
 
-  @Test
-  void brokerShutdownEndsStreamsCleanly() throws Exception {
-    start();
+  @OnEachContainer
+  void brokerShutdownEndsStreamsCleanly(ServletContainer container) throws Exception {
+    start(container);
     try (SseConnection connection = SseConnection.open(uri("topic=t"))) {
       StoredEvent event = publish("t", "last words");
       assertThat(connection.next(WAIT).id()).hasValue(Long.toString(event.id()));
@@ -335,14 +363,178 @@ class ServletSseTest {
     assertThat(refused.body()).startsWith("{\"error\":\"shutting_down\"");
   }
 
+  @OnEachContainer
+  void headAnswersTheHeadersAGetWouldWithoutEverSubscribing(ServletContainer container)
+      throws Exception {
+    start(container);
+    // Each HEAD on a kept-alive connection: the next one is only answered if the response ended,
+    // and read exactly to its blank line, so any body bytes would garble the next status line.
+    List<Head> heads = new ArrayList<>();
+    for (int connection = 0; connection < 20; connection++) {
+      try (Socket socket = rawRequest("HEAD", "topic=t" + connection)) {
+        heads.add(readHead(socket));
+        assertThat(opened.get()).as("subscriptions opened by HEAD requests").isZero();
+        for (int i = 1; i < 10; i++) {
+          send(socket, "HEAD", "topic=t" + connection + "&topic=u" + i);
+          heads.add(readHead(socket));
+        }
+      }
+    }
+    // One connection each: Tomcat closes the connection after a 400.
+    Head missing;
+    try (Socket socket = rawRequest("HEAD", "")) {
+      missing = readHead(socket);
+    }
+    Head invalid;
+    try (Socket socket = rawRequest("HEAD", "topic=a%01b")) {
+      invalid = readHead(socket);
+    }
+
+    assertThat(opened.get()).as("subscriptions opened by HEAD requests").isZero();
+    assertThat(broker.subscriptionCount()).isZero();
+    try (Socket socket = rawSubscribe("topic=t")) {
+      String response = readUntil(socket, ":ok\n");
+      Head get = Head.parse(response.substring(0, response.indexOf("\r\n\r\n") + 4));
+      assertThat(heads)
+          .hasSize(200)
+          .allSatisfy(
+              head -> {
+                assertThat(head.status()).isEqualTo(200);
+                for (String name : List.of("content-type", "cache-control", "x-accel-buffering")) {
+                  assertThat(head.header(name)).as(name).isEqualTo(get.header(name)).isNotNull();
+                }
+              });
+    }
+    assertThat(missing.status()).isEqualTo(SseConnection.get(uri("")).statusCode()).isEqualTo(400);
+    assertThat(invalid.status())
+        .isEqualTo(SseConnection.get(uri("topic=a%01b")).statusCode())
+        .isEqualTo(400);
+    assertThat(invalid.header("content-type")).startsWith("application/json");
+  }
+
+  @OnEachContainer
+  void filterWithoutAsyncSupportGetsAClearErrorAndLeavesNoSubscription(ServletContainer container)
+      throws Exception {
+    start(
+        container,
+        Duration.ofSeconds(15),
+        ServletSse.DEFAULT_MAX_BUFFER_BYTES,
+        ServletContainer.Chain.FILTER_NOT_ASYNC);
+    assertRefusedAsNotAsyncSupported();
+  }
+
+  @OnEachContainer
+  void servletWithoutAsyncSupportGetsAClearErrorAndLeavesNoSubscription(ServletContainer container)
+      throws Exception {
+    start(
+        container,
+        Duration.ofSeconds(15),
+        ServletSse.DEFAULT_MAX_BUFFER_BYTES,
+        ServletContainer.Chain.SERVLET_NOT_ASYNC);
+    assertRefusedAsNotAsyncSupported();
+  }
+
+  private void assertRefusedAsNotAsyncSupported() throws Exception {
+    for (int i = 0; i < 20; i++) {
+      HttpResponse<String> refused = SseConnection.get(uri("topic=t"));
+      assertThat(refused.statusCode()).isEqualTo(500);
+      assertThat(refused.headers().firstValue("Content-Type").orElseThrow())
+          .startsWith("application/json");
+      assertThat(refused.body())
+          .startsWith("{\"error\":\"async_unsupported\",\"message\":\"")
+          .contains("async-supported");
+    }
+    try (Socket socket = rawRequest("HEAD", "topic=t")) {
+      assertThat(readHead(socket).status()).isEqualTo(500);
+    }
+    assertThat(opened.get()).as("subscriptions opened").isZero();
+    assertThat(broker.subscriptionCount()).isZero();
+  }
+
+  @OnEachContainer
+  void clientThatDisconnectsMidStreamReleasesItsSubscription(ServletContainer container)
+      throws Exception {
+    // Heartbeats far away: the writes of the events that follow find the connection gone.
+    start(container);
+    try (Socket socket = rawSubscribe("topic=t")) {
+      readUntil(socket, ":ok\n");
+      for (int i = 0; i < 10; i++) {
+        publish("t", "before " + i);
+      }
+      readUntil(socket, "data: before 9\n");
+    }
+
+    assertThat(
+            BrokerTest.eventually(
+                () -> {
+                  broker.publish(Publication.of("t", Event.of("after"))).join();
+                  return broker.subscriptionCount() == 0;
+                }))
+        .as("subscription released")
+        .isTrue();
+    assertThat(closedAs(CloseReason.WRITE_FAILED) + closedAs(CloseReason.CLIENT_CLOSED))
+        .isEqualTo(1);
+  }
+
+  /** A content type lower-cased, without the optional blanks around its parameters. */
+  private static String normalized(String contentType) {
+    return contentType.replaceAll("\\s*;\\s*", ";").toLowerCase(Locale.ROOT);
+  }
+
   private Socket rawSubscribe(String query) throws Exception {
+    return rawRequest("GET", query);
+  }
+
+  private Socket rawRequest(String method, String query) throws Exception {
     Socket socket = new Socket();
     socket.connect(new InetSocketAddress("127.0.0.1", port), 5000);
     socket.setSoTimeout(10_000);
-    OutputStream out = socket.getOutputStream();
-    out.write(("GET /events?" + query + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").getBytes(UTF_8));
-    out.flush();
+    send(socket, method, query);
     return socket;
+  }
+
+  private static void send(Socket socket, String method, String query) throws Exception {
+    OutputStream out = socket.getOutputStream();
+    out.write(
+        (method + " /events?" + query + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").getBytes(UTF_8));
+    out.flush();
+  }
+
+  /** Reads one response head, byte by byte so as not to read past its blank line. */
+  private static Head readHead(Socket socket) throws Exception {
+    InputStream in = socket.getInputStream();
+    ByteArrayOutputStream seen = new ByteArrayOutputStream();
+    while (!seen.toString(UTF_8).endsWith("\r\n\r\n")) {
+      if (seen.size() > 16 * 1024) {
+        throw new AssertionError("no end of head in: " + seen.toString(UTF_8));
+      }
+      int b = in.read();
+      if (b < 0) {
+        throw new AssertionError("connection ended in a head: " + seen.toString(UTF_8));
+      }
+      seen.write(b);
+    }
+    return Head.parse(seen.toString(UTF_8));
+  }
+
+  /** A response's status and headers (names lower-cased; the last of repeated ones). */
+  private record Head(int status, Map<String, String> headers) {
+    static Head parse(String head) {
+      String[] lines = head.split("\r\n");
+      assertThat(lines[0]).as("status line").startsWith("HTTP/1.1 ");
+      Map<String, String> headers = new java.util.HashMap<>();
+      for (int i = 1; i < lines.length; i++) {
+        int colon = lines[i].indexOf(':');
+        headers.put(
+            lines[i].substring(0, colon).trim().toLowerCase(Locale.ROOT),
+            lines[i].substring(colon + 1).trim());
+      }
+      return new Head(Integer.parseInt(lines[0].substring(9, 12)), headers);
+    }
+
+    String header(String name) {
+      return headers.get(name);
+    }
   }
 
   /** Reads until {@code marker} has been seen; returns everything read. */
