@@ -417,10 +417,6 @@ public final class RedisEventLog implements EventLog {
   }
 
   /** Stores device cursors in Redis, shared by every node (see the class comment). */
-  @Override
-  public boolean supportsCursors() {
-    return true;
-  }
 
   /**
    * {@inheritDoc}

@@ -55,7 +55,6 @@ class RedisCursorsTest {
     RedisEventLog a = open(TestRedis.URI, clock);
     RedisEventLog b = open(TestRedis.URI, clock);
     CursorKey phone = CursorKey.of("phone", Set.of("b", "a"));
-    assertThat(a.supportsCursors()).isTrue();
 
     a.saveCursors(Map.of(phone, 42L, CursorKey.of("phone", Set.of("a")), 7L)).get(10, SECONDS);
 

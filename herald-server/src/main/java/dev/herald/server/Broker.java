@@ -9,15 +9,9 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
-import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Publishes events to topics and streams them to subscriptions: live, or from a position in the
@@ -73,52 +67,24 @@ public final class Broker implements AutoCloseable {
   /** Default {@link Builder#cursorFlushInterval}: 5 seconds. */
   public static final Duration DEFAULT_CURSOR_FLUSH_INTERVAL = Duration.ofSeconds(5);
 
-  /**
-   * Most heartbeat slots: a tick visits one, so a burst of heartbeats is 1/64 of the idle streams.
-   */
-  static final int HEARTBEAT_SLOTS = 64;
-
   /** Default {@link Builder#heartbeat}: 15 seconds. */
   public static final Duration DEFAULT_HEARTBEAT = Duration.ofSeconds(15);
 
   private final EventLog log;
   private final BrokerListener listener;
-  // The deployment-wide directory of streams; null when this node is on its own.
+  // The deployment-wide directory of streams; a no-op when this node is on its own.
   private final Presence presence;
-  private final java.util.concurrent.atomic.AtomicLong tokens =
-      new java.util.concurrent.atomic.AtomicLong();
   private final int replayPageSize;
   private final int maxBufferedEvents;
   private final ConcurrentHashMap<String, Set<BrokerSubscription>> index =
       new ConcurrentHashMap<>();
-  // Every open subscription, in the set of its heartbeat slot (assigned round-robin). Each
-  // heartbeat tick visits one slot, so streams that fall idle together get their heartbeats spread
-  // over the interval, not in one burst: writing 10 000 heartbeats at once holds up every delivery
-  // queued behind them for ~100 ms.
-  private final List<Set<BrokerSubscription>> subscriptions;
-  private final AtomicInteger nextHeartbeatSlot = new AtomicInteger();
-  private long heartbeatTicks; // the scheduler thread's (tests tick by hand, with no scheduler)
   private final ScheduledThreadPoolExecutor scheduler;
-  private final ThreadPoolExecutor replayPool;
+  private final Heartbeats heartbeats;
+  private final Replays replays;
+  private final Devices devices;
+  private final ReachLedger reach = new ReachLedger();
+  private final Host host = new Host();
   private final AtomicBoolean closing = new AtomicBoolean();
-  // Reach of events announced while a publish of this node awaits its log, picked up by that
-  // publish; bounded, since announcements of other nodes' events (a shared log) are never picked.
-  private final java.util.concurrent.ConcurrentSkipListMap<Long, Integer> reachedById =
-      new java.util.concurrent.ConcurrentSkipListMap<>();
-  private final AtomicInteger inFlight = new AtomicInteger();
-  private final AtomicInteger remembered = new AtomicInteger();
-  // The open stream of each device and topic set (a newer one replaces it).
-  private final ConcurrentHashMap<CursorKey, BrokerSubscription> devices =
-      new ConcurrentHashMap<>();
-  // Final cursors of closed device streams, not yet handed to the log.
-  private final ConcurrentHashMap<CursorKey, Long> closedCursors = new ConcurrentHashMap<>();
-  // Every cursor, when the log stores none: kept for as long as the broker runs.
-  private final ConcurrentHashMap<CursorKey, Long> memoryCursors = new ConcurrentHashMap<>();
-  private final java.util.concurrent.locks.ReentrantLock flushLock =
-      new java.util.concurrent.locks.ReentrantLock();
-  private static final int MAX_REMEMBERED_REACH = 65_536;
-  private static final long FLUSH_SOON_MILLIS = 50;
-  private final AtomicBoolean flushScheduled = new AtomicBoolean();
   private volatile boolean closed;
 
   private Broker(Builder builder) {
@@ -128,50 +94,27 @@ public final class Broker implements AutoCloseable {
     this.maxBufferedEvents = builder.maxBufferedEvents;
     // First, so that a log that already has a listener fails before any thread is started.
     log.listener(this::onAppended);
-    this.scheduler = new ScheduledThreadPoolExecutor(1, daemonThreads("herald-broker-scheduler"));
+    this.scheduler =
+        new ScheduledThreadPoolExecutor(1, DaemonThreads.named("herald-broker-scheduler"));
     scheduler.setRemoveOnCancelPolicy(true);
     scheduler.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
-    int replayThreads = Math.max(2, Math.min(8, Runtime.getRuntime().availableProcessors()));
-    this.replayPool =
-        new ThreadPoolExecutor(
-            replayThreads,
-            replayThreads,
-            30,
-            TimeUnit.SECONDS,
-            new LinkedBlockingQueue<>(),
-            daemonThreads("herald-broker-replay"));
-    replayPool.allowCoreThreadTimeOut(true);
-    long flushNanos = builder.cursorFlushInterval.toNanos();
-    scheduler.scheduleWithFixedDelay(
-        this::flushCursorsQuietly, flushNanos, flushNanos, TimeUnit.NANOSECONDS);
-    // Each subscription is visited twice per interval: it gets a heartbeat once it has been idle
-    // for two whole visits, so between one interval and one and a half after its last frame. The
-    // visits of the slots are staggered over each half interval, at most one tick per millisecond.
-    long halfInterval = builder.heartbeat.toNanos() / 2;
-    int slots = (int) Math.max(1, Math.min(HEARTBEAT_SLOTS, halfInterval / 1_000_000));
-    this.subscriptions = new ArrayList<>(slots);
-    for (int i = 0; i < slots; i++) {
-      subscriptions.add(ConcurrentHashMap.newKeySet());
-    }
-    if (!builder.heartbeat.isZero()) {
-      long tickNanos = Math.max(1_000_000, halfInterval / slots);
-      scheduler.scheduleAtFixedRate(
-          this::heartbeatTick, tickNanos, tickNanos, TimeUnit.NANOSECONDS);
-    }
-    this.presence = builder.presence;
-    if (presence != null) {
+    this.replays = new Replays(scheduler);
+    this.heartbeats = new Heartbeats(builder.heartbeat, scheduler);
+    this.presence = builder.presence.orElse(NoPresence.INSTANCE);
+    this.devices =
+        new Devices(
+            log, presence, builder.presence.isPresent(), scheduler, builder.cursorFlushInterval);
+    try {
+      presence.bind(new LocalNode());
+    } catch (RuntimeException e) {
+      scheduler.shutdownNow();
+      replays.close();
       try {
-        presence.bind(new LocalNode());
-      } catch (RuntimeException e) {
-        scheduler.shutdownNow();
-        replayPool.shutdownNow();
-        try {
-          presence.close();
-        } catch (RuntimeException suppressed) {
-          e.addSuppressed(suppressed);
-        }
-        throw e;
+        presence.close();
+      } catch (RuntimeException suppressed) {
+        e.addSuppressed(suppressed);
       }
+      throw e;
     }
   }
 
@@ -233,7 +176,7 @@ public final class Broker implements AutoCloseable {
     }
     // Asked while the log appends, so the answer costs no extra round trip.
     CompletableFuture<Map<String, Integer>> remote = remoteSubscriptionCounts(copy);
-    inFlight.incrementAndGet();
+    reach.publishing();
     CompletableFuture<Appended> appended;
     try {
       appended =
@@ -243,29 +186,26 @@ public final class Broker implements AutoCloseable {
                   .thenApply(
                       events -> new Appended(events.stream().map(StoredEvent::id).toList(), false));
     } catch (RuntimeException e) {
-      inFlight.decrementAndGet();
+      reach.published();
       return CompletableFuture.failedFuture(e);
     }
     return appended
-        .whenComplete((result, failure) -> inFlight.decrementAndGet())
+        .whenComplete((result, failure) -> reach.published())
         .thenCombine(
             remote,
             (result, elsewhere) -> {
-              List<Integer> reach = new ArrayList<>(result.ids().size());
+              List<Integer> reached = new ArrayList<>(result.ids().size());
               for (int i = 0; i < result.ids().size(); i++) {
-                Integer n = result.replayed() ? null : reachedById.remove(result.ids().get(i));
-                if (n != null) {
-                  remembered.decrementAndGet();
-                }
-                int reached = n == null ? 0 : n;
-                if (!result.replayed() && !elsewhere.isEmpty()) {
+                int n = 0;
+                if (!result.replayed()) {
+                  n = reach.take(result.ids().get(i));
                   for (String topic : copy.get(i).topics()) {
-                    reached += elsewhere.getOrDefault(topic, 0);
+                    n += elsewhere.getOrDefault(topic, 0);
                   }
                 }
-                reach.add(reached);
+                reached.add(n);
               }
-              return new Published(result.ids(), result.replayed(), reach);
+              return new Published(result.ids(), result.replayed(), reached);
             });
   }
 
@@ -275,9 +215,6 @@ public final class Broker implements AutoCloseable {
    */
   private CompletableFuture<Map<String, Integer>> remoteSubscriptionCounts(
       List<Publication> batch) {
-    if (presence == null) {
-      return CompletableFuture.completedFuture(Map.of());
-    }
     Set<String> topics = new java.util.HashSet<>();
     for (Publication publication : batch) {
       topics.addAll(publication.topics());
@@ -321,7 +258,12 @@ public final class Broker implements AutoCloseable {
     if (closed) {
       throw new IllegalStateException("the broker is closed");
     }
-    return register(checked, position, sink, new BrokerSubscription(this, checked, position, sink));
+    return register(
+        checked,
+        position,
+        sink,
+        new BrokerSubscription(
+            host, checked, position, sink, Optional.empty(), "", 0, heartbeats.nextSlot()));
   }
 
   private BrokerSubscription register(
@@ -333,7 +275,7 @@ public final class Broker implements AutoCloseable {
     }
     watchAll(checked);
     listener.subscriptionOpened();
-    subscriptions.get(subscription.heartbeatSlot()).add(subscription);
+    heartbeats.add(subscription);
     for (String topic : checked) {
       index.compute(
           topic,
@@ -342,9 +284,7 @@ public final class Broker implements AutoCloseable {
             members.add(subscription);
             return members;
           });
-      if (presence != null) {
-        presence.subscriptionsChanged(topic);
-      }
+      presence.subscriptionsChanged(topic);
     }
     if (closed) {
       // close() may have missed it; either it did not (the sink hears SHUTDOWN once) or nobody
@@ -355,7 +295,7 @@ public final class Broker implements AutoCloseable {
       return subscription;
     }
     if (position.kind() != Position.Kind.LIVE || subscription.startLive(liveStart())) {
-      replay(subscription);
+      replays.run(subscription);
     }
     return subscription;
   }
@@ -405,32 +345,15 @@ public final class Broker implements AutoCloseable {
         key.topics(),
         position,
         sink,
-        new BrokerSubscription(this, key.topics(), position, sink, key, base));
-  }
-
-  /**
-   * Makes an opened device stream its device's one stream; under the stream's lock, while it is
-   * open (so its unregister comes after this). Returns the stream it replaces on this node, which
-   * the caller closes once it no longer holds the lock.
-   */
-  BrokerSubscription takeDevicePlace(BrokerSubscription subscription) {
-    CursorKey key = subscription.device();
-    BrokerSubscription older = devices.put(key, subscription);
-    // The new stream's cursor rules now; a closed stream's unsaved one must not overwrite it.
-    closedCursors.remove(key);
-    if (presence != null) {
-      // Before the older one closes, so other nodes never see the device without a stream.
-      presence.opened(stream(subscription));
-    }
-    return older == subscription ? null : older;
-  }
-
-  String nextToken() {
-    return Long.toString(tokens.incrementAndGet(), 36);
-  }
-
-  private static Presence.Stream stream(BrokerSubscription subscription) {
-    return new Presence.Stream(subscription.device(), subscription.token(), subscription.since());
+        new BrokerSubscription(
+            host,
+            key.topics(),
+            position,
+            sink,
+            Optional.of(key),
+            devices.nextToken(),
+            base,
+            heartbeats.nextSlot()));
   }
 
   /**
@@ -441,20 +364,7 @@ public final class Broker implements AutoCloseable {
    * @throws StoreUnavailableException if the log cannot be read
    */
   public Optional<Position> devicePosition(String deviceId, Set<String> topics) {
-    CursorKey key = CursorKey.of(deviceId, topics);
-    BrokerSubscription open = devices.get(key);
-    long cursor = open != null ? open.deviceCursor() : 0;
-    if (cursor == 0) {
-      Long closed = closedCursors.get(key);
-      if (closed != null) {
-        cursor = closed;
-      } else if (log.supportsCursors()) {
-        cursor = log.cursor(key).orElse(0L);
-      } else {
-        cursor = memoryCursors.getOrDefault(key, 0L);
-      }
-    }
-    return cursor > 0 ? Optional.of(Position.after(cursor)) : Optional.empty();
+    return devices.position(CursorKey.of(deviceId, topics));
   }
 
   /**
@@ -495,9 +405,6 @@ public final class Broker implements AutoCloseable {
     Objects.requireNonNull(topic, "topic");
     List<DeviceStream> here = devices(topic);
     int count = subscriptionCount(topic);
-    if (presence == null) {
-      return CompletableFuture.completedFuture(new TopicPresence(topic, here, count));
-    }
     CompletableFuture<TopicPresence> remote;
     try {
       remote = presence.remote(topic);
@@ -520,81 +427,12 @@ public final class Broker implements AutoCloseable {
    * @return completes when the log has stored them
    */
   public CompletableFuture<Void> flushCursors() {
-    flushLock.lock();
-    try {
-      Map<CursorKey, Long> changed = new java.util.HashMap<>();
-      for (Map.Entry<CursorKey, Long> closed : closedCursors.entrySet()) {
-        changed.put(closed.getKey(), closed.getValue());
-      }
-      Map<BrokerSubscription, Long> opened = new java.util.HashMap<>();
-      for (BrokerSubscription subscription : devices.values()) {
-        long cursor = subscription.deviceCursor();
-        if (cursor > 0 && cursor != subscription.savedCursor) {
-          changed.put(subscription.device(), cursor);
-          opened.put(subscription, cursor);
-        }
-      }
-      if (changed.isEmpty()) {
-        return CompletableFuture.completedFuture(null);
-      }
-      opened.forEach((subscription, cursor) -> subscription.savedCursor = cursor);
-      changed.forEach((key, cursor) -> closedCursors.remove(key, cursor));
-      if (!log.supportsCursors()) {
-        memoryCursors.putAll(changed);
-        return CompletableFuture.completedFuture(null);
-      }
-      return log.saveCursors(changed)
-          .whenComplete(
-              (done, failure) -> {
-                if (failure != null) {
-                  // Try again at the next flush: put back what no newer value replaced.
-                  changed.forEach(
-                      (key, cursor) -> {
-                        if (!devices.containsKey(key)) {
-                          closedCursors.putIfAbsent(key, cursor);
-                        }
-                      });
-                  opened.keySet().forEach(subscription -> subscription.savedCursor = 0);
-                }
-              });
-    } finally {
-      flushLock.unlock();
-    }
-  }
-
-  /** Flushes the cursors within {@link #FLUSH_SOON_MILLIS}, once for every close meanwhile. */
-  private void flushSoon() {
-    if (flushScheduled.compareAndSet(false, true)) {
-      try {
-        ScheduledFuture<?> unused =
-            scheduler.schedule(
-                () -> {
-                  flushScheduled.set(false);
-                  flushCursorsQuietly();
-                },
-                FLUSH_SOON_MILLIS,
-                TimeUnit.MILLISECONDS);
-      } catch (RejectedExecutionException e) {
-        flushScheduled.set(false); // closing: close() flushes
-      }
-    }
-  }
-
-  private void flushCursorsQuietly() {
-    try {
-      flushCursors();
-    } catch (RuntimeException e) {
-      LOG.log(System.Logger.Level.WARNING, "could not save device cursors", e);
-    }
+    return devices.flush();
   }
 
   /** How many subscriptions are open. */
   public int subscriptionCount() {
-    int count = 0;
-    for (Set<BrokerSubscription> slot : subscriptions) {
-      count += slot.size();
-    }
-    return count;
+    return heartbeats.count();
   }
 
   /** The event log this broker stores in. */
@@ -613,11 +451,7 @@ public final class Broker implements AutoCloseable {
     }
     closed = true;
     scheduler.shutdownNow();
-    for (Set<BrokerSubscription> slot : subscriptions) {
-      for (BrokerSubscription subscription : slot) {
-        subscription.close(CloseReason.SHUTDOWN);
-      }
-    }
+    heartbeats.forEach(subscription -> subscription.close(CloseReason.SHUTDOWN));
     try {
       flushCursors().get(5, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
@@ -627,84 +461,67 @@ public final class Broker implements AutoCloseable {
         | RuntimeException e) {
       LOG.log(System.Logger.Level.WARNING, "could not save device cursors on close", e);
     }
-    replayPool.shutdown();
+    replays.close();
     try {
-      if (!replayPool.awaitTermination(5, TimeUnit.SECONDS)) {
-        LOG.log(System.Logger.Level.WARNING, "replay threads did not stop within 5 s");
-        replayPool.shutdownNow();
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    if (presence != null) {
-      try {
-        presence.close();
-      } catch (RuntimeException e) {
-        LOG.log(System.Logger.Level.WARNING, "could not close the presence", e);
-      }
+      presence.close();
+    } catch (RuntimeException e) {
+      LOG.log(System.Logger.Level.WARNING, "could not close the presence", e);
     }
     log.close();
   }
 
-  int replayPageSize() {
-    return replayPageSize;
-  }
-
-  int maxBufferedEvents() {
-    return maxBufferedEvents;
-  }
-
-  BrokerListener listener() {
-    return listener;
-  }
-
-  /** Runs (or continues) a subscription's replay on a replay thread. */
-  void replay(BrokerSubscription subscription) {
-    try {
-      replayPool.execute(subscription::replayStep);
-    } catch (RejectedExecutionException e) {
-      // Only after close() began: it ends the subscription with SHUTDOWN.
-      LOG.log(System.Logger.Level.DEBUG, "replay refused: the broker is closing");
+  /** What subscriptions see of their broker. */
+  private final class Host implements SubscriptionHost {
+    @Override
+    public EventLog log() {
+      return log;
     }
-  }
 
-  /** Continues a replay after {@code delayMillis}, once the sink may be writable again. */
-  void replayLater(BrokerSubscription subscription, long delayMillis) {
-    try {
-      ScheduledFuture<?> unused =
-          scheduler.schedule(() -> replay(subscription), delayMillis, TimeUnit.MILLISECONDS);
-    } catch (RejectedExecutionException e) {
-      LOG.log(System.Logger.Level.DEBUG, "replay refused: the broker is closing");
+    @Override
+    public BrokerListener listener() {
+      return listener;
     }
-  }
 
-  /** Removes a closed subscription from the topic index; runs once per subscription. */
-  void unregister(BrokerSubscription subscription) {
-    CursorKey device = subscription.device();
-    if (device != null && devices.remove(device, subscription)) {
-      long cursor = subscription.deviceCursor();
-      if (cursor > 0) {
-        closedCursors.put(device, cursor);
-      }
-      if (presence != null) {
-        presence.closed(stream(subscription));
-        // The device may be back on another node any moment: hand its cursor over soon.
-        flushSoon();
-      }
+    @Override
+    public int replayPageSize() {
+      return replayPageSize;
     }
-    for (String topic : subscription.topics()) {
-      index.computeIfPresent(
-          topic,
-          (key, set) -> {
-            set.remove(subscription);
-            return set.isEmpty() ? null : set;
-          });
-      log.unwatch(topic);
-      if (presence != null) {
+
+    @Override
+    public int maxBufferedEvents() {
+      return maxBufferedEvents;
+    }
+
+    @Override
+    public void replay(BrokerSubscription subscription) {
+      replays.run(subscription);
+    }
+
+    @Override
+    public void replayLater(BrokerSubscription subscription, long delayMillis) {
+      replays.runLater(subscription, delayMillis);
+    }
+
+    @Override
+    public Optional<BrokerSubscription> takeDevicePlace(BrokerSubscription subscription) {
+      return devices.take(subscription);
+    }
+
+    @Override
+    public void unregister(BrokerSubscription subscription) {
+      devices.release(subscription);
+      for (String topic : subscription.topics()) {
+        index.computeIfPresent(
+            topic,
+            (key, set) -> {
+              set.remove(subscription);
+              return set.isEmpty() ? null : set;
+            });
+        log.unwatch(topic);
         presence.subscriptionsChanged(topic);
       }
+      heartbeats.remove(subscription);
     }
-    subscriptions.get(subscription.heartbeatSlot()).remove(subscription);
   }
 
   /** What the presence sees of this node. */
@@ -724,21 +541,12 @@ public final class Broker implements AutoCloseable {
 
     @Override
     public List<Presence.Stream> deviceStreams() {
-      List<Presence.Stream> streams = new ArrayList<>();
-      for (BrokerSubscription subscription : devices.values()) {
-        if (subscription.isOpen()) {
-          streams.add(stream(subscription));
-        }
-      }
-      return streams;
+      return devices.streams();
     }
 
     @Override
     public void replaced(CursorKey key, String token) {
-      BrokerSubscription current = devices.get(key);
-      if (current != null && current.token().equals(token)) {
-        current.close(CloseReason.REPLACED);
-      }
+      devices.replaced(key, token);
     }
   }
 
@@ -781,14 +589,7 @@ public final class Broker implements AutoCloseable {
           }
         }
       }
-      if (inFlight.get() > 0) {
-        // ConcurrentSkipListMap.size() walks the map: count separately.
-        if (reachedById.put(event.id(), reached) == null
-            && remembered.incrementAndGet() > MAX_REMEMBERED_REACH
-            && reachedById.pollFirstEntry() != null) {
-          remembered.decrementAndGet();
-        }
-      }
+      reach.record(event.id(), reached);
       try {
         listener.published(event, reached);
         if (delivered > 0) {
@@ -800,26 +601,9 @@ public final class Broker implements AutoCloseable {
     }
   }
 
-  /** One heartbeat tick: visits the subscriptions of the next slot. */
+  /** One heartbeat tick, by hand; for tests. */
   void heartbeatTick() {
-    for (BrokerSubscription subscription :
-        subscriptions.get((int) (heartbeatTicks++ % subscriptions.size()))) {
-      subscription.heartbeatTick();
-    }
-  }
-
-  /** The heartbeat slot of a new subscription: round-robin, so the slots stay even. */
-  int nextHeartbeatSlot() {
-    return Math.floorMod(nextHeartbeatSlot.getAndIncrement(), subscriptions.size());
-  }
-
-  private static ThreadFactory daemonThreads(String name) {
-    AtomicInteger count = new AtomicInteger();
-    return runnable -> {
-      Thread thread = new Thread(runnable, name + "-" + count.incrementAndGet());
-      thread.setDaemon(true);
-      return thread;
-    };
+    heartbeats.tick();
   }
 
   /** Builds a {@link Broker}. */
@@ -830,7 +614,7 @@ public final class Broker implements AutoCloseable {
     private int replayPageSize = DEFAULT_REPLAY_PAGE_SIZE;
     private int maxBufferedEvents = DEFAULT_MAX_BUFFERED_EVENTS;
     private Duration cursorFlushInterval = DEFAULT_CURSOR_FLUSH_INTERVAL;
-    private Presence presence;
+    private Optional<Presence> presence = Optional.empty();
 
     private Builder() {}
 
@@ -841,7 +625,7 @@ public final class Broker implements AutoCloseable {
      * {@link Presence#bind} threw) and closes it on {@link Broker#close}.
      */
     public Builder presence(Presence presence) {
-      this.presence = Objects.requireNonNull(presence, "presence");
+      this.presence = Optional.of(presence);
       return this;
     }
 

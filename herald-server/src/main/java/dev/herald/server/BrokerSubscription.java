@@ -56,7 +56,7 @@ final class BrokerSubscription implements Subscription {
   /** Longest wait between two tries of a replay whose store is unreachable. */
   private static final long MAX_STORE_RETRY_MILLIS = 2000;
 
-  private final Broker broker;
+  private final SubscriptionHost host;
   private final Set<String> topics;
   private final Position position;
   private final Sink sink;
@@ -101,32 +101,31 @@ final class BrokerSubscription implements Subscription {
   private long pauseMillis;
   private long storeRetryMillis;
 
-  BrokerSubscription(Broker broker, Set<String> topics, Position position, Sink sink) {
-    this(broker, topics, position, sink, null, 0);
-  }
-
   /**
-   * A subscription of a device ({@code device} non-null), whose cursor starts at {@code
-   * cursorBase}: what the device has without this stream writing anything.
+   * A subscription of {@code host}; of a device if {@code device} is present, whose stream is named
+   * {@code token} and whose cursor starts at {@code cursorBase}: what the device has without this
+   * stream writing anything.
    */
   BrokerSubscription(
-      Broker broker,
+      SubscriptionHost host,
       Set<String> topics,
       Position position,
       Sink sink,
-      CursorKey device,
-      long cursorBase) {
-    this.device = device;
+      java.util.Optional<CursorKey> device,
+      String token,
+      long cursorBase,
+      int heartbeatSlot) {
+    this.device = device.orElse(null);
     this.cursorBase = cursorBase;
     // Milliseconds, like event timestamps: the same on every node that lists it.
     this.since = java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
-    this.token = device == null ? "" : broker.nextToken();
-    this.broker = broker;
+    this.token = token;
+    this.host = host;
     this.topics = topics;
     this.position = position;
     this.sink = sink;
     this.topicList = topics.toArray(new String[0]);
-    this.heartbeatSlot = broker.nextHeartbeatSlot();
+    this.heartbeatSlot = heartbeatSlot;
     // Live-only too: until startLive, what is offered may be older than where it starts.
     phase = REPLAY;
     buffer = new ArrayDeque<>();
@@ -137,7 +136,10 @@ final class BrokerSubscription implements Subscription {
     return topics;
   }
 
-  /** The device and topic set, for a device's stream; null otherwise. */
+  /**
+   * The device and topic set, for a device's stream; null otherwise (internal: no Optional per
+   * call).
+   */
   CursorKey device() {
     return device;
   }
@@ -162,18 +164,16 @@ final class BrokerSubscription implements Subscription {
     if (device == null || !opened.compareAndSet(false, true)) {
       return;
     }
-    BrokerSubscription older;
+    java.util.Optional<BrokerSubscription> older;
     synchronized (this) {
       if (phase == CLOSED) {
         return;
       }
       // Under the lock: an unregister (which runs under it) comes after, and undoes this.
-      older = broker.takeDevicePlace(this);
+      older = host.takeDevicePlace(this);
     }
     // Outside it: two streams of one device opening at once must not wait on each other's lock.
-    if (older != null) {
-      older.close(CloseReason.REPLACED);
-    }
+    older.ifPresent(stream -> stream.close(CloseReason.REPLACED));
   }
 
   /**
@@ -217,8 +217,8 @@ final class BrokerSubscription implements Subscription {
       }
       phase = CLOSED;
       buffer = null;
-      broker.unregister(this);
-      broker.listener().subscriptionClosed(CloseReason.SHUTDOWN);
+      host.unregister(this);
+      host.listener().subscriptionClosed(CloseReason.SHUTDOWN);
       return true;
     }
   }
@@ -269,7 +269,7 @@ final class BrokerSubscription implements Subscription {
       }
       if (phase == REPLAY) {
         if (!overflowed) {
-          if (buffer.size() < broker.maxBufferedEvents()) {
+          if (buffer.size() < host.maxBufferedEvents()) {
             buffer.add(event);
           } else {
             // Read from the log once history gets here (see handOff), rather than grow or cut.
@@ -318,7 +318,7 @@ final class BrokerSubscription implements Subscription {
     if (phase == CLOSED) {
       return;
     }
-    EventLog log = broker.log();
+    EventLog log = host.log();
     try {
       if (!started) {
         if (!begin(log)) {
@@ -328,7 +328,7 @@ final class BrokerSubscription implements Subscription {
       }
       if (!sink.writable()) {
         pauseMillis = pauseMillis == 0 ? 5 : Math.min(MAX_PAUSE_MILLIS, pauseMillis * 2);
-        broker.replayLater(this, pauseMillis);
+        host.replayLater(this, pauseMillis);
         return;
       }
       pauseMillis = 0;
@@ -351,7 +351,7 @@ final class BrokerSubscription implements Subscription {
       }
       storeRetryMillis =
           storeRetryMillis == 0 ? 50 : Math.min(MAX_STORE_RETRY_MILLIS, storeRetryMillis * 2);
-      broker.replayLater(this, storeRetryMillis);
+      host.replayLater(this, storeRetryMillis);
     } catch (RuntimeException e) {
       LOG.log(System.Logger.Level.WARNING, "replay failed for " + topics, e);
       close(CloseReason.ERROR);
@@ -364,7 +364,7 @@ final class BrokerSubscription implements Subscription {
       // Read before the page: what is dropped by then comes before the oldest event it returns.
       floor = droppedPerTopic(log);
     }
-    int pageSize = broker.replayPageSize();
+    int pageSize = host.replayPageSize();
     List<StoredEvent> page = log.readAfter(topics, cursor, pageSize);
     // Checked after the read: retention drops oldest first, so if nothing after the cursor is
     // dropped now, nothing was when the page was read, and the page starts right at the cursor.
@@ -381,7 +381,7 @@ final class BrokerSubscription implements Subscription {
           synchronized (this) {
             lastWritten = 0;
           }
-          broker.replay(this);
+          host.replay(this);
         }
         return;
       }
@@ -414,19 +414,19 @@ final class BrokerSubscription implements Subscription {
       written++;
       if (i + 1 < n && !sink.writable()) {
         // A page can hold many times the transport's bound: pause inside it, not only between.
-        broker.listener().replayed(written);
+        host.listener().replayed(written);
         pauseMillis = 5;
-        broker.replayLater(this, pauseMillis);
+        host.replayLater(this, pauseMillis);
         return;
       }
     }
     if (written > 0) {
-      broker.listener().replayed(written);
+      host.listener().replayed(written);
     }
     if (reachedBuffer) {
       cursor = Math.max(cursor, bufferedAfter);
     }
-    broker.replay(this);
+    host.replay(this);
   }
 
   /** Each topic's newest dropped id, in {@link #topicList} order. */
@@ -553,7 +553,7 @@ final class BrokerSubscription implements Subscription {
             overflowed = false;
             cursor = Math.max(cursor, Math.max(lastWritten, liveFloor()));
             bufferedAfter = lastOffered;
-            broker.replay(this);
+            host.replay(this);
             return;
           }
           while (!buffer.isEmpty() && delivered < DRAIN_CHUNK) {
@@ -573,12 +573,12 @@ final class BrokerSubscription implements Subscription {
         }
       } finally {
         if (delivered > 0) {
-          broker.listener().delivered(delivered);
+          host.listener().delivered(delivered);
         }
       }
       if (!sink.writable()) {
         pauseMillis = 5;
-        broker.replayLater(this, pauseMillis);
+        host.replayLater(this, pauseMillis);
         return;
       }
     }
@@ -617,14 +617,14 @@ final class BrokerSubscription implements Subscription {
   private void closeLocked(CloseReason reason) {
     phase = CLOSED;
     buffer = null;
-    broker.unregister(this);
+    host.unregister(this);
     try {
       sink.closed(reason);
     } catch (RuntimeException e) {
       LOG.log(System.Logger.Level.WARNING, "sink failed while closing", e);
     }
     try {
-      broker.listener().subscriptionClosed(reason);
+      host.listener().subscriptionClosed(reason);
     } catch (RuntimeException e) {
       LOG.log(System.Logger.Level.WARNING, "broker listener failed", e);
     }

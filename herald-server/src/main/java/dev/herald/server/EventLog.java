@@ -67,38 +67,19 @@ public interface EventLog extends AutoCloseable {
   }
 
   /**
-   * Whether this log stores device cursors ({@link #saveCursors}, {@link #cursor}). When it does
-   * not, the broker keeps them in its own memory, for as long as it runs. Default {@code false}.
-   */
-  default boolean supportsCursors() {
-    return false;
-  }
-
-  /**
    * Stores device cursors (the id of the last event written to each device's stream), replacing
    * older values; called by the broker every few seconds for active streams and when a stream
    * closes. Cursors are forgotten once older than the retention age. Must not block long: a durable
    * log writes them through its writer.
-   *
-   * <p>The default completes exceptionally with {@link UnsupportedOperationException}.
    */
-  default CompletableFuture<Void> saveCursors(java.util.Map<CursorKey, Long> cursors) {
-    return CompletableFuture.failedFuture(
-        new UnsupportedOperationException(
-            getClass().getSimpleName() + " does not store device cursors"));
-  }
+  CompletableFuture<Void> saveCursors(java.util.Map<CursorKey, Long> cursors);
 
   /**
    * The stored cursor of {@code key}, if one was saved within the retention age.
    *
-   * <p>The default throws {@link UnsupportedOperationException}.
-   *
    * @throws StoreUnavailableException if the store cannot be read
    */
-  default java.util.Optional<Long> cursor(CursorKey key) {
-    throw new UnsupportedOperationException(
-        getClass().getSimpleName() + " does not store device cursors");
-  }
+  java.util.Optional<Long> cursor(CursorKey key);
 
   /**
    * Reads retained events with an id above {@code afterId} published to any of {@code topics}, in

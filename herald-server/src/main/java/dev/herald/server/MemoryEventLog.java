@@ -230,11 +230,6 @@ public final class MemoryEventLog implements EventLog {
       String fingerprint, List<Long> ids, Instant storedAt, Instant expiresAt, long bytes) {}
 
   @Override
-  public boolean supportsCursors() {
-    return true;
-  }
-
-  @Override
   public CompletableFuture<Void> saveCursors(Map<CursorKey, Long> saved) {
     Objects.requireNonNull(saved, "cursors");
     lock.lock();

@@ -150,26 +150,4 @@ class BrokerDeviceTest {
     broker.close();
     assertThat(sink.closes()).containsExactly(CloseReason.SHUTDOWN);
   }
-
-  @Test
-  void logWithoutCursorsFallsBackToTheBrokersMemory() throws Exception {
-    EventLog plain =
-        new ForwardingEventLog(MemoryEventLog.builder().build()) {
-          @Override
-          public boolean supportsCursors() {
-            return false; // a log that stores no cursors
-          }
-        };
-    assertThat(plain.supportsCursors()).isFalse();
-    try (Broker broker = broker(plain)) {
-      RecordingSink sink = new RecordingSink();
-      Subscription stream = broker.subscribe(Set.of("a"), Position.live(), sink, "d");
-      stream.opened();
-      long id = publish(broker, "a", "1");
-      assertThat(sink.await(s -> s.ids().contains(id), WAIT)).isTrue();
-      stream.close();
-      broker.flushCursors().get(10, SECONDS);
-      assertThat(broker.devicePosition("d", Set.of("a"))).hasValue(Position.after(id));
-    }
-  }
 }

@@ -646,7 +646,7 @@ class BrokerTest {
   void heartbeatsOfStreamsThatFallIdleTogetherAreSpreadOverTheInterval() throws Exception {
     // An hour: the scheduler never ticks during the test, the test ticks by hand.
     Broker broker = broker(Broker.builder().heartbeat(Duration.ofHours(1)));
-    int slots = Broker.HEARTBEAT_SLOTS;
+    int slots = Heartbeats.MAX_SLOTS;
     List<RecordingSink> sinks = new ArrayList<>();
     for (int i = 0; i < 2 * slots; i++) {
       RecordingSink sink = new RecordingSink();

@@ -592,7 +592,6 @@ public abstract class EventLogContractTest {
   @Test
   void savedCursorsReadBackPerDeviceAndTopicSetAndSurviveAReopen() throws Exception {
     EventLog log = open(new Retention(100, Duration.ofMinutes(10)));
-    Assumptions.assumeTrue(log.supportsCursors(), "the log stores no device cursors");
     CursorKey phone = CursorKey.of("phone", Set.of("b", "a"));
     CursorKey laptop = CursorKey.of("laptop", Set.of("a", "b"));
     log.saveCursors(java.util.Map.of(phone, 41L, laptop, 7L)).get(10, SECONDS);
@@ -604,7 +603,7 @@ public abstract class EventLogContractTest {
     log.close();
     EventLog reopened = reopen(new Retention(100, Duration.ofMinutes(10)), clock);
     opened.add(reopened);
-    if (reopened.supportsCursors() && reopensWithHistory()) {
+    if (reopensWithHistory()) {
       assertThat(reopened.cursor(phone)).hasValue(42L);
     }
   }
@@ -612,7 +611,6 @@ public abstract class EventLogContractTest {
   @Test
   void cursorsExpireWithTheRetentionAge() throws Exception {
     EventLog log = open(new Retention(100, Duration.ofMinutes(10)));
-    Assumptions.assumeTrue(log.supportsCursors(), "the log stores no device cursors");
     CursorKey old = CursorKey.of("old", Set.of("a"));
     CursorKey fresh = CursorKey.of("fresh", Set.of("a"));
     log.saveCursors(java.util.Map.of(old, 5L)).get(10, SECONDS);

@@ -34,11 +34,6 @@ public class ForwardingEventLog implements EventLog {
   }
 
   @Override
-  public boolean supportsCursors() {
-    return delegate.supportsCursors();
-  }
-
-  @Override
   public CompletableFuture<Void> saveCursors(Map<CursorKey, Long> cursors) {
     return delegate.saveCursors(cursors);
   }

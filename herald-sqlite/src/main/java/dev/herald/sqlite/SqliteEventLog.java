@@ -160,11 +160,6 @@ public final class SqliteEventLog implements EventLog {
     return keyed;
   }
 
-  @Override
-  public boolean supportsCursors() {
-    return true;
-  }
-
   /**
    * {@inheritDoc}
    *
