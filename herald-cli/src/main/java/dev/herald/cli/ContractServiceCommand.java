@@ -19,6 +19,8 @@ import picocli.CommandLine.Option;
  */
 @Command(
     name = "contract-service",
+    // A tool for the conformance harness, not for users: it runs, but the main help omits it.
+    hidden = true,
     mixinStandardHelpOptions = true,
     description = {
       "Run the SSE contract-test service (for LaunchDarkly's sse-contract-tests harness)",
@@ -30,7 +32,7 @@ final class ContractServiceCommand implements Callable<Integer> {
   @Option(
       names = "--port",
       defaultValue = "8000",
-      description = "The port on 127.0.0.1; 0 picks a free one (default: ${DEFAULT-VALUE}).")
+      description = "The port on 127.0.0.1; 0 picks a free one.")
   int port;
 
   @Override

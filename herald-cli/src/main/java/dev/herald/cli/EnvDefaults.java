@@ -2,6 +2,7 @@ package dev.herald.cli;
 
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.ArgSpec;
 import picocli.CommandLine.Model.OptionSpec;
@@ -14,9 +15,24 @@ import picocli.CommandLine.Model.OptionSpec;
  */
 final class EnvDefaults implements CommandLine.IDefaultValueProvider {
   private final Map<String, String> env;
+  private final Set<String> only;
 
+  /** Reads every flag's variable. */
   EnvDefaults(Map<String, String> env) {
+    this(env, Set.of());
+  }
+
+  private EnvDefaults(Map<String, String> env, Set<String> only) {
     this.env = Map.copyOf(env);
+    this.only = only;
+  }
+
+  /**
+   * Reads the variables of these flags only ({@code --url}: {@code HERALD_URL}), for commands whose
+   * other flags must not be set by a stray variable.
+   */
+  static EnvDefaults only(Map<String, String> env, String... longNames) {
+    return new EnvDefaults(env, Set.of(longNames));
   }
 
   /** The variable that stands for {@code option}, e.g. {@code HERALD_MAX_EVENT_BYTES}. */
@@ -28,6 +44,9 @@ final class EnvDefaults implements CommandLine.IDefaultValueProvider {
   @Override
   public String defaultValue(ArgSpec arg) {
     if (!(arg instanceof OptionSpec option) || option.usageHelp() || option.versionHelp()) {
+      return null;
+    }
+    if (!only.isEmpty() && !only.contains(option.longestName())) {
       return null;
     }
     String value = env.get(variable(option.longestName()));

@@ -47,22 +47,64 @@ public final class Herald implements Runnable {
     CommandLine line = new CommandLine(new Herald());
     // "--data @file" is publish's own syntax: picocli must not expand @-files itself.
     line.setExpandAtFiles(false);
-    CommandLine serve = line.getSubcommands().get("serve");
-    serve.setDefaultValueProvider(new EnvDefaults(env));
+    line.setParameterExceptionHandler(Herald::usageError);
+    for (CommandLine sub : line.getSubcommands().values()) {
+      // Each subcommand's --version answers as the top command's does.
+      sub.getCommandSpec().versionProvider(new Version());
+      // --help shows every flag's default: the built-in one, or the env variable's when set.
+      sub.getCommandSpec().usageMessage().showDefaultValues(true);
+    }
+    line.getSubcommands().get("serve").setDefaultValueProvider(new EnvDefaults(env));
+    // The hub's address, set once for every client command: HERALD_URL.
+    EnvDefaults url = EnvDefaults.only(env, "--url");
+    line.getSubcommands().get("publish").setDefaultValueProvider(url);
+    line.getSubcommands().get("listen").setDefaultValueProvider(url);
     return line;
+  }
+
+  /**
+   * A usage error: the message (and picocli's "did you mean" when it has one) and where to find
+   * help, exit status 2. Not the whole usage, which would scroll the error out of sight.
+   */
+  private static int usageError(CommandLine.ParameterException e, String[] args) {
+    CommandLine command = e.getCommandLine();
+    String name = command.getCommandSpec().qualifiedName();
+    java.io.PrintWriter err = command.getErr();
+    err.println(name + ": " + e.getMessage());
+    CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
+    err.println("Try '" + name + " --help' for more information.");
+    err.flush();
+    return command.getCommandSpec().exitCodeOnInvalidInput();
   }
 
   @Override
   public void run() {
-    spec.commandLine().usage(System.err);
+    spec.commandLine().usage(spec.commandLine().getErr());
   }
 
-  /** The version from the jar's manifest, when there is one. */
+  /**
+   * The project version Maven wrote into {@code version.txt} at build time; the jar manifest's as a
+   * fallback.
+   */
   static final class Version implements CommandLine.IVersionProvider {
     @Override
     public String[] getVersion() {
-      String version = Herald.class.getPackage().getImplementationVersion();
-      return new String[] {"herald " + (version == null ? "(development build)" : version)};
+      return new String[] {"herald " + version()};
+    }
+
+    static String version() {
+      try (java.io.InputStream in = Herald.class.getResourceAsStream("version.txt")) {
+        if (in != null) {
+          String version = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+          if (!version.isBlank() && !version.contains("${")) {
+            return version.strip();
+          }
+        }
+      } catch (java.io.IOException e) {
+        // Unreadable resource: fall back to the manifest.
+      }
+      String manifest = Herald.class.getPackage().getImplementationVersion();
+      return manifest == null ? "(development build)" : manifest;
     }
   }
 }

@@ -1,14 +1,20 @@
 package dev.herald.cli;
 
+import dev.herald.client.ErrorPolicy;
 import dev.herald.client.EventSource;
 import dev.herald.client.EventSourceListener;
 import dev.herald.client.SseHttpException;
 import dev.herald.core.Event;
 import java.io.PrintWriter;
 import java.net.URI;
+import java.net.URISyntaxException;
+import java.net.URLEncoder;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
@@ -21,9 +27,12 @@ import picocli.CommandLine.Parameters;
 /**
  * {@code herald listen}: subscribes to an event stream and prints each dispatched event as one line
  * of JSON, {@code {"type": ..., "data": ..., "id": ...}}, flushed at once, and nothing else on
- * stdout. It reconnects as an {@code EventSource} does (with {@code Last-Event-ID}, backing off on
- * 5xx); it ends with 0 on a 204 No Content or after {@code --max-events}, and with 1 and a message
- * on stderr when the server refuses for good (a 4xx, a response that is not an event stream).
+ * stdout; stderr gets one line each time a stream opens and each failure. The stream is a URL, a
+ * path under the hub's base URL ({@code --url} or {@code HERALD_URL}), or {@code --topic}s. It
+ * reconnects as an {@code EventSource} does (with {@code Last-Event-ID}, backing off on 5xx); it
+ * ends with 0 on a 204 No Content or after {@code --max-events}, and with 1 and a message on stderr
+ * when the server refuses for good (any 4xx unless {@code --retry-throttled}, a response that is
+ * not an event stream).
  */
 @Command(
     name = "listen",
@@ -31,6 +40,7 @@ import picocli.CommandLine.Parameters;
     description = {
       "Subscribe to an event stream and print each event as one JSON line:",
       "{\"type\": ..., \"data\": ..., \"id\": ...} (id: the last event ID at dispatch, \"\" if none).",
+      "The stream: a URL, a path such as '/events?topic=news' under --url, or --topic.",
       "Reconnects like a browser's EventSource. Exit 0 on 204 No Content or after --max-events;",
       "1 when the server refuses (4xx, not text/event-stream)."
     })
@@ -40,15 +50,34 @@ final class ListenCommand implements Callable<Integer> {
   @CommandLine.Spec private CommandLine.Model.CommandSpec spec;
 
   @Option(
+      names = "--url",
+      defaultValue = HubUrl.DEFAULT,
+      paramLabel = "BASE",
+      description =
+          "The hub's base URL, for a path or --topic; the env variable HERALD_URL sets it for"
+              + " every command.")
+  String base;
+
+  @Option(
+      names = "--topic",
+      paramLabel = "TOPIC",
+      showDefaultValue = CommandLine.Help.Visibility.NEVER,
+      description = "Subscribe to this topic at <url>/events (repeatable), instead of a URL.")
+  List<String> topics = new ArrayList<>();
+
+  @Option(
       names = "--header",
       paramLabel = "'Name: value'",
+      showDefaultValue = CommandLine.Help.Visibility.NEVER,
       description = "A request header, sent on every connection (repeatable).")
   List<String> headers = new ArrayList<>();
 
   @Option(
       names = "--last-event-id",
       paramLabel = "ID",
-      description = "Start after this event: sent as Last-Event-ID on the first connection.")
+      description =
+          "Start after this event (earliest: all retained history): sent as Last-Event-ID on the"
+              + " first connection.")
   String lastEventId;
 
   @Option(
@@ -57,7 +86,20 @@ final class ListenCommand implements Callable<Integer> {
       description = "Exit 0 after printing N events (default: listen until stopped).")
   Long maxEvents;
 
-  @Parameters(index = "0", paramLabel = "URL", description = "The event stream's URL.")
+  @Option(
+      names = "--retry-throttled",
+      description =
+          "Reconnect after 408 Request Timeout and 429 Too Many Requests, after the Retry-After"
+              + " the server asks for, instead of exiting 1 as on any other 4xx.")
+  boolean retryThrottled;
+
+  @Parameters(
+      index = "0",
+      arity = "0..1",
+      paramLabel = "URL",
+      description =
+          "The event stream: a URL, or a path with its query resolved against --url, e.g."
+              + " '/events?topic=news'.")
   String url;
 
   @Override
@@ -67,8 +109,11 @@ final class ListenCommand implements Callable<Integer> {
     if (maxEvents != null && maxEvents < 1) {
       throw usage("--max-events must be at least 1, not " + maxEvents);
     }
+    URI target = target();
     CompletableFuture<Integer> exit = new CompletableFuture<>();
-    EventSource source = configure().listener(new Printer(out, err, exit)).build();
+    Printer printer = new Printer(target, out, err, exit);
+    EventSource source = configure(target).listener(printer).build();
+    printer.source = source;
     try {
       source.start();
       return exit.get();
@@ -80,13 +125,44 @@ final class ListenCommand implements Callable<Integer> {
     }
   }
 
-  /** The source's configuration from the command line, or a usage error naming the bad flag. */
-  private EventSource.Builder configure() {
-    EventSource.Builder builder;
+  /** The stream's URL: the URL given, a path under --url, or --url's /events with --topic. */
+  private URI target() {
+    if (url == null && topics.isEmpty()) {
+      throw usage("give the stream: a URL, a path such as '/events?topic=news', or --topic");
+    }
+    if (url != null && !topics.isEmpty()) {
+      throw usage("give either a URL or --topic, not both");
+    }
+    if (url == null) {
+      StringBuilder query = new StringBuilder("/events");
+      for (String topic : topics) {
+        query.append(query.length() == "/events".length() ? '?' : '&').append("topic=");
+        // Percent-encoding, not form encoding: a space is %20, a slash %2F.
+        query.append(URLEncoder.encode(topic, StandardCharsets.UTF_8).replace("+", "%20"));
+      }
+      return HubUrl.resolve(spec.commandLine(), base, query.toString());
+    }
+    URI given;
     try {
-      builder = EventSource.builder(URI.create(url));
-    } catch (IllegalArgumentException e) {
-      throw usage("URL '" + url + "' is not an absolute http or https URL");
+      given = new URI(url);
+    } catch (URISyntaxException e) {
+      throw usage("URL '" + url + "' is not an http or https URL nor a path: " + e.getMessage());
+    }
+    if (given.getScheme() == null) {
+      return HubUrl.resolve(spec.commandLine(), base, url);
+    }
+    String scheme = given.getScheme().toLowerCase(Locale.ROOT);
+    if (!(scheme.equals("http") || scheme.equals("https")) || given.getHost() == null) {
+      throw usage("URL '" + url + "' is not an http or https URL nor a path");
+    }
+    return given;
+  }
+
+  /** The source's configuration from the command line, or a usage error naming the bad flag. */
+  private EventSource.Builder configure(URI target) {
+    EventSource.Builder builder = EventSource.builder(target);
+    if (retryThrottled) {
+      builder.errorPolicy(ErrorPolicy.retryingThrottled());
     }
     for (String header : headers) {
       int colon = header.indexOf(':');
@@ -114,6 +190,11 @@ final class ListenCommand implements Callable<Integer> {
     return builder;
   }
 
+  /** The URL as printed: a query token is a credential, kept out of terminals and logs. */
+  static String shown(URI uri) {
+    return uri.toString().replaceAll("(?i)([?&]access_token=)[^&#]*", "$1***");
+  }
+
   private CommandLine.ParameterException usage(String message) {
     return new CommandLine.ParameterException(spec.commandLine(), message);
   }
@@ -123,15 +204,38 @@ final class ListenCommand implements Callable<Integer> {
    * counter needs no lock.
    */
   private final class Printer implements EventSourceListener {
+    private final URI target;
     private final PrintWriter out;
     private final PrintWriter err;
     private final CompletableFuture<Integer> exit;
     private long printed;
 
-    Printer(PrintWriter out, PrintWriter err, CompletableFuture<Integer> exit) {
+    /** Set before the source starts, so every callback sees it. */
+    EventSource source;
+
+    Printer(URI target, PrintWriter out, PrintWriter err, CompletableFuture<Integer> exit) {
+      this.target = target;
       this.out = out;
       this.err = err;
       this.exit = exit;
+    }
+
+    @Override
+    public void onOpen(HttpResponse.ResponseInfo response) {
+      if (exit.isDone()) {
+        return;
+      }
+      // stderr, so stdout stays JSON lines; tells "connected and waiting" from "hung".
+      String position = source.lastEventId();
+      err.println(
+          "herald listen: connected to "
+              + shown(target)
+              + (position.isEmpty()
+                  ? ""
+                  : position.equals("earliest")
+                      ? " (from the earliest retained event)"
+                      : " (resuming after id " + position + ")"));
+      err.flush();
     }
 
     @Override
@@ -178,7 +282,7 @@ final class ListenCommand implements Callable<Integer> {
     public void onClosed() {
       if (!exit.isDone()) {
         // Neither --max-events nor an error closed the source: the server said 204, so stop.
-        err.println("herald listen: " + url + " answered 204 No Content; done");
+        err.println("herald listen: " + shown(target) + " answered 204 No Content; done");
         err.flush();
         exit.complete(0);
       }

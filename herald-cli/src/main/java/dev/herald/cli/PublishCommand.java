@@ -37,8 +37,9 @@ final class PublishCommand implements Callable<Integer> {
 
   @Option(
       names = "--url",
-      defaultValue = "http://127.0.0.1:8080",
-      description = "The hub's base URL (default: ${DEFAULT-VALUE}).")
+      defaultValue = HubUrl.DEFAULT,
+      paramLabel = "BASE",
+      description = "The hub's base URL; the env variable HERALD_URL sets it for every command.")
   String url;
 
   @ArgGroup(multiplicity = "1")
@@ -66,7 +67,7 @@ final class PublishCommand implements Callable<Integer> {
       defaultValue = "\"\"",
       description =
           "The data: a JSON value, or @file to read it from a file. Text that is not JSON is"
-              + " sent as a string. Default: the empty string.")
+              + " sent as a string.")
   String data;
 
   @Option(names = "--token", description = "A JWT sent as Authorization: Bearer.")
@@ -122,13 +123,7 @@ final class PublishCommand implements Callable<Integer> {
   }
 
   private URI events(String base) {
-    String trimmed = base.endsWith("/") ? base.substring(0, base.length() - 1) : base;
-    try {
-      return URI.create(trimmed + "/events");
-    } catch (IllegalArgumentException e) {
-      throw new CommandLine.ParameterException(
-          spec.commandLine(), "--url '" + base + "' is not a URL: " + e.getMessage());
-    }
+    return HubUrl.resolve(spec.commandLine(), base, "/events");
   }
 
   private JsonNode value(String text) throws IOException {

@@ -38,8 +38,8 @@ final class ServeCommand implements Callable<Integer> {
       names = "--store",
       defaultValue = "sqlite:./herald-data/events.db",
       description =
-          "memory, sqlite:<path>, redis://host:port or"
-              + " redis-cluster://host:port[,host:port...] (default: ${DEFAULT-VALUE}).")
+          "memory, sqlite:<path>, redis://host:port, redis-cluster://host:port[,host:port...]"
+              + " or redis-sentinel://host:port[,host:port...]#<master>.")
   String store;
 
   @Option(
@@ -98,6 +98,8 @@ final class ServeCommand implements Callable<Integer> {
 
   @Option(
       names = "--jwt-secret",
+      // --help must not print the secret HERALD_JWT_SECRET holds.
+      showDefaultValue = CommandLine.Help.Visibility.NEVER,
       description =
           "HS256/384/512 secret (its UTF-8 bytes, at least 32): turns auth on. Prefer the env"
               + " variable HERALD_JWT_SECRET, which ps cannot show.")
@@ -117,7 +119,7 @@ final class ServeCommand implements Callable<Integer> {
       names = "--jwt-clock-skew",
       defaultValue = "30s",
       converter = Units.DurationConverter.class,
-      description = "Leeway for the exp and nbf claims (default: ${DEFAULT-VALUE}).")
+      description = "Leeway for the exp and nbf claims.")
   Duration jwtClockSkew;
 
   @Option(
@@ -139,6 +141,7 @@ final class ServeCommand implements Callable<Integer> {
   @Option(
       names = "--cors-origin",
       split = ",",
+      showDefaultValue = CommandLine.Help.Visibility.NEVER,
       description =
           "Origin allowed to call the hub from a browser, with credentials (repeatable; env"
               + " comma-separated); no wildcard.")
@@ -180,7 +183,7 @@ final class ServeCommand implements Callable<Integer> {
       defaultValue = StoreSpec.DEFAULT_REDIS_KEY_PREFIX,
       description =
           "Prefix of every Redis key (Redis stores); deployments sharing a Redis need"
-              + " different ones (default: ${DEFAULT-VALUE}).")
+              + " different ones.")
   String redisKeyPrefix;
 
   private final CountDownLatch stop = new CountDownLatch(1);

@@ -41,17 +41,23 @@ final class TokenCommand implements Callable<Integer> {
   @Option(names = "--sub", description = "The subject; it may subscribe to members/<sub>.")
   String sub;
 
-  @Option(names = "--publish", description = "Topic selector it may publish to (repeatable).")
+  @Option(
+      names = "--publish",
+      showDefaultValue = CommandLine.Help.Visibility.NEVER,
+      description = "Topic selector it may publish to (repeatable).")
   List<String> publish = new ArrayList<>();
 
-  @Option(names = "--subscribe", description = "Topic selector it may subscribe to (repeatable).")
+  @Option(
+      names = "--subscribe",
+      showDefaultValue = CommandLine.Help.Visibility.NEVER,
+      description = "Topic selector it may subscribe to (repeatable).")
   List<String> subscribe = new ArrayList<>();
 
   @Option(
       names = "--ttl",
       defaultValue = "1h",
       converter = Units.DurationConverter.class,
-      description = "How long the token is valid (default: ${DEFAULT-VALUE}).")
+      description = "How long the token is valid.")
   Duration ttl;
 
   Clock clock = Clock.systemUTC();

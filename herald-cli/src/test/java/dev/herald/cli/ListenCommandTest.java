@@ -47,13 +47,17 @@ class ListenCommandTest {
   }
 
   static Run listen(String... args) {
+    return listen(Map.of(), args);
+  }
+
+  static Run listen(Map<String, String> env, String... args) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
     List<String> all = new ArrayList<>();
     all.add("listen");
     all.addAll(List.of(args));
     int exit =
-        Herald.commandLine(Map.of())
+        Herald.commandLine(env)
             .setOut(new PrintWriter(out, true))
             .setErr(new PrintWriter(err, true))
             .execute(all.toArray(String[]::new));
@@ -204,14 +208,143 @@ class ListenCommandTest {
   }
 
   @Test
-  void nonPositiveMaxEventsAndRelativeUrlAreUsageErrors() {
+  void nonPositiveMaxEventsAndNonHttpUrlAreUsageErrors() {
     Run zero = listen("--max-events", "0", url());
-    Run relative = listen("/events");
+    Run ftp = listen("ftp://127.0.0.1/events");
 
     assertThat(zero.exit()).isEqualTo(2);
     assertThat(zero.err()).contains("--max-events");
-    assertThat(relative.exit()).isEqualTo(2);
-    assertThat(relative.err()).contains("not an absolute http or https URL");
-    assertThat(zero.out() + relative.out()).isEmpty();
+    assertThat(ftp.exit()).isEqualTo(2);
+    assertThat(ftp.err()).contains("'ftp://127.0.0.1/events' is not an http or https URL");
+    assertThat(zero.out() + ftp.out()).isEmpty();
+    assertThat(server.requestCount()).isZero();
+  }
+
+  @ParameterizedTest
+  @ValueSource(ints = {408, 429})
+  void timeoutAndTooManyRequestsExitNonZeroWithoutReconnectingByDefault(int status) {
+    server.enqueue(
+        ScriptedResponse.status(status)
+            .header("Retry-After", "0")
+            .header("Content-Type", "application/json")
+            .body("{\"error\": \"rate_limited\", \"message\": \"slow down\"}"));
+    // Were the refusal retried, this would end the run with 0.
+    server.enqueue(ScriptedResponse.status(204));
+
+    Run run = listen(url());
+
+    assertThat(run.exit()).isEqualTo(ListenCommand.REFUSED);
+    assertThat(run.out()).isEmpty();
+    assertThat(run.err())
+        .contains("answered " + status, "rate_limited")
+        .doesNotContain("reconnect");
+    assertThat(server.requestCount()).isEqualTo(1);
+  }
+
+  @ParameterizedTest
+  @ValueSource(ints = {408, 429})
+  void retryThrottledReconnectsAfterTheRetryAfterTheServerAskedFor(int status) {
+    server.enqueue(ScriptedResponse.status(status).header("Retry-After", "1"));
+    server.enqueue(ScriptedResponse.eventStream().send("id: 3\ndata: later\n\n").stall());
+
+    long start = System.nanoTime();
+    Run run = listen("--retry-throttled", "--max-events", "1", url());
+
+    assertThat(run.exit()).isZero();
+    assertThat(run.lines())
+        .containsExactly("{\"type\":\"message\",\"data\":\"later\",\"id\":\"3\"}");
+    assertThat(run.err()).contains("answered " + status, "reconnecting in 1000 ms");
+    assertThat(java.time.Duration.ofNanos(System.nanoTime() - start))
+        .isGreaterThan(java.time.Duration.ofMillis(900));
+    assertThat(server.requestCount()).isEqualTo(2);
+  }
+
+  @Test
+  void retryThrottledStillExitsNonZeroOnOtherClientErrors() {
+    server.enqueue(ScriptedResponse.status(403).body("{\"error\": \"topic_not_allowed\"}"));
+    server.enqueue(ScriptedResponse.status(204));
+
+    Run run = listen("--retry-throttled", url());
+
+    assertThat(run.exit()).isEqualTo(ListenCommand.REFUSED);
+    assertThat(run.err()).contains("answered 403");
+    assertThat(server.requestCount()).isEqualTo(1);
+  }
+
+  @Test
+  void printsOneStderrLineWhenEachStreamOpensWithWhereItResumes() {
+    server.enqueue(ScriptedResponse.eventStream().send("retry: 0\nid: 42\ndata: a\n\n").drop());
+    server.enqueue(ScriptedResponse.eventStream().send("data: b\n\n").stall());
+
+    Run run = listen("--last-event-id", "41", "--max-events", "2", url());
+
+    assertThat(run.exit()).isZero();
+    assertThat(run.lines()).hasSize(2).allSatisfy(line -> assertThat(line).startsWith("{"));
+    assertThat(run.err().lines().filter(line -> line.contains("connected")))
+        .containsExactly(
+            "herald listen: connected to " + url() + " (resuming after id 41)",
+            "herald listen: connected to " + url() + " (resuming after id 42)");
+  }
+
+  @Test
+  void theConnectedLineSaysWhenTheStreamStartsLiveOrFromTheEarliestEvent() {
+    server.enqueue(ScriptedResponse.eventStream().send("data: a\n\n").stall());
+    server.enqueue(ScriptedResponse.eventStream().send("data: b\n\n").stall());
+
+    Run live = listen("--max-events", "1", url());
+    Run earliest = listen("--last-event-id", "earliest", "--max-events", "1", url());
+
+    assertThat(live.err()).contains("herald listen: connected to " + url() + "\n");
+    assertThat(earliest.err())
+        .contains("herald listen: connected to " + url() + " (from the earliest retained event)");
+  }
+
+  @Test
+  void aPathIsResolvedAgainstHeraldUrl() {
+    server.enqueue(ScriptedResponse.eventStream().send("data: a\n\n").stall());
+    String base = "http://127.0.0.1:" + server.port();
+
+    Run run = listen(Map.of("HERALD_URL", base), "--max-events", "1", "/events?topic=news");
+
+    assertThat(run.exit()).isZero();
+    assertThat(run.lines()).containsExactly("{\"type\":\"message\",\"data\":\"a\",\"id\":\"\"}");
+    assertThat(server.takeRequest().target()).isEqualTo("/events?topic=news");
+  }
+
+  @Test
+  void topicsBuildTheEventsUrlUnderTheUrlFlagWhichBeatsHeraldUrl() {
+    server.enqueue(ScriptedResponse.eventStream().send("data: a\n\n").stall());
+    String base = "http://127.0.0.1:" + server.port() + "/";
+
+    Run run =
+        listen(
+            Map.of("HERALD_URL", "http://127.0.0.1:1"),
+            "--url",
+            base,
+            "--topic",
+            "news",
+            "--topic",
+            "members/ana b",
+            "--max-events",
+            "1");
+
+    assertThat(run.exit()).isZero();
+    assertThat(server.takeRequest().target())
+        .isEqualTo("/events?topic=news&topic=members%2Fana%20b");
+  }
+
+  @Test
+  void aUrlAndTopicsTogetherOrNeitherAreUsageErrors() {
+    Run both = listen("--topic", "news", url());
+    Run neither = listen();
+    Run badBase = listen(Map.of("HERALD_URL", "127.0.0.1:8080"), "--topic", "news");
+
+    assertThat(both.exit()).isEqualTo(2);
+    assertThat(both.err()).contains("either a URL or --topic");
+    assertThat(neither.exit()).isEqualTo(2);
+    assertThat(neither.err()).contains("a URL, a path such as '/events?topic=news', or --topic");
+    assertThat(badBase.exit()).isEqualTo(2);
+    assertThat(badBase.err()).contains("--url (or HERALD_URL) '127.0.0.1:8080'");
+    assertThat(server.requestCount()).isZero();
   }
 }

@@ -27,12 +27,7 @@ class ListenProcessTest {
   @TempDir Path dir;
 
   private Process start(String... args) throws Exception {
-    List<String> command = new ArrayList<>();
-    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    command.add("-cp");
-    command.add(System.getProperty("java.class.path"));
-    command.add(Herald.class.getName());
-    command.add("listen");
+    List<String> command = new ArrayList<>(HeraldProcess.command("listen"));
     command.addAll(List.of(args));
     return new ProcessBuilder(command)
         .redirectError(dir.resolve("stderr.txt").toFile())
@@ -89,6 +84,30 @@ class ListenProcessTest {
         assertThat(process.exitValue()).isEqualTo(ListenCommand.REFUSED);
         assertThat(stdout).isEmpty();
         assertThat(stderr()).contains("herald listen:", "answered 404", "no such topic");
+      } finally {
+        process.destroyForcibly();
+      }
+    }
+  }
+
+  @Test
+  void eachFailureIsPrintedOnceInOneNumberFormatAndEachOpenStreamOnce() throws Exception {
+    try (ScriptedServer server = ScriptedServer.start()) {
+      // 1000 ms: a number a log formatter would group as "1,000".
+      server.enqueue(ScriptedResponse.status(503).header("Retry-After", "1").body("busy"));
+      server.enqueue(ScriptedResponse.eventStream().send("id: 5\ndata: back\n\n").stall());
+      String url = server.uri("/events").toString();
+      Process process = start("--max-events", "1", url);
+      try {
+        String stdout = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+
+        assertThat(process.waitFor(20, TimeUnit.SECONDS)).as("exited").isTrue();
+        assertThat(process.exitValue()).isZero();
+        assertThat(stdout).isEqualTo("{\"type\":\"message\",\"data\":\"back\",\"id\":\"5\"}\n");
+        assertThat(stderr().lines())
+            .containsExactly(
+                "herald listen: GET " + url + " answered 503: busy; reconnecting in 1000 ms",
+                "herald listen: connected to " + url);
       } finally {
         process.destroyForcibly();
       }

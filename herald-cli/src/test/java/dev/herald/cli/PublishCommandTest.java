@@ -45,10 +45,14 @@ class PublishCommandTest {
   private record Run(int exit, String out, String err) {}
 
   private static Run herald(String... args) {
+    return herald(Map.of(), args);
+  }
+
+  private static Run herald(Map<String, String> env, String... args) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
     int exit =
-        Herald.commandLine(Map.of())
+        Herald.commandLine(env)
             .setOut(new PrintWriter(out, true))
             .setErr(new PrintWriter(err, true))
             .execute(args);
@@ -142,5 +146,40 @@ class PublishCommandTest {
     Run run = herald("publish", "--url", base, "--topic", "t", "--member", "m", "--data", "1");
     assertThat(run.exit()).isEqualTo(2);
     assertThat(run.err()).contains("mutually exclusive");
+  }
+
+  @Test
+  void publishesToTheHubHeraldUrlNames() throws Exception {
+    Run run = herald(Map.of("HERALD_URL", base), "publish", "--topic", "cli-env", "--data", "1");
+
+    assertThat(run.exit()).as(run.err()).isZero();
+    assertThat(history("?topic=cli-env", 1).get(0).id()).hasValue(run.out().strip());
+  }
+
+  @Test
+  void theUrlFlagBeatsHeraldUrl() throws Exception {
+    Run run =
+        herald(
+            Map.of("HERALD_URL", "http://127.0.0.1:1"),
+            "publish",
+            "--url",
+            base + "/",
+            "--topic",
+            "cli-flag",
+            "--data",
+            "2");
+
+    assertThat(run.exit()).as(run.err()).isZero();
+    assertThat(history("?topic=cli-flag", 1).get(0).data()).isEqualTo("2");
+  }
+
+  @Test
+  void aHeraldUrlThatIsNotAnHttpUrlIsAUsageErrorNamingIt() {
+    Run run = herald(Map.of("HERALD_URL", "localhost:8080"), "publish", "--topic", "t");
+
+    assertThat(run.exit()).isEqualTo(2);
+    assertThat(run.out()).isEmpty();
+    assertThat(run.err())
+        .contains("--url (or HERALD_URL) 'localhost:8080' is not an http or https URL");
   }
 }

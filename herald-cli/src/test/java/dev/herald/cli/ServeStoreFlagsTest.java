@@ -89,4 +89,24 @@ class ServeStoreFlagsTest {
         .hasMessageContaining("store \"redis-cluster://\" is not a Redis URL")
         .hasMessageContaining("redis-cluster://[:password@]host:port[,host:port...]");
   }
+
+  @Test
+  void aRedisSentinelStorePassesThroughToTheHubWithItsPasswordMasked() {
+    String uri = "redis-sentinel://:s3cret-pass@127.0.0.1:26379,127.0.0.1:26380/0#herald";
+    ServeCommand serve = serve(Map.of(), "--store", uri);
+    assertThat(serve.hub()).isNotNull(); // built, not started: no Sentinel needed
+    assertThat(serve.banner(new InetSocketAddress("127.0.0.1", 8080)))
+        .doesNotContain("s3cret-pass")
+        .contains("store:     redis-sentinel://:***@127.0.0.1:26379,127.0.0.1:26380/0#herald");
+  }
+
+  @Test
+  void aRedisSentinelStoreWithoutItsMasterIsRefusedWithTheAcceptedForms() {
+    ServeCommand serve = serve(Map.of(), "--store", "redis-sentinel://127.0.0.1:26379");
+    org.assertj.core.api.Assertions.assertThatThrownBy(serve::hub)
+        .isInstanceOf(CommandLine.ParameterException.class)
+        .hasMessageContaining("store \"redis-sentinel://127.0.0.1:26379\" is not a Redis URL")
+        .hasMessageContaining(
+            "redis-sentinel://[:password@]host:port[,host:port...][/db]#<master>");
+  }
 }

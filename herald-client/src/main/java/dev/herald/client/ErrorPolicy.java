@@ -35,13 +35,41 @@ public interface ErrorPolicy {
   Optional<Duration> retryDelay(Throwable error, Duration delay);
 
   /**
-   * The default policy. Closes the source on a response that is not an event stream: a 4xx status
-   * other than 408 Request Timeout and 429 Too Many Requests, a redirect that cannot be followed,
-   * any other status that is not 5xx, and a wrong or missing content type. Reconnects after {@code
-   * delay} on everything else: 5xx, 408, 429, network errors, timeouts and the end of the stream.
+   * The default policy. Closes the source on a response that is not an event stream: every 4xx
+   * status (408 Request Timeout and 429 Too Many Requests included, as the WHATWG standard fails
+   * the connection on any status but 200), a redirect that cannot be followed, any other status
+   * that is not 5xx, and a wrong or missing content type. Reconnects after {@code delay} on
+   * everything else: 5xx (honouring {@code Retry-After}), network errors, timeouts and the end of
+   * the stream.
+   *
+   * @see #retryingThrottled()
    */
   static ErrorPolicy standard() {
     return ErrorPolicy::standardDelay;
+  }
+
+  /**
+   * The {@linkplain #standard() standard} policy that also reconnects after a 408 Request Timeout
+   * or a 429 Too Many Requests, waiting the {@code Retry-After} the server asked for (or the
+   * backoff when it sent none), for servers that throttle subscribers that way. Every other 4xx
+   * still closes the source.
+   *
+   * <pre>{@code
+   * EventSource source = EventSource.builder(uri)
+   *     .errorPolicy(ErrorPolicy.retryingThrottled())
+   *     .listener(event -> ...)
+   *     .build();
+   * }</pre>
+   */
+  static ErrorPolicy retryingThrottled() {
+    return (error, delay) -> {
+      if (error instanceof SseHttpException http
+          && (http.statusCode() == 408 || http.statusCode() == 429)) {
+        // The delay is the server's Retry-After when it sent one: see retryDelay.
+        return Optional.of(delay);
+      }
+      return standardDelay(error, delay);
+    };
   }
 
   private static Optional<Duration> standardDelay(Throwable error, Duration delay) {
@@ -49,9 +77,7 @@ public interface ErrorPolicy {
       return Optional.empty();
     }
     if (error instanceof SseHttpException) {
-      int status = ((SseHttpException) error).statusCode();
-      boolean transientStatus = status >= 500 || status == 408 || status == 429;
-      return transientStatus ? Optional.of(delay) : Optional.empty();
+      return ((SseHttpException) error).statusCode() >= 500 ? Optional.of(delay) : Optional.empty();
     }
     return Optional.of(delay);
   }

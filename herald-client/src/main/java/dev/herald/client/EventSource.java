@@ -89,8 +89,9 @@ import java.util.stream.StreamSupport;
  * <h2>Deviations from a browser, on purpose</h2>
  *
  * <ul>
- *   <li>A 5xx, 408 or 429 response is retried with backoff (honouring {@code Retry-After}) instead
- *       of closing the source; see {@link ErrorPolicy#standard()}.
+ *   <li>A 5xx response is retried with backoff (honouring {@code Retry-After}) instead of closing
+ *       the source; see {@link ErrorPolicy#standard()}. Every 4xx closes it, as in browsers, unless
+ *       the policy says otherwise ({@link ErrorPolicy#retryingThrottled()} retries 408 and 429).
  *   <li>Redirects follow fetch: 307/308 keep method and body, 301/302 turn a POST into a GET, 303
  *       turns anything but GET and HEAD into a GET; at most 20; a cross-origin redirect drops
  *       {@code Authorization}, {@code Cookie} and {@code Proxy-Authorization}. Reconnections go to

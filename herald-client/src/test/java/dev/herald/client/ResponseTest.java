@@ -74,10 +74,31 @@ class ResponseTest extends ScriptedSourceTest {
 
   @ParameterizedTest
   @ValueSource(ints = {408, 429})
-  void timeoutAndTooManyRequestsWaitForRetryAfterSeconds(int status) {
+  void timeoutAndTooManyRequestsCloseTheSourceByDefaultDespiteRetryAfter(int status)
+      throws Exception {
+    server.enqueue(
+        ScriptedResponse.status(status)
+            .header("Retry-After", "0")
+            .header("Content-Type", "application/json")
+            .body("{\"error\": \"rate_limited\", \"message\": \"slow down\"}"));
+    server.enqueue(ScriptedResponse.eventStream().send("data: never\n\n").stall());
+    try (EventSource source = source().build()) {
+      source.start();
+      Recorder.Failure failure = recorder.nextFailure();
+      recorder.awaitClosed();
+      assertThat(failure.retryDelay()).isEmpty();
+      assertThat(((SseHttpException) failure.error()).statusCode()).isEqualTo(status);
+      assertThat(recorder.log).containsExactly("error", "closed");
+      assertThat(server.requestCount()).isEqualTo(1);
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(ints = {408, 429})
+  void retryingThrottledWaitsForRetryAfterSecondsOnTimeoutAndTooManyRequests(int status) {
     server.enqueue(ScriptedResponse.status(status).header("Retry-After", "1"));
     server.enqueue(ScriptedResponse.eventStream().send("data: back\n\n").stall());
-    try (EventSource source = source().build()) {
+    try (EventSource source = source().errorPolicy(ErrorPolicy.retryingThrottled()).build()) {
       source.start();
       long first = System.nanoTime();
       server.takeRequest();
@@ -192,15 +213,28 @@ class ResponseTest extends ScriptedSourceTest {
   }
 
   @Test
-  void standardPolicyRetriesOnlyTransientFailures() {
+  void standardPolicyRetriesServerErrorsAndNetworkFailuresButNoClientError() {
     ErrorPolicy policy = ErrorPolicy.standard();
     Duration delay = Duration.ofSeconds(2);
     assertThat(policy.retryDelay(new java.io.IOException("reset"), delay)).hasValue(delay);
     assertThat(policy.retryDelay(httpError(503), delay)).hasValue(delay);
+    for (int status = 400; status < 500; status++) {
+      assertThat(policy.retryDelay(httpError(status), delay)).as("status %d", status).isEmpty();
+    }
+    assertThat(policy.retryDelay(httpError(302), delay)).isEmpty();
+  }
+
+  @Test
+  void retryingThrottledPolicyRetriesOnlyTimeoutAndTooManyRequestsBeyondTheStandardOne() {
+    ErrorPolicy policy = ErrorPolicy.retryingThrottled();
+    Duration delay = Duration.ofSeconds(2);
     assertThat(policy.retryDelay(httpError(408), delay)).hasValue(delay);
     assertThat(policy.retryDelay(httpError(429), delay)).hasValue(delay);
-    assertThat(policy.retryDelay(httpError(404), delay)).isEmpty();
-    assertThat(policy.retryDelay(httpError(302), delay)).isEmpty();
+    assertThat(policy.retryDelay(httpError(503), delay)).hasValue(delay);
+    assertThat(policy.retryDelay(new java.io.IOException("reset"), delay)).hasValue(delay);
+    for (int status : new int[] {302, 400, 401, 403, 404, 410, 422}) {
+      assertThat(policy.retryDelay(httpError(status), delay)).as("status %d", status).isEmpty();
+    }
   }
 
   private SseHttpException httpError(int status) {

@@ -611,9 +611,11 @@ public final class Hub implements AutoCloseable {
     /**
      * The store: {@code memory}, {@code sqlite:<path>} (default {@code
      * sqlite:./herald-data/events.db}) or {@code redis://[:password@]host[:port][/db]} ({@code
-     * rediss://} for TLS), which many hub nodes can share: a client resumes exactly on any of them.
-     * {@link #start} fails if Redis cannot be reached then; later outages answer publishes 503
-     * {@code store_unavailable} and {@code /readyz} 503 until Redis is back.
+     * rediss://} for TLS; {@code redis-cluster://host:port[,host:port...]} for a Redis Cluster,
+     * {@code redis-sentinel://host:port[,host:port...][/db]#<master>} for a master Sentinel
+     * watches), which many hub nodes can share: a client resumes exactly on any of them. {@link
+     * #start} fails if Redis cannot be reached then; later outages answer publishes 503 {@code
+     * store_unavailable} and {@code /readyz} 503 until Redis is back.
      *
      * @throws IllegalArgumentException if the spec names no store this hub knows
      */
@@ -626,7 +628,8 @@ public final class Hub implements AutoCloseable {
     /**
      * The prefix of every Redis key and channel of this deployment; default {@code herald:}. Every
      * node of one deployment uses the same; deployments sharing one Redis use different ones.
-     * Applies to the Redis stores only ({@code redis://}, {@code redis-cluster://}).
+     * Applies to the Redis stores only ({@code redis://}, {@code redis-cluster://}, {@code
+     * redis-sentinel://}).
      *
      * @throws IllegalArgumentException if it is empty
      */

@@ -83,7 +83,16 @@ final class Connector implements AutoCloseable {
       this.client = cluster;
     } else {
       RedisURI single = seeds.get(0);
-      this.target = single.getHost() + ":" + single.getPort() + "/" + single.getDatabase();
+      this.target =
+          single.getSentinels().isEmpty()
+              ? single.getHost() + ":" + single.getPort() + "/" + single.getDatabase()
+              // Sentinel: the master's address is known only once the Sentinels are asked.
+              : "master "
+                  + single.getSentinelMasterId()
+                  + "/"
+                  + single.getDatabase()
+                  + " via Sentinel "
+                  + describe(single.getSentinels());
       RedisClient standalone = RedisClient.create(resources, single);
       ClientOptions.Builder options = ClientOptions.builder();
       configure(options, commandTimeout);
@@ -107,7 +116,8 @@ final class Connector implements AutoCloseable {
   }
 
   /**
-   * Where the connections go, for messages: {@code host:port/db} or {@code cluster host:port,...}.
+   * Where the connections go, for messages: {@code host:port/db}, {@code cluster host:port,...} or
+   * {@code master <name>/db via Sentinel host:port,...}.
    */
   String target() {
     return target;

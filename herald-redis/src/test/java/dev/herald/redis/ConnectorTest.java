@@ -50,4 +50,19 @@ class ConnectorTest {
         .hasMessageContaining("cannot connect to Redis at cluster 127.0.0.1:" + port);
     assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
   }
+
+  @Test
+  void anUnreachableSentinelFailsTheBuildNamingTheMasterAndTheSentinels() {
+    int port = RedisProcess.freePort(); // nothing listens there
+
+    assertThatThrownBy(
+            () ->
+                RedisEventLog.builder()
+                    .uri("redis-sentinel://127.0.0.1:" + port + "/3#herald")
+                    .commandTimeout(Duration.ofMillis(500))
+                    .build())
+        .isInstanceOf(StoreUnavailableException.class)
+        .hasMessageContaining(
+            "cannot connect to Redis at master herald/3 via Sentinel 127.0.0.1:" + port);
+  }
 }

@@ -17,7 +17,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * A redis-server child process of the test on a free port (127.0.0.1), which tests stop and start
  * again; persistent, it keeps an append-only file (fsync on every write) so a restart finds its
- * data.
+ * data. {@link #sentinel} makes it a Redis Sentinel instead ({@code redis-server --sentinel}).
  */
 public final class RedisProcess implements AutoCloseable {
   private static final String BINARY = "/usr/bin/redis-server";
@@ -26,6 +26,10 @@ public final class RedisProcess implements AutoCloseable {
   private final boolean persistent;
   private final List<String> extraArgs;
   private final int port;
+
+  /** The master a Sentinel watches, {@code "<name> 127.0.0.1 <port>"}; null for a server. */
+  private final String monitored;
+
   private Process process;
 
   /**
@@ -42,10 +46,26 @@ public final class RedisProcess implements AutoCloseable {
    * Like {@link #RedisProcess(Path, boolean)}, with more redis-server arguments (a cluster node's).
    */
   public RedisProcess(Path dir, boolean persistent, List<String> extraArgs) {
+    this(dir, persistent, extraArgs, null);
+  }
+
+  private RedisProcess(Path dir, boolean persistent, List<String> extraArgs, String monitored) {
     this.dir = dir;
     this.persistent = persistent;
     this.extraArgs = List.copyOf(extraArgs);
     this.port = freePort();
+    this.monitored = monitored;
+  }
+
+  /**
+   * A Redis Sentinel on a free port, watching the master {@code masterName} at 127.0.0.1:{@code
+   * masterPort} with a quorum of one (it alone decides a failover, after a second without answers);
+   * nothing runs until {@link #start()}, which returns once it monitors the master.
+   *
+   * @param dir where it writes its configuration file (Sentinel rewrites it)
+   */
+  public static RedisProcess sentinel(Path dir, String masterName, int masterPort) {
+    return new RedisProcess(dir, false, List.of(), masterName + " 127.0.0.1 " + masterPort);
   }
 
   /** Whether redis-server is installed where these processes look for it. */
@@ -82,6 +102,26 @@ public final class RedisProcess implements AutoCloseable {
       command.addAll(List.of("--appendonly", "no"));
     }
     command.addAll(extraArgs);
+    String readyLine = "Ready to accept connections";
+    if (monitored != null) {
+      // Sentinel needs a configuration file it can rewrite, and logs no "ready" line of its own.
+      Path config = dir.resolve("sentinel-" + port + ".conf");
+      String name = monitored.substring(0, monitored.indexOf(' '));
+      java.nio.file.Files.writeString(
+          config,
+          String.join(
+              "\n",
+              "port " + port,
+              "bind 127.0.0.1",
+              "dir " + dir,
+              "sentinel monitor " + monitored + " 1",
+              "sentinel down-after-milliseconds " + name + " 1000",
+              "sentinel failover-timeout " + name + " 10000",
+              ""));
+      command = List.of(BINARY, config.toString(), "--sentinel");
+      readyLine = "+monitor master " + name;
+    }
+    String awaited = readyLine;
     process = new ProcessBuilder(command).redirectErrorStream(true).start();
     CompletableFuture<Void> ready = new CompletableFuture<>();
     Process started = process;
@@ -92,7 +132,7 @@ public final class RedisProcess implements AutoCloseable {
                   new BufferedReader(new InputStreamReader(started.getInputStream(), UTF_8))) {
                 String line;
                 while ((line = lines.readLine()) != null) {
-                  if (line.contains("Ready to accept connections")) {
+                  if (line.contains(awaited)) {
                     ready.complete(null);
                   }
                 }

@@ -12,9 +12,11 @@ import java.util.Locale;
 import java.util.Optional;
 
 /**
- * The {@code --store} setting: {@code memory}, {@code sqlite:<path>}, {@code redis://...} or a
- * Redis Cluster's seed nodes {@code redis-cluster://host:port[,host:port...]}. Parsed up front so a
- * typo is refused with a sentence before anything is opened.
+ * The {@code --store} setting: {@code memory}, {@code sqlite:<path>}, {@code redis://...}, a Redis
+ * Cluster's seed nodes {@code redis-cluster://host:port[,host:port...]}, or the Sentinels watching
+ * a Redis master, {@code redis-sentinel://host:port[,host:port...][/db]#<master>} (Lettuce's
+ * syntax; the client asks the Sentinels where the master is, again after each failover). Parsed up
+ * front so a typo is refused with a sentence before anything is opened.
  *
  * @param kind which store
  * @param location the file path (sqlite) or URL (redis); empty for memory
@@ -26,12 +28,19 @@ public record StoreSpec(Kind kind, String location) {
     MEMORY,
     /** One SQLite file: durable on one machine. */
     SQLITE,
-    /** Redis, standalone or a Redis Cluster: the store of a cluster of hub nodes. */
+    /** Redis, standalone, behind Sentinel or a Redis Cluster: the store of a cluster of nodes. */
     REDIS
   }
 
   /** The default store: a SQLite file under the working directory. */
   public static final String DEFAULT = "sqlite:./herald-data/events.db";
+
+  /** The Redis forms, as error messages list them. */
+  private static final String REDIS_FORMS =
+      "redis://[:password@]host[:port][/db] (rediss:// for TLS), for a Redis Cluster"
+          + " redis-cluster://[:password@]host:port[,host:port...] (rediss-cluster:// for TLS), or"
+          + " for Sentinel redis-sentinel://[:password@]host:port[,host:port...][/db]#<master>"
+          + " (rediss-sentinel:// for TLS)";
 
   /**
    * Parses a store spec.
@@ -55,16 +64,17 @@ public record StoreSpec(Kind kind, String location) {
     if (lower.startsWith("redis://")
         || lower.startsWith("rediss://")
         || lower.startsWith("redis-cluster://")
-        || lower.startsWith("rediss-cluster://")) {
+        || lower.startsWith("rediss-cluster://")
+        || lower.startsWith("redis-sentinel://")
+        || lower.startsWith("rediss-sentinel://")) {
       try {
         RedisEventLog.builder().uri(trimmed); // checks the URL, connects to nothing
       } catch (RuntimeException e) {
         throw new IllegalArgumentException(
             "store \""
                 + new StoreSpec(Kind.REDIS, trimmed)
-                + "\" is not a Redis URL; use redis://[:password@]host[:port][/db] (rediss:// for"
-                + " TLS) or, for a Redis Cluster, redis-cluster://[:password@]host:port[,host:port...]"
-                + " (rediss-cluster:// for TLS)",
+                + "\" is not a Redis URL; use "
+                + REDIS_FORMS,
             e);
       }
       return new StoreSpec(Kind.REDIS, trimmed);
@@ -74,7 +84,8 @@ public record StoreSpec(Kind kind, String location) {
             + spec
             + "\"; use memory, sqlite:<path> (default "
             + DEFAULT
-            + "), redis://host:port or redis-cluster://host:port[,host:port...]");
+            + "), redis://host:port, redis-cluster://host:port[,host:port...] or"
+            + " redis-sentinel://host:port[,host:port...]#<master>");
   }
 
   /** The key prefix of the Redis store unless configured otherwise. */
@@ -147,8 +158,13 @@ public record StoreSpec(Kind kind, String location) {
     }
     int scheme = location.indexOf("://") + 3;
     int at = location.lastIndexOf('@');
-    int end = location.indexOf('/', scheme);
-    if (at < scheme || (end >= 0 && at > end)) {
+    // The user info ends before the path, query or (Sentinel) master name.
+    int end = location.length();
+    for (char c : new char[] {'/', '?', '#'}) {
+      int index = location.indexOf(c, scheme);
+      end = index >= 0 ? Math.min(end, index) : end;
+    }
+    if (at < scheme || at > end) {
       return location;
     }
     // redis://user:secret@host -> redis://user:***@host; redis://secret@host -> redis://***@host;

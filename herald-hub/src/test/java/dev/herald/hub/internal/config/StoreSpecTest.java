@@ -60,10 +60,53 @@ class StoreSpecTest {
   }
 
   @Test
-  void refusesAnUnknownStoreNamingTheClusterForm() {
+  void refusesAnUnknownStoreNamingTheClusterAndSentinelForms() {
     assertThatThrownBy(() -> StoreSpec.parse("postgres://db"))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("unknown store \"postgres://db\"")
-        .hasMessageContaining("redis://host:port or redis-cluster://host:port[,host:port...]");
+        .hasMessageContaining("redis://host:port, redis-cluster://host:port[,host:port...] or")
+        .hasMessageContaining("redis-sentinel://host:port[,host:port...]#<master>");
+  }
+
+  @Test
+  void acceptsSentinelsAndTheirMasterInLettucesSyntax() {
+    for (String sentinel :
+        new String[] {
+          "redis-sentinel://10.0.0.1:26379#herald",
+          "redis-sentinel://10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379/2#herald",
+          "redis-sentinel://:pw@10.0.0.1:26379/0#herald",
+          "redis-sentinel://10.0.0.1:26379?sentinelMasterId=herald",
+          "rediss-sentinel://ana:pw@redis.example:26380#herald"
+        }) {
+      assertThat(StoreSpec.parse(sentinel))
+          .as(sentinel)
+          .isEqualTo(new StoreSpec(Kind.REDIS, sentinel));
+    }
+  }
+
+  @Test
+  void masksTheMastersPasswordInASentinelSpecButNotTheMasterName() {
+    assertThat(StoreSpec.parse("redis-sentinel://:s3cret@10.0.0.1:26379,10.0.0.2:26379/0#herald"))
+        .hasToString("redis-sentinel://:***@10.0.0.1:26379,10.0.0.2:26379/0#herald");
+    assertThat(StoreSpec.parse("redis-sentinel://ana:s3cret@10.0.0.1:26379#herald"))
+        .hasToString("redis-sentinel://ana:***@10.0.0.1:26379#herald");
+    assertThat(StoreSpec.parse("redis-sentinel://10.0.0.1:26379#ops@herald"))
+        .hasToString("redis-sentinel://10.0.0.1:26379#ops@herald");
+  }
+
+  @Test
+  void refusesASentinelSpecWithoutItsMasterNamingTheSentinelForm() {
+    for (String bad :
+        new String[] {
+          "redis-sentinel://:s3cret@10.0.0.1:26379", "redis-sentinel://10.0.0.1:26379#"
+        }) {
+      assertThatThrownBy(() -> StoreSpec.parse(bad))
+          .as(bad)
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("is not a Redis URL")
+          .hasMessageContaining(
+              "redis-sentinel://[:password@]host:port[,host:port...][/db]#<master>")
+          .hasMessageNotContaining("s3cret");
+    }
   }
 }

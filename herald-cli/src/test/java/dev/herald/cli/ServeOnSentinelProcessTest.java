@@ -1,0 +1,204 @@
+package dev.herald.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.herald.redis.testing.RedisProcess;
+import dev.herald.redis.testing.TestRedis;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.sentinel.api.StatefulRedisSentinelConnection;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code herald serve --store redis-sentinel://...} as a real process, with a redis-server master
+ * (and a replica) and a Redis Sentinel watching it as child processes: the hub finds the master
+ * through the Sentinel, publishes and subscribes on it, and follows it through a failover.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class ServeOnSentinelProcessTest {
+  private static final String MASTER = "herald-test-master";
+
+  @TempDir Path dir;
+
+  private final String prefix = TestRedis.newPrefix();
+  private Process serve;
+
+  @AfterEach
+  void stopServe() {
+    if (serve != null) {
+      serve.destroyForcibly();
+    }
+  }
+
+  private record Run(int exit, String out, String err) {}
+
+  private static Run herald(Map<String, String> env, String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    int exit =
+        Herald.commandLine(env)
+            .setOut(new PrintWriter(out, true))
+            .setErr(new PrintWriter(err, true))
+            .execute(args);
+    return new Run(exit, out.toString(), err.toString());
+  }
+
+  /** Starts {@code herald serve --store store} and returns the env that points the CLI at it. */
+  private Map<String, String> serve(String store) throws Exception {
+    serve =
+        new ProcessBuilder(
+                HeraldProcess.command(
+                    "serve", "--port", "0", "--store", store, "--redis-key-prefix", prefix))
+            .redirectError(dir.resolve("serve-stderr.txt").toFile())
+            .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+            .start();
+    BufferedReader banner =
+        new BufferedReader(new InputStreamReader(serve.getInputStream(), StandardCharsets.UTF_8));
+    String first = banner.readLine();
+    assertThat(first)
+        .as("banner; stderr: %s", Files.readString(dir.resolve("serve-stderr.txt")))
+        .startsWith("Herald hub listening on http://127.0.0.1:");
+    assertThat(banner.readLine()).isEqualTo("  store:     " + store);
+    Matcher port = Pattern.compile(":(\\d+)$").matcher(first);
+    assertThat(port.find()).isTrue();
+    return Map.of("HERALD_URL", "http://127.0.0.1:" + port.group(1));
+  }
+
+  private static String publish(Map<String, String> env, String data) {
+    Run published = herald(env, "publish", "--topic", "news", "--data", data);
+    assertThat(published.exit()).as(published.err()).isZero();
+    return published.out().strip();
+  }
+
+  private static List<String> listen(Map<String, String> env, int events) {
+    Run listened =
+        herald(
+            env,
+            "listen",
+            "--last-event-id",
+            "earliest",
+            "--max-events",
+            Integer.toString(events),
+            "--topic",
+            "news");
+    assertThat(listened.exit()).as(listened.err()).isZero();
+    return listened.out().lines().toList();
+  }
+
+  private static String line(String data, String id) {
+    return "{\"type\":\"message\",\"data\":\"" + data + "\",\"id\":\"" + id + "\"}";
+  }
+
+  private void stopServeGracefully() throws InterruptedException {
+    serve.destroy(); // SIGTERM
+    assertThat(serve.waitFor(15, TimeUnit.SECONDS)).as("serve exited").isTrue();
+    assertThat(serve.exitValue()).isZero();
+  }
+
+  @Test
+  void serveFindsTheMasterThroughSentinelAndPublishesAndSubscribesOnIt() throws Exception {
+    try (RedisProcess master = new RedisProcess(dir, false);
+        RedisProcess sentinel = RedisProcess.sentinel(dir, MASTER, master.port())) {
+      master.start();
+      sentinel.start();
+      // The Sentinel's port, not the master's: only asking the Sentinel leads to the master.
+      Map<String, String> env =
+          serve("redis-sentinel://127.0.0.1:" + sentinel.port() + "/0#" + MASTER);
+
+      String id = publish(env, "via sentinel");
+
+      assertThat(listen(env, 1)).containsExactly(line("via sentinel", id));
+      stopServeGracefully();
+      // The events live on the master the Sentinel named, and nowhere near the shared Redis.
+      assertThat(TestRedis.deleteKeys(master.uri(), prefix)).isPositive();
+      assertThat(TestRedis.deleteKeys(TestRedis.URI, prefix)).isZero();
+    }
+  }
+
+  @Test
+  void serveFollowsTheMasterThroughAFailoverWithoutLosingAnAcknowledgedEvent() throws Exception {
+    Path masterDir = Files.createDirectories(dir.resolve("master"));
+    Path replicaDir = Files.createDirectories(dir.resolve("replica"));
+    try (RedisProcess master = new RedisProcess(masterDir, false);
+        RedisProcess replica =
+            new RedisProcess(
+                replicaDir, false, List.of("--replicaof", "127.0.0.1", "" + master.port()));
+        RedisProcess sentinel = RedisProcess.sentinel(dir, MASTER, master.port())) {
+      master.start();
+      replica.start();
+      awaitTrue(
+          () -> info(replica.uri()).contains("master_link_status:up"), "the replica is in sync");
+      sentinel.start();
+      Map<String, String> env =
+          serve("redis-sentinel://127.0.0.1:" + sentinel.port() + "#" + MASTER);
+      String before = publish(env, "before");
+      RedisClient client = RedisClient.create(master.uri());
+      try (StatefulRedisConnection<String, String> connection = client.connect()) {
+        // Replication is asynchronous: the failover keeps what reached the replica.
+        assertThat(connection.sync().waitForReplication(1, 5000)).isEqualTo(1);
+      } finally {
+        client.shutdown();
+      }
+
+      master.close(); // SIGKILL
+      awaitTrue(() -> masterPort(sentinel) == replica.port(), "the Sentinel promoted the replica");
+      // Publishes are refused (503) until the hub has reconnected to the new master.
+      String[] after = new String[1];
+      awaitTrue(
+          () -> {
+            Run run = herald(env, "publish", "--topic", "news", "--data", "after");
+            after[0] = run.out().strip();
+            return run.exit() == 0;
+          },
+          "a publish succeeds on the new master");
+
+      assertThat(listen(env, 2)).containsExactly(line("before", before), line("after", after[0]));
+      stopServeGracefully();
+      assertThat(TestRedis.deleteKeys(replica.uri(), prefix)).isPositive();
+    }
+  }
+
+  private static String info(String uri) {
+    RedisClient client = RedisClient.create(uri);
+    try (StatefulRedisConnection<String, String> connection = client.connect()) {
+      return connection.sync().info("replication");
+    } finally {
+      client.shutdown();
+    }
+  }
+
+  private static int masterPort(RedisProcess sentinel) {
+    RedisClient client = RedisClient.create(sentinel.uri());
+    try (StatefulRedisSentinelConnection<String, String> connection = client.connectSentinel()) {
+      return ((InetSocketAddress) connection.sync().getMasterAddrByName(MASTER)).getPort();
+    } finally {
+      client.shutdown();
+    }
+  }
+
+  private static void awaitTrue(BooleanSupplier condition, String what) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (!condition.getAsBoolean()) {
+      assertThat(System.nanoTime()).as("timed out waiting until %s", what).isLessThan(deadline);
+      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50)); // polling a state, bounded
+    }
+  }
+}
