@@ -56,11 +56,6 @@ public final class Broker implements AutoCloseable {
   /** Default {@link Builder#replayPageSize}. */
   public static final int DEFAULT_REPLAY_PAGE_SIZE = 500;
 
-  // Device streams oldest first; streams opened in the same millisecond by device id, so every
-  // node lists them in the same order.
-  private static final java.util.Comparator<DeviceStream> OLDEST_FIRST =
-      java.util.Comparator.comparing(DeviceStream::since).thenComparing(DeviceStream::deviceId);
-
   /** Default {@link Builder#maxBufferedEvents}. */
   public static final int DEFAULT_MAX_BUFFERED_EVENTS = 10_000;
 
@@ -83,6 +78,7 @@ public final class Broker implements AutoCloseable {
   private final Replays replays;
   private final Devices devices;
   private final ReachLedger reach = new ReachLedger();
+  private final Roster roster;
   private final Host host = new Host();
   private final AtomicBoolean closing = new AtomicBoolean();
   private volatile boolean closed;
@@ -104,8 +100,9 @@ public final class Broker implements AutoCloseable {
     this.devices =
         new Devices(
             log, presence, builder.presence.isPresent(), scheduler, builder.cursorFlushInterval);
+    this.roster = new Roster(index, devices, presence);
     try {
-      presence.bind(new LocalNode());
+      presence.bind(roster.local());
     } catch (RuntimeException e) {
       scheduler.shutdownNow();
       replays.close();
@@ -175,7 +172,7 @@ public final class Broker implements AutoCloseable {
       return CompletableFuture.completedFuture(new Published(List.of(), false, List.of()));
     }
     // Asked while the log appends, so the answer costs no extra round trip.
-    CompletableFuture<Map<String, Integer>> remote = remoteSubscriptionCounts(copy);
+    CompletableFuture<Map<String, Integer>> remote = roster.remoteCounts(copy);
     reach.publishing();
     CompletableFuture<Appended> appended;
     try {
@@ -207,31 +204,6 @@ public final class Broker implements AutoCloseable {
               }
               return new Published(result.ids(), result.replayed(), reached);
             });
-  }
-
-  /**
-   * The subscriptions on other nodes covering the batch's topics; none without a presence, or when
-   * it cannot answer (the publish must not fail over a count).
-   */
-  private CompletableFuture<Map<String, Integer>> remoteSubscriptionCounts(
-      List<Publication> batch) {
-    Set<String> topics = new java.util.HashSet<>();
-    for (Publication publication : batch) {
-      topics.addAll(publication.topics());
-    }
-    CompletableFuture<Map<String, Integer>> counts;
-    try {
-      counts = presence.remoteSubscriptionCounts(topics);
-    } catch (RuntimeException e) {
-      counts = CompletableFuture.failedFuture(e);
-    }
-    return counts.exceptionally(
-        failure -> {
-          LOG.log(
-              System.Logger.Level.DEBUG,
-              "could not count remote subscriptions; reached counts this node only: " + failure);
-          return Map.of();
-        });
   }
 
   /**
@@ -374,23 +346,12 @@ public final class Broker implements AutoCloseable {
    * @return per device stream, the device id and when it opened, oldest first (then by device id)
    */
   public List<DeviceStream> devices(String topic) {
-    List<DeviceStream> result = new ArrayList<>();
-    Set<BrokerSubscription> members = index.get(topic);
-    if (members != null) {
-      for (BrokerSubscription subscription : members) {
-        if (subscription.device() != null && subscription.wasOpened() && subscription.isOpen()) {
-          result.add(new DeviceStream(subscription.device().deviceId(), subscription.since()));
-        }
-      }
-    }
-    result.sort(OLDEST_FIRST);
-    return result;
+    return roster.devices(topic);
   }
 
   /** How many open subscriptions on this node cover {@code topic}. */
   public int subscriptionCount(String topic) {
-    Set<BrokerSubscription> members = index.get(topic);
-    return members == null ? 0 : members.size();
+    return roster.count(topic);
   }
 
   /**
@@ -402,22 +363,7 @@ public final class Broker implements AutoCloseable {
    *     be read
    */
   public CompletableFuture<TopicPresence> presence(String topic) {
-    Objects.requireNonNull(topic, "topic");
-    List<DeviceStream> here = devices(topic);
-    int count = subscriptionCount(topic);
-    CompletableFuture<TopicPresence> remote;
-    try {
-      remote = presence.remote(topic);
-    } catch (RuntimeException e) {
-      remote = CompletableFuture.failedFuture(e);
-    }
-    return remote.thenApply(
-        elsewhere -> {
-          List<DeviceStream> all = new ArrayList<>(here);
-          all.addAll(elsewhere.devices());
-          all.sort(OLDEST_FIRST);
-          return new TopicPresence(topic, all, count + elsewhere.subscriptions());
-        });
+    return roster.presence(Objects.requireNonNull(topic, "topic"));
   }
 
   /**
@@ -524,32 +470,6 @@ public final class Broker implements AutoCloseable {
     }
   }
 
-  /** What the presence sees of this node. */
-  private final class LocalNode implements Presence.Local {
-    @Override
-    public int subscriptionCount(String topic) {
-      return Broker.this.subscriptionCount(topic);
-    }
-
-    @Override
-    public Map<String, Integer> subscriptionCounts() {
-      Map<String, Integer> counts = new java.util.HashMap<>();
-      index.forEach((topic, members) -> counts.put(topic, members.size()));
-      counts.values().removeIf(n -> n == 0);
-      return counts;
-    }
-
-    @Override
-    public List<Presence.Stream> deviceStreams() {
-      return devices.streams();
-    }
-
-    @Override
-    public void replaced(CursorKey key, String token) {
-      devices.replaced(key, token);
-    }
-  }
-
   /**
    * Tells a shared log (Redis) to announce these topics to this node. Done before the subscription
    * is registered, so a close racing the subscribe cannot unwatch first and leave a watch behind;
@@ -580,10 +500,10 @@ public final class Broker implements AutoCloseable {
           continue;
         }
         for (BrokerSubscription subscription : members) {
-          int outcome = subscription.offer(event);
-          if (outcome != BrokerSubscription.SKIPPED) {
+          BrokerSubscription.Offered outcome = subscription.offer(event);
+          if (outcome != BrokerSubscription.Offered.SKIPPED) {
             reached++;
-            if (outcome == BrokerSubscription.DELIVERED) {
+            if (outcome == BrokerSubscription.Offered.DELIVERED) {
               delivered++;
             }
           }

@@ -37,13 +37,21 @@ import java.util.Set;
 final class BrokerSubscription implements Subscription {
   private static final System.Logger LOG = System.getLogger(Broker.class.getName());
 
-  static final int SKIPPED = 0;
-  static final int BUFFERED = 1;
-  static final int DELIVERED = 2;
+  /** What became of an event offered to the subscription. */
+  enum Offered {
+    /** Not for it: already offered through another topic, before its position, or it is closed. */
+    SKIPPED,
+    /** Held back (or left to read from the log) while it replays. */
+    BUFFERED,
+    /** Handed to its sink. */
+    DELIVERED
+  }
 
-  private static final int REPLAY = 0;
-  private static final int LIVE = 1;
-  private static final int CLOSED = 2;
+  private enum Phase {
+    REPLAY,
+    LIVE,
+    CLOSED
+  }
 
   /** The heartbeat comment; shared by every sink, like event frames. */
   private static final byte[] HEARTBEAT = {':', '\n'};
@@ -72,7 +80,7 @@ final class BrokerSubscription implements Subscription {
   private final String[] topicList;
 
   // Guarded by this; phase is also read without it as a fast path.
-  private volatile int phase;
+  private volatile Phase phase;
   private ArrayDeque<StoredEvent> buffer;
   // The buffer filled up and was dropped: what was offered since is read from the log instead.
   private boolean overflowed;
@@ -127,7 +135,7 @@ final class BrokerSubscription implements Subscription {
     this.topicList = topics.toArray(new String[0]);
     this.heartbeatSlot = heartbeatSlot;
     // Live-only too: until startLive, what is offered may be older than where it starts.
-    phase = REPLAY;
+    phase = Phase.REPLAY;
     buffer = new ArrayDeque<>();
   }
 
@@ -166,7 +174,7 @@ final class BrokerSubscription implements Subscription {
     }
     java.util.Optional<BrokerSubscription> older;
     synchronized (this) {
-      if (phase == CLOSED) {
+      if (phase == Phase.CLOSED) {
         return;
       }
       // Under the lock: an unregister (which runs under it) comes after, and undoes this.
@@ -188,7 +196,7 @@ final class BrokerSubscription implements Subscription {
 
   @Override
   public boolean isOpen() {
-    return phase != CLOSED;
+    return phase != Phase.CLOSED;
   }
 
   @Override
@@ -200,7 +208,7 @@ final class BrokerSubscription implements Subscription {
   public void close(CloseReason reason) {
     Objects.requireNonNull(reason, "reason");
     synchronized (this) {
-      if (phase != CLOSED) {
+      if (phase != Phase.CLOSED) {
         closeLocked(reason);
       }
     }
@@ -212,10 +220,10 @@ final class BrokerSubscription implements Subscription {
    */
   boolean abandon() {
     synchronized (this) {
-      if (phase == CLOSED) {
+      if (phase == Phase.CLOSED) {
         return false;
       }
-      phase = CLOSED;
+      phase = Phase.CLOSED;
       buffer = null;
       host.unregister(this);
       host.listener().subscriptionClosed(CloseReason.SHUTDOWN);
@@ -232,7 +240,7 @@ final class BrokerSubscription implements Subscription {
    */
   boolean startLive(long after) {
     synchronized (this) {
-      if (phase != REPLAY) {
+      if (phase != Phase.REPLAY) {
         return false;
       }
       liveAfter = after;
@@ -246,28 +254,28 @@ final class BrokerSubscription implements Subscription {
       if (!buffer.isEmpty()) {
         return true;
       }
-      phase = LIVE;
+      phase = Phase.LIVE;
       buffer = null;
       return false;
     }
   }
 
   /** Called by the log's listener, in id order, once per topic of the event this covers. */
-  int offer(StoredEvent event) {
-    if (phase == CLOSED) {
-      return SKIPPED;
+  Offered offer(StoredEvent event) {
+    if (phase == Phase.CLOSED) {
+      return Offered.SKIPPED;
     }
     synchronized (this) {
       long id = event.id();
-      if (phase == CLOSED || id <= lastOffered) {
+      if (phase == Phase.CLOSED || id <= lastOffered) {
         // Already offered through another of its topics.
-        return SKIPPED;
+        return Offered.SKIPPED;
       }
       lastOffered = id;
       if (firstOffered == 0) {
         firstOffered = id;
       }
-      if (phase == REPLAY) {
+      if (phase == Phase.REPLAY) {
         if (!overflowed) {
           if (buffer.size() < host.maxBufferedEvents()) {
             buffer.add(event);
@@ -277,12 +285,12 @@ final class BrokerSubscription implements Subscription {
             buffer.clear();
           }
         }
-        return BUFFERED;
+        return Offered.BUFFERED;
       }
       if (id <= lastWritten || id <= liveAfter) {
-        return SKIPPED;
+        return Offered.SKIPPED;
       }
-      return write(event) ? DELIVERED : SKIPPED;
+      return write(event) ? Offered.DELIVERED : Offered.SKIPPED;
     }
   }
 
@@ -292,11 +300,11 @@ final class BrokerSubscription implements Subscription {
   }
 
   void heartbeatTick() {
-    if (phase == CLOSED) {
+    if (phase == Phase.CLOSED) {
       return;
     }
     synchronized (this) {
-      if (phase == CLOSED) {
+      if (phase == Phase.CLOSED) {
         return;
       }
       if (sentSinceTick) {
@@ -315,7 +323,7 @@ final class BrokerSubscription implements Subscription {
    * One step of the replay: a page of history, or the hand-off to live. Runs on a broker thread.
    */
   void replayStep() {
-    if (phase == CLOSED) {
+    if (phase == Phase.CLOSED) {
       return;
     }
     EventLog log = host.log();
@@ -519,7 +527,7 @@ final class BrokerSubscription implements Subscription {
     String data = "{\"lastEventId\":" + json(lastEventId) + ",\"reason\":\"" + reason + "\"}";
     byte[] frame = SseEncoder.encode(Event.builder().type("reset").data(data).build());
     synchronized (this) {
-      if (phase == CLOSED) {
+      if (phase == Phase.CLOSED) {
         return false;
       }
       sentSinceTick = true;
@@ -529,7 +537,7 @@ final class BrokerSubscription implements Subscription {
 
   private boolean writeHistory(StoredEvent event) {
     synchronized (this) {
-      if (phase == CLOSED) {
+      if (phase == Phase.CLOSED) {
         return false;
       }
       return event.id() <= lastWritten || write(event);
@@ -546,7 +554,7 @@ final class BrokerSubscription implements Subscription {
       int delivered = 0;
       try {
         synchronized (this) {
-          if (phase == CLOSED) {
+          if (phase == Phase.CLOSED) {
             return;
           }
           if (overflowed) {
@@ -566,7 +574,7 @@ final class BrokerSubscription implements Subscription {
             }
           }
           if (buffer.isEmpty()) {
-            phase = LIVE;
+            phase = Phase.LIVE;
             buffer = null;
             return;
           }
@@ -598,12 +606,12 @@ final class BrokerSubscription implements Subscription {
       accepted = sink.send(frame);
     } catch (RuntimeException e) {
       LOG.log(System.Logger.Level.DEBUG, "sink failed; closing the subscription", e);
-      if (phase != CLOSED) {
+      if (phase != Phase.CLOSED) {
         closeLocked(CloseReason.WRITE_FAILED);
       }
       return false;
     }
-    if (phase == CLOSED) {
+    if (phase == Phase.CLOSED) {
       // The sink closed it from inside send.
       return false;
     }
@@ -615,7 +623,7 @@ final class BrokerSubscription implements Subscription {
   }
 
   private void closeLocked(CloseReason reason) {
-    phase = CLOSED;
+    phase = Phase.CLOSED;
     buffer = null;
     host.unregister(this);
     try {
