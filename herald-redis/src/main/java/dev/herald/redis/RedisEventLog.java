@@ -528,10 +528,10 @@ public final class RedisEventLog implements EventLog {
    * back. Calls are counted.
    */
   @Override
-  public void watch(String topic) {
+  public CompletableFuture<Void> watch(String topic) {
     Topics.check(topic);
     if (closed) {
-      return;
+      return CompletableFuture.completedFuture(null);
     }
     CompletableFuture<Void> ready;
     synchronized (interests) {
@@ -544,14 +544,17 @@ public final class RedisEventLog implements EventLog {
       interest.count++;
       ready = interest.ready;
     }
-    try {
-      ready.get(timeoutMillis + 500, TimeUnit.MILLISECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    } catch (ExecutionException | TimeoutException e) {
-      // subscribe() has put the log in catch-up mode: the topic is announced once Redis is back.
-      LOG.log(Level.DEBUG, "watching " + topic + " is delayed: " + e);
-    }
+    // Never exceptionally: if Redis does not answer in time, subscribe() has put the log in
+    // catch-up mode, and the topic is announced once Redis is back.
+    return ready
+        .handle(
+            (done, failure) -> {
+              if (failure != null) {
+                LOG.log(Level.DEBUG, "watching " + topic + " is delayed: " + failure);
+              }
+              return (Void) null;
+            })
+        .completeOnTimeout(null, timeoutMillis + 500, TimeUnit.MILLISECONDS);
   }
 
   /** Undoes one {@link #watch}; the last one unsubscribes from the topic's channel. */

@@ -40,7 +40,7 @@ class AppendBarrierTest {
   @Test
   void aLostBarrierDelaysTheAppendByTheCommandTimeoutThenACatchUpCompletesIt() throws Exception {
     log.listener(heard);
-    log.watch("t");
+    log.watch("t").join();
     long first = append("first").id();
     assertThat(heard.ids()).containsExactly(first);
 
@@ -65,7 +65,7 @@ class AppendBarrierTest {
   @Test
   void anAppendToAnUnwatchedTopicCompletesWithoutAnnouncing() throws Exception {
     log.listener(heard);
-    log.watch("t");
+    log.watch("t").join();
     StoredEvent other =
         log.append(List.of(Publication.of("other", Event.of("x")))).get(10, SECONDS).get(0);
     long watched = append("y").id();

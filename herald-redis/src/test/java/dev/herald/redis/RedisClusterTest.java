@@ -77,9 +77,9 @@ class RedisClusterTest {
       Announcements heardByB = new Announcements();
       a.listener(heardByA);
       b.listener(heardByB);
-      a.watch("t");
-      b.watch("t");
-      b.watch("u");
+      a.watch("t").join();
+      b.watch("t").join();
+      b.watch("u").join();
 
       List<Long> ids = new ArrayList<>();
       for (int i = 0; i < 5; i++) {
@@ -140,7 +140,7 @@ class RedisClusterTest {
     RedisEventLog b = open(cluster.uri(), prefix);
     Announcements heardByB = new Announcements();
     b.listener(heardByB);
-    b.watch("t");
+    b.watch("t").join();
     List<Long> ids = new ArrayList<>();
     ids.add(append(a, "t", "before").id());
     heardByB.awaitId(ids.get(0));

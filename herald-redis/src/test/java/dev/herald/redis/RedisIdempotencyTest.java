@@ -62,7 +62,7 @@ class RedisIdempotencyTest {
     RedisEventLog b = open(TestRedis.URI);
     Announcements heardByA = new Announcements();
     a.listener(heardByA);
-    a.watch("t");
+    a.watch("t").join();
 
     Appended first =
         a.append(batch("x", "y"), key("k", "f", Duration.ofMinutes(5))).get(10, SECONDS);

@@ -55,8 +55,8 @@ class RedisOutageTest {
     Announcements heardByB = new Announcements();
     a.listener(heardByA);
     b.listener(heardByB);
-    a.watch("t");
-    b.watch("t");
+    a.watch("t").join();
+    b.watch("t").join();
     List<Long> acked = new ArrayList<>();
     for (int i = 0; i < 5; i++) {
       acked.add(append(a, "before" + i).id());
@@ -78,7 +78,7 @@ class RedisOutageTest {
     assertThatThrownBy(() -> b.readAfter(Set.of("t"), 0, 10))
         .isInstanceOf(StoreUnavailableException.class);
     // A subscriber arriving during the outage is caught up too.
-    b.watch("late");
+    b.watch("late").join();
 
     redis.start();
 
@@ -117,8 +117,8 @@ class RedisOutageTest {
     RedisEventLog b = open(proxy.uri());
     Announcements heardByB = new Announcements();
     b.listener(heardByB);
-    b.watch("t");
-    b.watch("u");
+    b.watch("t").join();
+    b.watch("u").join();
     List<Long> wanted = new ArrayList<>();
     wanted.add(append(a, "before").id());
     heardByB.awaitId(wanted.get(0));

@@ -19,12 +19,6 @@ class RedisRetentionPressureTest extends RetentionPressureStressTest {
         .build();
   }
 
-  @Override
-  protected int events() {
-    // One publish is a round trip to Redis: fewer events give the same pressure per second.
-    return 3_000;
-  }
-
   @AfterEach
   void deleteKeys() {
     TestRedis.deleteKeys(TestRedis.URI, prefix);

@@ -52,8 +52,8 @@ class TwoNodesTest {
 
   @Test
   void appendsOnOneNodeAreAnnouncedOnTheOtherOnceInIdOrderForWatchedTopicsOnly() throws Exception {
-    b.watch("x");
-    b.watch("y");
+    b.watch("x").join();
+    b.watch("y").join();
     List<StoredEvent> appended = new ArrayList<>();
     List<Set<String>> targets =
         List.of(Set.of("x"), Set.of("z"), Set.of("x", "y"), Set.of("y", "z"), Set.of("z", "w"));
@@ -90,9 +90,9 @@ class TwoNodesTest {
 
   @Test
   void unwatchingStopsAnnouncementsAndWatchesAreCounted() throws Exception {
-    b.watch("x");
-    b.watch("x");
-    b.watch("fence");
+    b.watch("x").join();
+    b.watch("x").join();
+    b.watch("fence").join();
     StoredEvent first = append(a, "x", "first");
     heardByB.awaitId(first.id());
 
@@ -114,10 +114,10 @@ class TwoNodesTest {
 
   @Test
   void eventOfSeveralWatchedTopicsIsAnnouncedOnceOnEveryNode() throws Exception {
-    a.watch("p");
-    a.watch("q");
-    b.watch("q");
-    b.watch("r");
+    a.watch("p").join();
+    a.watch("q").join();
+    b.watch("q").join();
+    b.watch("r").join();
     StoredEvent all =
         a.append(
                 List.of(
@@ -137,8 +137,8 @@ class TwoNodesTest {
 
   @Test
   void localAppendCompletesOnlyAfterItsEventWasAnnouncedAcrossNodesConcurrently() throws Exception {
-    a.watch("t");
-    b.watch("t");
+    a.watch("t").join();
+    b.watch("t").join();
     List<StoredEvent> appended = new java.util.concurrent.CopyOnWriteArrayList<>();
     List<String> violations = new java.util.concurrent.CopyOnWriteArrayList<>();
     List<java.util.concurrent.CompletableFuture<?>> all = new ArrayList<>();
@@ -171,7 +171,7 @@ class TwoNodesTest {
 
   @Test
   void everyFieldSurvivesStreamsAndNotificationsUnchanged() throws Exception {
-    b.watch("f");
+    b.watch("f").join();
     List<Event> events =
         List.of(
             Event.builder().type("price update").data("line 1\nline 2\r\nline 3\r").build(),

@@ -42,7 +42,7 @@ final class WatchingLog extends ForwardingEventLog {
       for (Publication publication : batch) {
         for (String topic : publication.topics()) {
           if (watched.add(topic)) {
-            watch(topic);
+            watch(topic).join();
           }
         }
       }

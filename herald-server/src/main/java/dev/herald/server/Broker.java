@@ -25,9 +25,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * <p>Sinks are never called concurrently for one subscription, never on the thread that called
  * {@link #subscribe}, and never block the broker: a sink that reports it is over its bound is
- * closed with {@link CloseReason#SLOW_CONSUMER}; so is a subscription whose live events outgrow
- * {@link Builder#maxBufferedEvents} while it replays a long history. Idle streams get a {@code
- * ":\n"} heartbeat from one shared scheduler thread.
+ * closed with {@link CloseReason#SLOW_CONSUMER}. A subscription whose live events outgrow {@link
+ * Builder#maxBufferedEvents} while it replays a long history reads them from the log instead.
+ * Idle streams get a {@code ":\n"} heartbeat from one shared scheduler thread.
  *
  * <p>Devices: a subscription opened with a device id ({@link #subscribe(Set, Position, Sink,
  * String)}) is that device's one stream for its topic set — a newer one replaces it — and the
@@ -210,7 +210,8 @@ public final class Broker implements AutoCloseable {
    * Opens a subscription to {@code topics} from {@code position}. It is registered for live events
    * before this returns; history, if any, is replayed on a broker thread. The sink is never called
    * on the calling thread, so a transport can subscribe, then write its response head, and be sure
-   * the head precedes every frame.
+   * the head precedes every frame. Blocks while a shared log (Redis) starts announcing a topic to
+   * this node; {@link #subscribeAsync(Set, Position, Sink)} never does.
    *
    * <p>Positions: {@link Position.Kind#LIVE} streams only new events (every event after the newest
    * id once it is registered, none before, whenever the log announces them); {@link
@@ -218,37 +219,171 @@ public final class Broker implements AutoCloseable {
    * after that id. A position the log cannot honour exactly starts the stream with a {@code reset}
    * event (no id) whose data is {@code {"lastEventId":"<as given>","reason":"unknown"}} (not an id,
    * or above the newest id) or {@code "expired"} (retention dropped an event after it), followed by
-   * all retained history.
+   * all retained history. A stream that falls behind retention later (a long replay to a slow
+   * reader) sends a {@code reset} with reason {@code "expired"} at the gap, its {@code lastEventId}
+   * the last id it delivered, and goes on from the oldest retained event: never a silent gap.
    *
    * @throws InvalidTopicException if the topics break the rules of {@link Topics}
    * @throws IllegalStateException if the broker is closed
+   * @throws StoreUnavailableException if the log could not start announcing the topics
    */
   public Subscription subscribe(Set<String> topics, Position position, Sink sink) {
+    return await(subscribeAsync(topics, position, sink));
+  }
+
+  /**
+   * Opens a subscription like {@link #subscribe(Set, Position, Sink)} without blocking: for event
+   * loops. The future completes once the subscription is registered (on the calling thread when the
+   * log needed no round trip, else on a broker thread), or exceptionally with {@link
+   * IllegalStateException} (the broker is closed) or {@link StoreUnavailableException}.
+   *
+   * @throws InvalidTopicException if the topics break the rules of {@link Topics}
+   */
+  public CompletableFuture<Subscription> subscribeAsync(
+      Set<String> topics, Position position, Sink sink) {
     Set<String> checked = Topics.checkAll(Objects.requireNonNull(topics, "topics"));
     Objects.requireNonNull(position, "position");
     Objects.requireNonNull(sink, "sink");
-    if (closed) {
-      throw new IllegalStateException("the broker is closed");
-    }
-    return register(
+    return whenWatched(
         checked,
-        position,
-        sink,
-        new BrokerSubscription(
-            host, checked, position, sink, Optional.empty(), "", 0, heartbeats.nextSlot()));
+        () ->
+            register(
+                position,
+                new BrokerSubscription(
+                    host,
+                    checked,
+                    position,
+                    sink,
+                    Optional.empty(),
+                    "",
+                    0,
+                    heartbeats.nextSlot())));
   }
 
-  private BrokerSubscription register(
-      Set<String> checked, Position position, Sink sink, BrokerSubscription subscription) {
+  /**
+   * Opens a subscription for a device, like {@link #subscribe(Set, Position, Sink)}, to become the
+   * device's one stream for these topics: once the transport reports it open ({@link
+   * Subscription#opened}), an older open stream of the same device and topic set is closed with
+   * {@link CloseReason#REPLACED} — on this node, or through the {@link Presence} on another — and
+   * the new one is listed by {@link #devices} and {@link #presence}. The broker tracks the id of
+   * the last event written to the device's stream (its cursor) and saves it in the log every {@link
+   * Builder#cursorFlushInterval} and when the stream closes; see {@link #devicePosition}.
+   *
+   * @throws IllegalArgumentException if {@code deviceId} is not 1-128 visible ASCII characters
+   * @throws IllegalStateException if the broker is closed
+   * @throws StoreUnavailableException if the log could not be read
+   */
+  public Subscription subscribe(Set<String> topics, Position position, Sink sink, String deviceId) {
+    return await(subscribeAsync(topics, Optional.of(position), sink, deviceId));
+  }
+
+  /**
+   * Opens a device's subscription like {@link #subscribe(Set, Position, Sink, String)} without
+   * blocking. An empty {@code position} resumes where the device's last stream of these topics
+   * stopped ({@link #devicePosition}), or streams live if the device has no cursor.
+   *
+   * @throws IllegalArgumentException if {@code deviceId} is not 1-128 visible ASCII characters
+   * @throws InvalidTopicException if the topics break the rules of {@link Topics}
+   */
+  public CompletableFuture<Subscription> subscribeAsync(
+      Set<String> topics, Optional<Position> position, Sink sink, String deviceId) {
+    CursorKey key = CursorKey.of(deviceId, Topics.checkAll(Objects.requireNonNull(topics)));
     Objects.requireNonNull(position, "position");
     Objects.requireNonNull(sink, "sink");
+    return whenWatched(
+        key.topics(),
+        () -> {
+          Position from = position.or(() -> devices.position(key)).orElse(Position.live());
+          // Read before registering: any later event is delivered live, or found again from here.
+          long base =
+              switch (from.kind()) {
+                case LIVE -> log.lastId();
+                case AFTER -> from.id();
+                default -> 0;
+              };
+          return register(
+              from,
+              new BrokerSubscription(
+                  host,
+                  key.topics(),
+                  from,
+                  sink,
+                  Optional.of(key),
+                  devices.nextToken(),
+                  base,
+                  heartbeats.nextSlot()));
+        });
+  }
+
+  /**
+   * Runs {@code open} once the log announces every topic to this node: at once when the log
+   * answered at once (a log of this process, or topics already watched), else on a broker thread.
+   * If the watch or {@code open} fails, the topics are unwatched again and the future fails.
+   */
+  private CompletableFuture<Subscription> whenWatched(
+      Set<String> topics, java.util.function.Supplier<BrokerSubscription> open) {
+    if (closed) {
+      return CompletableFuture.failedFuture(new IllegalStateException("the broker is closed"));
+    }
+    List<String> list = List.copyOf(topics);
+    List<CompletableFuture<Void>> watches = new ArrayList<>(list.size());
+    for (String topic : list) {
+      CompletableFuture<Void> watch;
+      try {
+        watch = log.watch(topic);
+      } catch (RuntimeException e) {
+        watch = CompletableFuture.failedFuture(e);
+      }
+      watches.add(watch);
+    }
+    CompletableFuture<Void> all =
+        CompletableFuture.allOf(watches.toArray(new CompletableFuture[0]));
+    java.util.function.Function<Void, Subscription> registered =
+        done -> {
+          try {
+            return open.get();
+          } catch (RuntimeException e) {
+            list.forEach(log::unwatch);
+            throw e;
+          }
+        };
+    CompletableFuture<Subscription> result =
+        all.isDone() && !all.isCompletedExceptionally()
+            ? CompletableFuture.completedFuture(null).thenApply(v -> registered.apply(null))
+            : all.thenApplyAsync(registered, replays::execute);
+    return result.whenComplete(
+        (subscription, failure) -> {
+          if (failure != null && all.isCompletedExceptionally()) {
+            // Only the watches that took hold are undone.
+            for (int i = 0; i < list.size(); i++) {
+              if (!watches.get(i).isCompletedExceptionally()) {
+                log.unwatch(list.get(i));
+              }
+            }
+          }
+        });
+  }
+
+  /** The result of a subscribe, or what it failed with, on the calling thread. */
+  private static Subscription await(CompletableFuture<Subscription> subscribed) {
+    try {
+      return subscribed.join();
+    } catch (java.util.concurrent.CompletionException e) {
+      if (e.getCause() instanceof RuntimeException cause) {
+        throw cause;
+      }
+      throw e;
+    }
+  }
+
+  /** Registers a subscription whose topics are watched; starts its replay. */
+  private BrokerSubscription register(Position position, BrokerSubscription subscription) {
     if (closed) {
       throw new IllegalStateException("the broker is closed");
     }
-    watchAll(checked);
     listener.subscriptionOpened();
     heartbeats.add(subscription);
-    for (String topic : checked) {
+    for (String topic : subscription.topics()) {
       index.compute(
           topic,
           (key, set) -> {
@@ -291,41 +426,6 @@ public final class Broker implements AutoCloseable {
       LOG.log(System.Logger.Level.DEBUG, "live subscription starts without the newest id: " + e);
       return 0;
     }
-  }
-
-  /**
-   * Opens a subscription for a device, like {@link #subscribe(Set, Position, Sink)}, to become the
-   * device's one stream for these topics: once the transport reports it open ({@link
-   * Subscription#opened}), an older open stream of the same device and topic set is closed with
-   * {@link CloseReason#REPLACED} — on this node, or through the {@link Presence} on another — and
-   * the new one is listed by {@link #devices} and {@link #presence}. The broker tracks the id of
-   * the last event written to the device's stream (its cursor) and saves it in the log every {@link
-   * Builder#cursorFlushInterval} and when the stream closes; see {@link #devicePosition}.
-   *
-   * @throws IllegalArgumentException if {@code deviceId} is not 1-128 visible ASCII characters
-   */
-  public Subscription subscribe(Set<String> topics, Position position, Sink sink, String deviceId) {
-    CursorKey key = CursorKey.of(deviceId, Topics.checkAll(Objects.requireNonNull(topics)));
-    // Read before registering: any later event is delivered live, or found again from here.
-    long base =
-        switch (position.kind()) {
-          case LIVE -> log.lastId();
-          case AFTER -> position.id();
-          default -> 0;
-        };
-    return register(
-        key.topics(),
-        position,
-        sink,
-        new BrokerSubscription(
-            host,
-            key.topics(),
-            position,
-            sink,
-            Optional.of(key),
-            devices.nextToken(),
-            base,
-            heartbeats.nextSlot()));
   }
 
   /**
@@ -470,24 +570,6 @@ public final class Broker implements AutoCloseable {
     }
   }
 
-  /**
-   * Tells a shared log (Redis) to announce these topics to this node. Done before the subscription
-   * is registered, so a close racing the subscribe cannot unwatch first and leave a watch behind;
-   * if the log cannot watch, nothing is left watched and the subscribe fails.
-   */
-  private void watchAll(Set<String> topics) {
-    List<String> watched = new ArrayList<>(topics.size());
-    try {
-      for (String topic : topics) {
-        log.watch(topic);
-        watched.add(topic);
-      }
-    } catch (RuntimeException e) {
-      watched.forEach(log::unwatch);
-      throw e;
-    }
-  }
-
   /** The log's listener: fans each event out in id order, on the log's announcing thread. */
   private void onAppended(List<StoredEvent> events) {
     for (int i = 0, n = events.size(); i < n; i++) {
@@ -601,8 +683,8 @@ public final class Broker implements AutoCloseable {
 
     /**
      * Sets how many live events one subscription may hold back while it replays history; past it
-     * the subscription is closed with {@link CloseReason#SLOW_CONSUMER} (the client resumes with
-     * its last event id) rather than grow without bound. Default 10 000.
+     * the subscription drops them and reads them from the log once its replay gets there, rather
+     * than grow without bound. Default 10 000.
      */
     public Builder maxBufferedEvents(int maxBufferedEvents) {
       if (maxBufferedEvents < 1) {

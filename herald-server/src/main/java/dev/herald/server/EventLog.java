@@ -105,12 +105,16 @@ public interface EventLog extends AutoCloseable {
    * topics (a log shared by several nodes does, so each node hears only what its subscribers want).
    * Calls are counted: the topic stays watched until {@link #unwatch} has been called as often. The
    * broker calls it once for each topic of a subscription, before registering the subscription for
-   * live events and reading its history; when it returns, every event appended later to {@code
-   * topic}, by any node, will be announced. It may block briefly (bounded by the log's command
-   * timeout); if the store is unreachable it returns anyway and the log catches up when the store
-   * is back. The default does nothing: every event is announced anyway.
+   * live events and reading its history; once the future completes, every event appended later to
+   * {@code topic}, by any node, will be announced. Must not block: a log that needs a round trip
+   * completes the future when it is done (bounded by its command timeout); if the store is
+   * unreachable it completes anyway and catches up when the store is back. A future that completes
+   * exceptionally leaves nothing watched. The default completes at once: every event is announced
+   * anyway.
    */
-  default void watch(String topic) {}
+  default CompletableFuture<Void> watch(String topic) {
+    return CompletableFuture.completedFuture(null);
+  }
 
   /**
    * Undoes one {@link #watch} of {@code topic}; when the count reaches zero the log may stop

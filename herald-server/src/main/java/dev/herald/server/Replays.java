@@ -42,6 +42,11 @@ final class Replays {
     }
   }
 
+  /** Runs other broker work that may wait for the store (a subscribe's first reads). */
+  void execute(Runnable task) {
+    pool.execute(task);
+  }
+
   /** Continues a replay after {@code delayMillis}. */
   void runLater(BrokerSubscription subscription, long delayMillis) {
     try {

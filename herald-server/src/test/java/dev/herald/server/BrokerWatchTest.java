@@ -25,11 +25,12 @@ class BrokerWatchTest {
     }
 
     @Override
-    public void watch(String topic) {
+    public java.util.concurrent.CompletableFuture<Void> watch(String topic) {
       if (topic.equals(failOn)) {
         throw new StoreUnavailableException("cannot watch " + topic);
       }
       watches.merge(topic, 1, Integer::sum);
+      return java.util.concurrent.CompletableFuture.completedFuture(null);
     }
 
     @Override

@@ -59,8 +59,8 @@ public class ForwardingEventLog implements EventLog {
   }
 
   @Override
-  public void watch(String topic) {
-    delegate.watch(topic);
+  public CompletableFuture<Void> watch(String topic) {
+    return delegate.watch(topic);
   }
 
   @Override
