@@ -1,9 +1,7 @@
 package dev.herald.client;
 
 import dev.herald.core.SseParser;
-import java.io.ByteArrayOutputStream;
 import java.net.URI;
-import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.concurrent.CompletableFuture;
@@ -40,10 +38,6 @@ final class Connection {
 
   /** Why the body ended, kept until the bytes that arrived before the end are parsed. */
   Throwable endCause;
-
-  // Serial-confined: an error response whose body is being read for its message.
-  HttpResponse<?> errorResponse;
-  ByteArrayOutputStream errorBody;
 
   /** When the source started waiting for bytes; {@link #NOT_WAITING} while it is not. */
   private volatile long waitingSince = NOT_WAITING;

@@ -118,12 +118,12 @@ public final class EventSource implements Flow.Publisher<Event>, AutoCloseable {
   }
 
   private final Config config;
-  private final Engine engine;
+  private final ReconnectLoop loop;
   private final AtomicReference<String> consumedBy = new AtomicReference<>();
 
   private EventSource(Config config) {
     this.config = config;
-    this.engine = new Engine(config);
+    this.loop = new ReconnectLoop(config);
   }
 
   /**
@@ -145,7 +145,7 @@ public final class EventSource implements Flow.Publisher<Event>, AutoCloseable {
    */
   public void start() {
     claim("start()");
-    engine.start(Engine.NO_SINK, Engine.UNBOUNDED);
+    loop.start(Dispatcher.NO_SINK, StreamReader.UNBOUNDED);
   }
 
   /**
@@ -170,8 +170,8 @@ public final class EventSource implements Flow.Publisher<Event>, AutoCloseable {
     claim("events()");
     // The reader may run the source's tasks while it waits, unless they were given an executor.
     BlockingStream stream =
-        new BlockingStream(config.executor() == Shared.pool() ? engine.serial() : null);
-    engine.start(new SubscriberSink(stream, engine), 0);
+        new BlockingStream(config.executor() == DefaultResources.pool() ? loop.serial() : null);
+    loop.start(new SubscriberSink(stream, loop), 0);
     return StreamSupport.stream(stream, false).onClose(this::close);
   }
 
@@ -202,7 +202,7 @@ public final class EventSource implements Flow.Publisher<Event>, AutoCloseable {
           new IllegalStateException("EventSource already consumed by " + consumedBy.get()));
       return;
     }
-    engine.start(new SubscriberSink(subscriber, engine), 0);
+    loop.start(new SubscriberSink(subscriber, loop), 0);
   }
 
   /**
@@ -214,7 +214,7 @@ public final class EventSource implements Flow.Publisher<Event>, AutoCloseable {
   public void addEventListener(String type, Consumer<? super Event> listener) {
     Objects.requireNonNull(type, "type");
     Objects.requireNonNull(listener, "listener");
-    engine.addTypeListener(type, listener);
+    loop.addTypeListener(type, listener);
   }
 
   /**
@@ -223,7 +223,7 @@ public final class EventSource implements Flow.Publisher<Event>, AutoCloseable {
    * discarded. Does nothing if the source is closed or not yet started.
    */
   public void restart() {
-    engine.restart();
+    loop.restart();
   }
 
   /**
@@ -234,12 +234,12 @@ public final class EventSource implements Flow.Publisher<Event>, AutoCloseable {
    */
   @Override
   public void close() {
-    engine.close();
+    loop.close();
   }
 
   /** Where the source is: {@code CONNECTING} until the first connection opens. */
   public ReadyState readyState() {
-    return engine.state();
+    return loop.state();
   }
 
   /**
@@ -247,7 +247,7 @@ public final class EventSource implements Flow.Publisher<Event>, AutoCloseable {
    * events without an {@code id:} carry. Empty when there is none.
    */
   public String lastEventId() {
-    return engine.lastEventId();
+    return loop.lastEventId();
   }
 
   /** The URI the source connects to (redirects are followed anew on every connection). */
@@ -264,7 +264,7 @@ public final class EventSource implements Flow.Publisher<Event>, AutoCloseable {
     if (!consumedBy.compareAndSet(null, how)) {
       throw new IllegalStateException("EventSource already consumed by " + consumedBy.get());
     }
-    if (engine.isClosed()) {
+    if (loop.isClosed()) {
       throw new IllegalStateException("EventSource is closed");
     }
   }
@@ -482,8 +482,8 @@ public final class EventSource implements Flow.Publisher<Event>, AutoCloseable {
               backoffResetAfter,
               readTimeout,
               maxEventBytes,
-              httpClient != null ? httpClient : Shared.httpClient(),
-              executor != null ? executor : Shared.pool(),
+              httpClient != null ? httpClient : DefaultResources.httpClient(),
+              executor != null ? executor : DefaultResources.pool(),
               errorPolicy,
               listener));
     }

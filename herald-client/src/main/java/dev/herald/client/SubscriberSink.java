@@ -6,19 +6,19 @@ import dev.herald.core.Event;
 import java.util.concurrent.Flow;
 
 /**
- * Connects a {@link Flow.Subscriber} to the engine: its requests become the engine's demand, so the
- * source reads from the network only as fast as the subscriber asks.
+ * Connects a {@link Flow.Subscriber} to the source's {@link ReconnectLoop}: its requests become the
+ * reader's demand, so the source reads from the network only as fast as the subscriber asks.
  */
-final class SubscriberSink implements Engine.Sink, Flow.Subscription {
+final class SubscriberSink implements Dispatcher.Sink, Flow.Subscription {
   private static final System.Logger LOG = System.getLogger(EventSource.class.getName());
 
   private final Flow.Subscriber<? super Event> subscriber;
-  private final Engine engine;
+  private final ReconnectLoop loop;
   private volatile boolean done;
 
-  SubscriberSink(Flow.Subscriber<? super Event> subscriber, Engine engine) {
+  SubscriberSink(Flow.Subscriber<? super Event> subscriber, ReconnectLoop loop) {
     this.subscriber = subscriber;
-    this.engine = engine;
+    this.loop = loop;
   }
 
   @Override
@@ -33,16 +33,16 @@ final class SubscriberSink implements Engine.Sink, Flow.Subscription {
     }
     if (n <= 0) {
       // Reactive Streams rule 3.9.
-      engine.fail(new IllegalArgumentException("request(" + n + "): demand must be positive"));
+      loop.fail(new IllegalArgumentException("request(" + n + "): demand must be positive"));
       return;
     }
-    engine.request(n);
+    loop.request(n);
   }
 
   @Override
   public void cancel() {
     done = true;
-    engine.close();
+    loop.close();
   }
 
   @Override

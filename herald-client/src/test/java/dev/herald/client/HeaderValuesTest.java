@@ -46,7 +46,7 @@ class HeaderValuesTest {
         "'' | false"
       })
   void recognisesEventStreamMediaTypes(String contentType, boolean expected) {
-    assertThat(Engine.isEventStream(contentType)).isEqualTo(expected);
+    assertThat(Connector.isEventStream(contentType)).isEqualTo(expected);
   }
 
   @ParameterizedTest

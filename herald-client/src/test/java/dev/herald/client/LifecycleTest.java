@@ -228,7 +228,7 @@ class LifecycleTest extends ScriptedSourceTest {
         .as("the server saw every connection closed")
         .isTrue();
     assertThat(server.connectionCount()).isEqualTo(1 + batches * perBatch);
-    ScheduledThreadPoolExecutor timer = (ScheduledThreadPoolExecutor) Shared.timer();
+    ScheduledThreadPoolExecutor timer = (ScheduledThreadPoolExecutor) DefaultResources.timer();
     assertThat(timer.getQueue()).as("watchdogs and reconnections left scheduled").isEmpty();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (threads.getThreadCount() > baseline && System.nanoTime() < deadline) {

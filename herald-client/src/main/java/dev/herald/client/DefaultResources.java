@@ -20,11 +20,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Every thread here is a daemon and ends after {@link #IDLE_SECONDS} without work, so an
  * application that closes all its sources returns to its own thread count.
  */
-final class Shared {
+final class DefaultResources {
   /** How long an idle pool or timer thread lives. */
   static final long IDLE_SECONDS = 5;
 
-  private Shared() {}
+  private DefaultResources() {}
 
   /** The pool that runs each source's serial tasks (and the default client's internal work). */
   static Executor pool() {
