@@ -2,6 +2,7 @@ package dev.herald.cli;
 
 import dev.herald.hub.Hub;
 import dev.herald.hub.HubStartException;
+import dev.herald.hub.internal.auth.TokenVerifier;
 import dev.herald.hub.internal.config.StoreSpec;
 import dev.herald.server.Retention;
 import java.io.PrintWriter;
@@ -101,8 +102,9 @@ final class ServeCommand implements Callable<Integer> {
       // --help must not print the secret HERALD_JWT_SECRET holds.
       showDefaultValue = CommandLine.Help.Visibility.NEVER,
       description =
-          "HS256/384/512 secret (its UTF-8 bytes, at least 32): turns auth on. Prefer the env"
-              + " variable HERALD_JWT_SECRET, which ps cannot show.")
+          "HMAC secret (its UTF-8 bytes): at least 32 for HS256, 48 for HS384, 64 for HS512;"
+              + " turns auth on. Prefer the env variable HERALD_JWT_SECRET, which ps cannot"
+              + " show.")
   String jwtSecret;
 
   @Option(
@@ -305,7 +307,7 @@ final class ServeCommand implements Callable<Integer> {
   String auth() {
     String query = noQueryToken ? ", no query tokens" : ", query tokens on";
     if (jwtSecret != null) {
-      return "JWT, HMAC secret (HS256/384/512)" + query;
+      return "JWT, HMAC secret (" + TokenVerifier.hmacSummary(jwtSecret) + ")" + query;
     }
     if (jwtPublicKey != null) {
       return "JWT, public key " + jwtPublicKey + query;

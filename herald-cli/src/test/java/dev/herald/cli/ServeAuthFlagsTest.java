@@ -65,6 +65,18 @@ class ServeAuthFlagsTest {
   }
 
   @Test
+  void bannerSaysWhichHsAlgorithmsTheSecretAllows() {
+    assertThat(serve(Map.of("HERALD_JWT_SECRET", "s".repeat(40))).auth())
+        .startsWith(
+            "JWT, HMAC secret (HS256 only: the secret is 40 bytes; HS384 needs at least 48, HS512"
+                + " needs at least 64)");
+    assertThat(serve(Map.of("HERALD_JWT_SECRET", "s".repeat(48))).auth())
+        .startsWith("JWT, HMAC secret (HS256, HS384 only: the secret is 48 bytes; HS512 needs");
+    assertThat(serve(Map.of("HERALD_JWT_SECRET", "s".repeat(64))).auth())
+        .startsWith("JWT, HMAC secret (HS256, HS384, HS512)");
+  }
+
+  @Test
   void keyFileAndJwksUrlFlagsParse() {
     assertThat(serve(Map.of(), "--jwt-public-key", "k.pem").jwtPublicKey)
         .isEqualTo(Path.of("k.pem"));

@@ -63,6 +63,32 @@ class HubAuthKeysTest {
   }
 
   @Test
+  void secretOf64BytesAcceptsHs256Hs384AndHs512() throws Exception {
+    String secret = "s".repeat(64);
+    try (HubFixture f = new HubFixture(Hub.builder().store("memory").jwtSecret(secret))) {
+      for (JWSAlgorithm alg : List.of(JWSAlgorithm.HS256, JWSAlgorithm.HS384, JWSAlgorithm.HS512)) {
+        roundTrip(f, Tokens.hmac(alg, secret, rights()));
+      }
+    }
+  }
+
+  @Test
+  void startLogSaysWhichHsAlgorithmsTheSecretAllows() {
+    try (LogCapture logs = new LogCapture(List.of("dev.herald.hub.Hub"));
+        HubFixture short40 =
+            new HubFixture(Hub.builder().store("memory").jwtSecret("s".repeat(40)));
+        HubFixture long64 =
+            new HubFixture(Hub.builder().store("memory").jwtSecret("s".repeat(64)))) {
+      assertThat(logs.lines())
+          .contains(
+              "auth: JWT with an HMAC secret, HS256 only: the secret is 40 bytes; HS384 needs at"
+                  + " least 48, HS512 needs at least 64, clock skew PT30S, query tokens on",
+              "auth: JWT with an HMAC secret, HS256, HS384, HS512, clock skew PT30S, query tokens"
+                  + " on");
+    }
+  }
+
+  @Test
   void rs256PemKeyAcceptsItsTokensAndRefusesHs256SignedWithThePublicKey() throws Exception {
     RSAKey key = Tokens.rsa("r1");
     Path pem = Tokens.pem(dir, "rsa.pem", key.toPublicKey());

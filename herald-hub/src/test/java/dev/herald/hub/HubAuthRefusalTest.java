@@ -16,6 +16,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Every authentication and authorisation refusal on a hub with an HS256 secret: status, reason
@@ -178,6 +180,53 @@ class HubAuthRefusalTest {
     invalidToken(refused(publishWith(bad), 401, "claims_invalid"));
   }
 
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "sub | 5                | the \"sub\" claim must be a string, got a number",
+        "exp | \"never\"      | the \"exp\" claim must be a number (seconds since the epoch), got a string",
+        "nbf | \"soon\"       | the \"nbf\" claim must be a number (seconds since the epoch), got a string",
+        "iat | true             | the \"iat\" claim must be a number (seconds since the epoch), got a boolean",
+        "iss | [\"a\"]        | the \"iss\" claim must be a string, got a list",
+        "aud | [1]              | the \"aud\" claim must be a string or a list of strings, got a list",
+        "herald | \"*\"       | the \"herald\" claim must be a JSON object, got a string",
+      })
+  void claimOfTheWrongTypeIs401ClaimsInvalidNamingIt(String claim, String json, String message)
+      throws Exception {
+    // The payload as JSON text: nimbus's builder would turn 5 into "5" or drop a bad "aud".
+    Map<String, Object> payload = new java.util.HashMap<>(everything().build().toJSONObject());
+    payload.put(claim, HubFixture.JSON.readValue(json, Object.class));
+    String token =
+        Tokens.hmac(
+            com.nimbusds.jose.JWSAlgorithm.HS256,
+            Tokens.SECRET,
+            HubFixture.JSON.writeValueAsString(payload));
+    HttpResponse<String> answer = refused(publishWith(token), 401, "claims_invalid");
+    invalidToken(answer);
+    assertThat(HubFixture.json(answer.body()).get("message").asText()).isEqualTo(message);
+    refused(subscribeWith(token, "?topic=t"), 401, "claims_invalid");
+  }
+
+  @ParameterizedTest
+  @CsvSource({"HS384, 48", "HS512, 64"})
+  void hsAlgorithmTheSecretIsTooShortForIs401AlgNotAllowedSayingWhy(String alg, int bytes)
+      throws Exception {
+    // Correctly signed with the hub's own 44-byte secret, as libraries that do not check its
+    // length would sign it.
+    String token =
+        Tokens.hmac(com.nimbusds.jose.JWSAlgorithm.parse(alg), Tokens.SECRET, everything().build());
+    HttpResponse<String> answer = refused(publishWith(token), 401, "alg_not_allowed");
+    invalidToken(answer);
+    assertThat(HubFixture.json(answer.body()).get("message").asText())
+        .isEqualTo(
+            alg
+                + " needs a secret of at least "
+                + bytes
+                + " bytes; this hub's secret allows HS256");
+    refused(subscribeWith(token, "?topic=t"), 401, "alg_not_allowed");
+  }
+
   @Test
   void subscribingToATopicTheTokenDoesNotAllowIs403TopicNotAllowed() throws Exception {
     String token = Tokens.hs256(Tokens.claims("u", List.of(), List.of("news/*")).build());
@@ -307,6 +356,27 @@ class HubAuthRefusalTest {
       }
     }
     assertThat(f.get("/metrics").body()).doesNotContain(ADMIN).doesNotContain(expired);
+  }
+
+  @Test
+  void tokensPutInThePathNeverReachTheLogs() throws Exception {
+    try (LogCapture logs = new LogCapture()) {
+      for (String path :
+          List.of(
+              "/events/access_token=" + ADMIN,
+              "/x;access_token=" + ADMIN + "/y",
+              "/events/ACCESS%5FTOKEN%3D" + ADMIN)) {
+        HttpResponse<String> answer = f.get(path + "?topic=t");
+        assertThat(answer.statusCode()).as(path).isEqualTo(404);
+        assertThat(HubFixture.json(answer.body()).get("error").asText()).isEqualTo("not_found");
+        assertThat(answer.body()).doesNotContain(ADMIN.split("\\.")[2]);
+      }
+      List<String> lines = logs.lines();
+      assertThat(lines.stream().filter(line -> line.contains("refused GET"))).hasSize(3);
+      for (String line : lines) {
+        assertThat(line).doesNotContain(ADMIN.split("\\.")[2]);
+      }
+    }
   }
 
   @Test

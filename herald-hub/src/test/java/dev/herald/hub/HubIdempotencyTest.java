@@ -3,6 +3,8 @@ package dev.herald.hub;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.herald.redis.RedisEventLog;
+import dev.herald.redis.testing.TestRedis;
 import dev.herald.server.MemoryEventLog;
 import dev.herald.server.MutableClock;
 import dev.herald.sqlite.SqliteEventLog;
@@ -18,6 +20,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,9 +34,20 @@ class HubIdempotencyTest {
   @TempDir Path dir;
   private final MutableClock clock = new MutableClock(Instant.now());
 
+  /** The shared Redis's keys of this test, deleted after it. */
+  private final String redisPrefix = TestRedis.newPrefix();
+
+  @AfterEach
+  void deleteRedisKeys() {
+    TestRedis.deleteKeys(TestRedis.URI, redisPrefix);
+  }
+
   private HubFixture hub(String store) {
     Hub.Builder builder = Hub.builder().idempotencyWindow(Duration.ofMinutes(10));
-    if (store.equals("sqlite")) {
+    if (store.equals("redis")) {
+      builder.eventLog(
+          RedisEventLog.builder().uri(TestRedis.URI).keyPrefix(redisPrefix).clock(clock).build());
+    } else if (store.equals("sqlite")) {
       builder.eventLog(
           SqliteEventLog.builder().path(dir.resolve("events.db")).clock(clock).build());
     } else {
@@ -96,7 +110,61 @@ class HubIdempotencyTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"memory", "sqlite"})
+  @ValueSource(strings = {"memory", "sqlite", "redis"})
+  void retryDifferingOnlyInPropertyOrderAndWhitespaceReplaysTheFirstAnswer(String store)
+      throws Exception {
+    try (HubFixture f = hub(store);
+        SseStream stream = f.subscribe("?topic=orders");
+        SseStream member = f.subscribe("?topic=members/ana")) {
+      HttpResponse<String> first =
+          f.post(
+              "{\"topic\": \"orders\", \"type\": \"PAID\","
+                  + " \"data\": {\"n\": 1, \"m\": {\"b\": [1, {\"y\": 2, \"x\": \"é\"}], \"a\": 2.5}}}",
+              "Idempotency-Key",
+              "order-1");
+      HttpResponse<String> retry =
+          f.post(
+              "\n{\"data\":{\"m\":{\"a\":2.5,\"b\":[1,{\"x\":\"\\u00e9\",\"y\":2}]},\"n\":1},"
+                  + "\t\"type\":\"PAID\",\"topic\":\"orders\"}\r\n",
+              "Idempotency-Key",
+              "order-1");
+      assertThat(first.statusCode()).isEqualTo(201);
+      assertThat(retry.statusCode()).as(retry.body()).isEqualTo(201);
+      assertThat(retry.headers().firstValue("Idempotent-Replayed")).hasValue("true");
+      String id = HubFixture.json(first.body()).get("id").asText();
+      assertThat(HubFixture.json(retry.body()).get("id").asText()).isEqualTo(id);
+
+      // The member form too: the Member-ID header and the reordered event are the same request.
+      HttpResponse<String> memberFirst =
+          f.post(
+              "{\"event\": {\"type\": \"HI\", \"body\": {\"q\": 1, \"p\": 2}}}",
+              "Idempotency-Key",
+              "member-1",
+              "Member-ID",
+              "ana");
+      HttpResponse<String> memberRetry =
+          f.post(
+              "{\"event\":{\"body\":{\"p\":2,\"q\":1},\"type\":\"HI\"}}",
+              "Idempotency-Key",
+              "member-1",
+              "Member-ID",
+              "ana");
+      assertThat(memberRetry.statusCode()).as(memberRetry.body()).isEqualTo(201);
+      assertThat(memberRetry.headers().firstValue("Idempotent-Replayed")).hasValue("true");
+      String memberId = HubFixture.json(memberFirst.body()).get("id").asText();
+      assertThat(HubFixture.json(memberRetry.body()).get("id").asText()).isEqualTo(memberId);
+
+      String marker = f.publish("{\"topic\": \"orders\", \"data\": \"marker\"}");
+      assertThat(stream.next().id()).hasValue(id);
+      assertThat(stream.next().id()).hasValue(marker);
+      String memberMarker = f.publishMember("ana", "MARKER").get("id").asText();
+      assertThat(member.next().id()).hasValue(memberId);
+      assertThat(member.next().id()).hasValue(memberMarker);
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"memory", "sqlite", "redis"})
   void sameKeyWithAnotherBodyIs422Conflict(String store) throws Exception {
     try (HubFixture f = hub(store);
         SseStream stream = f.subscribe("?topic=orders")) {

@@ -3,6 +3,7 @@ package dev.herald.hub;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.herald.core.Event;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
@@ -20,6 +21,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Every refusal of the HTTP API: its status, its JSON body ({@code error} code and a message), and
@@ -42,7 +45,7 @@ class HubRefusalTest {
   }
 
   /** Subscribes to t and members/m, runs the bad request, then checks the marker comes first. */
-  private static void refusedWithNothingPublished(Request request, int status, String code)
+  private static JsonNode refusedWithNothingPublished(Request request, int status, String code)
       throws Exception {
     try (SseStream stream = f.subscribe("?topic=t", "Member-ID", "m")) {
       Answer answer = request.send();
@@ -53,6 +56,7 @@ class HubRefusalTest {
       assertThat(body.size()).isEqualTo(2);
       String marker = f.publish("{\"topic\": \"t\", \"data\": \"marker\"}");
       assertThat(stream.next().id()).hasValue(marker);
+      return body;
     }
   }
 
@@ -236,6 +240,141 @@ class HubRefusalTest {
         post("{\"topic\": \"t\", \"type\": \"" + "y".repeat(129) + "\", \"data\": \"x\"}"),
         400,
         "type_invalid");
+  }
+
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "{\"topic\": \"t\", \"data\": \"a\\ud800\"} | | data_invalid | \"data\" contains a lone surrogate (U+D800), which UTF-8 cannot carry",
+        "{\"topic\": \"t\", \"data\": {\"k\": [\"\\udc00x\"]}} | | data_invalid | \"data\" contains a lone surrogate (U+DC00), which UTF-8 cannot carry",
+        "{\"topic\": \"t\", \"data\": {\"\\ud800\": 1}} | | data_invalid | \"data\" contains a lone surrogate (U+D800), which UTF-8 cannot carry",
+        "{\"topic\": \"t\", \"data\": \"\\udc00\\ud800\"} | | data_invalid | \"data\" contains a lone surrogate (U+DC00), which UTF-8 cannot carry",
+        "{\"topic\": \"t\", \"type\": \"X\\ud800\", \"data\": 1} | | type_invalid | \"type\" contains a lone surrogate (U+D800), which UTF-8 cannot carry",
+        "{\"topic\": \"t\\ud800\", \"data\": 1} | | topic_invalid | a topic must be valid Unicode (unpaired surrogate at index 1)",
+        "{\"event\": {\"type\": \"T\", \"body\": {\"b\": \"\\ud800\"}}} | m | data_invalid | \"event.body\" contains a lone surrogate (U+D800), which UTF-8 cannot carry",
+        "{\"event\": {\"type\": \"T\\udfff\", \"body\": 1}} | m | type_invalid | \"event.type\" contains a lone surrogate (U+DFFF), which UTF-8 cannot carry",
+      })
+  void loneSurrogateIs400AndNothingIsPublished(
+      String json, String member, String code, String message) throws Exception {
+    Request request = member == null ? post(json) : post(json, "Member-ID", member);
+    JsonNode body = refusedWithNothingPublished(request, 400, code);
+    assertThat(body.get("message").asText()).startsWith(message);
+  }
+
+  @Test
+  void surrogatePairInDataIsPublishedAsItsCharacter() throws Exception {
+    try (SseStream stream = f.subscribe("?topic=t")) {
+      String id = f.publish("{\"topic\": \"t\", \"data\": \"smile \\ud83d\\ude00\"}");
+      Event event = stream.next();
+      assertThat(event.id()).hasValue(id);
+      assertThat(event.data()).isEqualTo("smile \uD83D\uDE00");
+    }
+  }
+
+  @Test
+  void topicThatIsNotUtf8IsRefusedAndNothingIsSubscribed() throws Exception {
+    JsonNode body =
+        refusedWithNothingPublished(
+            () -> {
+              HttpResponse<String> r = f.get("/events?topic=%FF%FEbad");
+              return new Answer(r.statusCode(), r.body(), r);
+            },
+            400,
+            "topic_invalid");
+    assertThat(body.get("message").asText())
+        .isEqualTo(
+            "?topic= once percent-decoded is not UTF-8 (byte 0xFF at byte 0 does not start or"
+                + " continue a character)");
+    // What Netty's decoder made of those bytes: no stream is on it.
+    HttpResponse<String> reach = f.post("{\"topic\": \"\\ufffd\\ufffdbad\", \"data\": 1}");
+    assertThat(reach.statusCode()).isEqualTo(201);
+    assertThat(HubFixture.json(reach.body()).get("reached").asInt()).isZero();
+  }
+
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "/events?topic=ok&topic=caf%C3 | topic_invalid | ?topic= once percent-decoded is not UTF-8 (byte 0xC3 at byte 3",
+        "/events?topic=%ED%A0%80 | topic_invalid | ?topic= once percent-decoded is not UTF-8 (byte 0xED at byte 0",
+        "/events?topic=t&lastEventId=1%FF | bad_request | ?lastEventId= once percent-decoded is not UTF-8 (byte 0xFF at byte 1",
+        "/events?topic=t&deviceId=%C3%28 | device_id_invalid | ?deviceId= once percent-decoded is not UTF-8 (byte 0xC3 at byte 0",
+        "/presence?member=%80 | topic_invalid | ?member= once percent-decoded is not UTF-8 (byte 0x80 at byte 0",
+        "/presence?topic=a%F0%9F | topic_invalid | ?topic= once percent-decoded is not UTF-8 (byte 0xF0 at byte 1",
+      })
+  void queryParameterThatIsNotUtf8Is400(String target, String code, String message)
+      throws Exception {
+    JsonNode body =
+        refusedWithNothingPublished(
+            () -> {
+              HttpResponse<String> r = f.get(target);
+              return new Answer(r.statusCode(), r.body(), r);
+            },
+            400,
+            code);
+    assertThat(body.get("message").asText()).startsWith(message);
+  }
+
+  /**
+   * A request with a {@code Member-ID} header of these bytes (HttpClient would send {@code ?} for
+   * each non-ASCII character): a GET, or a member-form POST that asks to close the connection.
+   */
+  private static byte[] withMemberId(boolean post, byte... memberId) throws Exception {
+    String body = "{\"event\": {\"type\": \"T\", \"body\": 1}}";
+    ByteArrayOutputStream request = new ByteArrayOutputStream();
+    request.write(
+        (post
+                ? "POST /events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                    + "Content-Type: application/json\r\nContent-Length: "
+                    + body.length()
+                    + "\r\n"
+                : "GET /events HTTP/1.1\r\nHost: x\r\n")
+            .getBytes(StandardCharsets.US_ASCII));
+    request.write("Member-ID: ".getBytes(StandardCharsets.US_ASCII));
+    request.write(memberId);
+    request.write("\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+    request.write(post ? body.getBytes(StandardCharsets.US_ASCII) : new byte[0]);
+    return request.toByteArray();
+  }
+
+  @Test
+  void memberIdHeaderThatIsNotUtf8Is400TopicInvalidOnSubscribeAndPublish() throws Exception {
+    String message =
+        "the Member-ID header is not UTF-8 (byte 0xFF at byte 1 does not start or continue a"
+            + " character)";
+    for (boolean post : new boolean[] {false, true}) {
+      JsonNode answer =
+          refusedWithNothingPublished(
+              raw(withMemberId(post, (byte) 'a', (byte) 0xFF)), 400, "topic_invalid");
+      assertThat(answer.get("message").asText()).isEqualTo(message);
+    }
+  }
+
+  @Test
+  void utf8MemberIdHeaderNamesTheTopicOfItsCharacters() throws Exception {
+    byte[] cafe = "café".getBytes(StandardCharsets.UTF_8);
+    try (SseStream byQuery = f.subscribe("?topic=members/caf%C3%A9");
+        Socket byHeader = new Socket()) {
+      byHeader.connect(new InetSocketAddress("127.0.0.1", f.hub.address().getPort()), 5000);
+      byHeader.setSoTimeout(10_000);
+      byHeader.getOutputStream().write(withMemberId(false, cafe));
+      // The subscription is live once the head is out: read up to its end (bounded).
+      ByteArrayOutputStream head = new ByteArrayOutputStream();
+      InputStream in = byHeader.getInputStream();
+      int b;
+      while (!head.toString(StandardCharsets.US_ASCII).contains("\r\n\r\n")
+          && head.size() < 4096
+          && (b = in.read()) >= 0) {
+        head.write(b);
+      }
+      assertThat(head.toString(StandardCharsets.US_ASCII)).startsWith("HTTP/1.1 200");
+      Answer published = rawExchange(withMemberId(true, cafe));
+      assertThat(published.status).as(published.body).isEqualTo(201);
+      JsonNode answer = HubFixture.json(published.body);
+      assertThat(answer.get("reached").asInt()).isEqualTo(2);
+      assertThat(byQuery.next().id()).hasValue(answer.get("id").asText());
+    }
   }
 
   @Test

@@ -22,11 +22,21 @@ final class LogCapture implements AutoCloseable {
   private final List<Boolean> additive = new ArrayList<>();
 
   LogCapture() {
+    this(List.of());
+  }
+
+  /**
+   * Also captures {@code quietened}, loggers that the test configuration quietens on their own
+   * (such as {@code dev.herald.hub.Hub}, whose start-up lines every test hub would print).
+   */
+  LogCapture(List<String> quietened) {
     LoggerContext context = (LoggerContext) LoggerFactory.getILoggerFactory();
     appender.setContext(context);
     appender.start();
+    List<String> names = new ArrayList<>(List.of("io.netty", "dev.herald"));
+    names.addAll(quietened);
     // Captured here only (not additive), so DEBUG lines do not flood the test output.
-    for (String name : List.of("io.netty", "dev.herald")) {
+    for (String name : names) {
       Logger logger = context.getLogger(name);
       loggers.add(logger);
       levels.add(logger.getLevel());

@@ -25,7 +25,10 @@ import java.util.Date;
 import java.util.List;
 import java.util.Map;
 
-/** Mints real tokens with nimbus for the tests: HS256 with a secret, RS256 and ES256 key pairs. */
+/**
+ * Mints real tokens for the tests: HS256 with a secret, RS256 and ES256 key pairs (nimbus), and any
+ * HS algorithm with any secret (the JDK's HMAC).
+ */
 final class Tokens {
   static final String SECRET = "a-test-secret-that-is-long-enough-for-hs256!";
 
@@ -52,6 +55,39 @@ final class Tokens {
       return sign(
           new MACSigner(secret.getBytes(StandardCharsets.UTF_8)), JWSAlgorithm.HS256, null, claims);
     } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /**
+   * A token signed with {@code alg} (HS256, HS384 or HS512) and the UTF-8 bytes of {@code secret}
+   * by the JDK's HMAC, which, like many JWT libraries, signs with a secret of any length (nimbus's
+   * signer would refuse one shorter than the hash).
+   */
+  static String hmac(JWSAlgorithm alg, String secret, JWTClaimsSet claims) {
+    return hmac(alg, secret, claims.toString());
+  }
+
+  /**
+   * As above with the payload as JSON text, so that a test can send claims nimbus's builder would
+   * correct or drop (a numeric {@code sub}, an {@code aud} of numbers).
+   */
+  static String hmac(JWSAlgorithm alg, String secret, String payload) {
+    Base64.Encoder b64 = Base64.getUrlEncoder().withoutPadding();
+    String signingInput =
+        b64.encodeToString(
+                ("{\"alg\":\"" + alg.getName() + "\",\"typ\":\"JWT\"}")
+                    .getBytes(StandardCharsets.UTF_8))
+            + "."
+            + b64.encodeToString(payload.getBytes(StandardCharsets.UTF_8));
+    try {
+      String name = "Hmac" + alg.getName().replace("HS", "SHA");
+      javax.crypto.Mac mac = javax.crypto.Mac.getInstance(name);
+      mac.init(new javax.crypto.spec.SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), name));
+      return signingInput
+          + "."
+          + b64.encodeToString(mac.doFinal(signingInput.getBytes(StandardCharsets.US_ASCII)));
+    } catch (java.security.GeneralSecurityException e) {
       throw new IllegalStateException(e);
     }
   }

@@ -43,8 +43,11 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.Collections;
 import java.util.Date;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -53,14 +56,27 @@ import java.util.TreeSet;
 
 /**
  * Verifies a JWT with nimbus-jose-jwt and turns it into a {@link Principal}, or refuses it with a
- * reason code. The accepted algorithms are pinned by the key: an HMAC secret accepts HS256/384/512
- * only, an RSA public key RS* and PS*, an EC key the ES algorithm of its curve, a JWKS the
- * asymmetric algorithms of its keys. So {@code alg: none} and algorithm confusion (an HS token
- * "signed" with an RSA public key as secret) are refused before any signature is checked.
+ * reason code. The accepted algorithms are pinned by the key: an HMAC secret accepts the HS
+ * algorithms its length allows (RFC 7518 section 3.2: at least the hash size, so 32 bytes for
+ * HS256, 48 for HS384, 64 for HS512), an RSA public key RS* and PS*, an EC key the ES algorithm of
+ * its curve, a JWKS the asymmetric algorithms of its keys. So {@code alg: none}, algorithm
+ * confusion (an HS token "signed" with an RSA public key as secret) and an HS algorithm the secret
+ * is too short for are refused ({@code alg_not_allowed}) before any signature is checked.
+ *
+ * <p>The claims are checked for their JSON types before they are read: {@code exp}, {@code nbf},
+ * {@code iat} must be numbers, {@code sub}, {@code iss}, {@code jti} strings, {@code aud} a string
+ * or a list of strings, {@code herald} an object of selector lists; anything else is {@code
+ * claims_invalid}, naming the claim.
  */
 public final class TokenVerifier {
   /** The shortest HMAC secret: 256 bits, as RFC 7518 requires for HS256. */
   public static final int MIN_SECRET_BYTES = 32;
+
+  /**
+   * Each HS algorithm and the shortest secret it may use, in bytes: the size of its hash (RFC 7518
+   * section 3.2), which nimbus enforces when it verifies.
+   */
+  private static final Map<JWSAlgorithm, Integer> HMAC_MIN_BYTES = hmacMinBytes();
 
   private static final Set<JWSAlgorithm> RSA_ALGS =
       Set.of(
@@ -74,11 +90,22 @@ public final class TokenVerifier {
       Set.of(JWSAlgorithm.ES256, JWSAlgorithm.ES384, JWSAlgorithm.ES512, JWSAlgorithm.ES256K);
   private static final int JWKS_TIMEOUT_MILLIS = 2000;
 
+  /** The key as client messages name it. */
   private final String description;
+
+  /** The key and what it allows, for the banner and the log. */
+  private final String summary;
+
   private final Set<JWSAlgorithm> allowed;
   private final JWSVerifier fixed;
   private final JWKSource<SecurityContext> jwks;
   private final Duration clockSkew;
+
+  /**
+   * Why an algorithm of the key's own family is refused, e.g. HS512 with a 40-byte secret: the
+   * sentence a client gets instead of the generic "this hub accepts only ...".
+   */
+  private final Map<JWSAlgorithm, String> tooWeak;
 
   private TokenVerifier(
       String description,
@@ -86,15 +113,71 @@ public final class TokenVerifier {
       JWSVerifier fixed,
       JWKSource<SecurityContext> jwks,
       Duration clockSkew) {
+    this(description, description, allowed, fixed, jwks, clockSkew, Map.of());
+  }
+
+  private TokenVerifier(
+      String description,
+      String summary,
+      Set<JWSAlgorithm> allowed,
+      JWSVerifier fixed,
+      JWKSource<SecurityContext> jwks,
+      Duration clockSkew,
+      Map<JWSAlgorithm, String> tooWeak) {
     this.description = description;
+    this.summary = summary;
     this.allowed = allowed;
     this.fixed = fixed;
     this.jwks = jwks;
     this.clockSkew = clockSkew;
+    this.tooWeak = tooWeak;
   }
 
   /**
-   * HS256/384/512 with the UTF-8 bytes of {@code secret}.
+   * The HS algorithms the UTF-8 bytes of {@code secret} can verify, in order: HS256 from 32 bytes,
+   * HS384 from 48, HS512 from 64; empty below 32.
+   */
+  public static List<String> hmacAlgorithms(String secret) {
+    int length = secret.getBytes(StandardCharsets.UTF_8).length;
+    List<String> names = new ArrayList<>();
+    HMAC_MIN_BYTES.forEach(
+        (alg, min) -> {
+          if (length >= min) {
+            names.add(alg.getName());
+          }
+        });
+    return List.copyOf(names);
+  }
+
+  /**
+   * What the UTF-8 bytes of {@code secret} allow, for the start-up banner and log: {@code "HS256,
+   * HS384, HS512"}, or for a shorter secret e.g. {@code "HS256 only: the secret is 40 bytes; HS384
+   * needs at least 48, HS512 at least 64"}.
+   */
+  public static String hmacSummary(String secret) {
+    int length = secret.getBytes(StandardCharsets.UTF_8).length;
+    List<String> allowed = hmacAlgorithms(secret);
+    if (allowed.size() == HMAC_MIN_BYTES.size()) {
+      return String.join(", ", allowed);
+    }
+    List<String> missing = new ArrayList<>();
+    HMAC_MIN_BYTES.forEach(
+        (alg, min) -> {
+          if (length < min) {
+            missing.add(alg.getName() + " needs at least " + min);
+          }
+        });
+    return (allowed.isEmpty() ? "no HS algorithm" : String.join(", ", allowed) + " only")
+        + ": the secret is "
+        + length
+        + " bytes; "
+        + String.join(", ", missing);
+  }
+
+  /**
+   * The HS algorithms the UTF-8 bytes of {@code secret} are long enough for (see {@link
+   * #hmacAlgorithms}); a token with another HS algorithm is refused {@code alg_not_allowed}, saying
+   * how long a secret it needs, never {@code bad_signature}.
    *
    * @throws IllegalArgumentException if the secret is shorter than 256 bits
    */
@@ -108,13 +191,32 @@ public final class TokenVerifier {
               + MIN_SECRET_BYTES
               + " (256 bits): use a long random string, e.g. `openssl rand -base64 48`");
     }
+    List<String> names = hmacAlgorithms(secret);
+    Set<JWSAlgorithm> allowed = new HashSet<>();
+    Map<JWSAlgorithm, String> tooWeak = new HashMap<>();
+    HMAC_MIN_BYTES.forEach(
+        (alg, min) -> {
+          if (names.contains(alg.getName())) {
+            allowed.add(alg);
+          } else {
+            tooWeak.put(
+                alg,
+                alg.getName()
+                    + " needs a secret of at least "
+                    + min
+                    + " bytes; this hub's secret allows "
+                    + String.join(", ", names));
+          }
+        });
     try {
       return new TokenVerifier(
           "an HMAC secret",
-          Set.of(JWSAlgorithm.HS256, JWSAlgorithm.HS384, JWSAlgorithm.HS512),
+          "an HMAC secret, " + hmacSummary(secret),
+          Set.copyOf(allowed),
           new MACVerifier(bytes),
           null,
-          clockSkew);
+          clockSkew,
+          Map.copyOf(tooWeak));
     } catch (JOSEException e) {
       throw new IllegalArgumentException("unusable JWT secret: " + e.getMessage(), e);
     }
@@ -226,9 +328,17 @@ public final class TokenVerifier {
     return clockSkew;
   }
 
-  /** What the keys are, for the banner and the log. */
+  /** What the keys are and, for a secret, which HS algorithms it allows: for the log. */
   public String description() {
-    return description;
+    return summary;
+  }
+
+  private static Map<JWSAlgorithm, Integer> hmacMinBytes() {
+    Map<JWSAlgorithm, Integer> sizes = new LinkedHashMap<>();
+    sizes.put(JWSAlgorithm.HS256, 32);
+    sizes.put(JWSAlgorithm.HS384, 48);
+    sizes.put(JWSAlgorithm.HS512, 64);
+    return Collections.unmodifiableMap(sizes);
   }
 
   /**
@@ -253,6 +363,9 @@ public final class TokenVerifier {
       throw invalid("alg_not_allowed", "encrypted tokens are not accepted; send a signed JWT");
     }
     JWSHeader header = signed.getHeader();
+    if (tooWeak.containsKey(header.getAlgorithm())) {
+      throw invalid("alg_not_allowed", tooWeak.get(header.getAlgorithm()));
+    }
     if (!allowed.contains(header.getAlgorithm())) {
       throw invalid(
           "alg_not_allowed",
@@ -266,11 +379,17 @@ public final class TokenVerifier {
     if (!signatureValid(signed, header)) {
       throw invalid("bad_signature", "the token's signature does not verify with " + description);
     }
+    Map<String, Object> json = signed.getPayload().toJSONObject();
+    if (json == null) {
+      throw invalid("token_malformed", "the token's claims are not a JSON object");
+    }
+    checkClaimTypes(json);
     JWTClaimsSet claims;
     try {
-      claims = signed.getJWTClaimsSet();
+      claims = JWTClaimsSet.parse(json);
     } catch (ParseException e) {
-      throw invalid("token_malformed", "the token's claims are not a JSON object");
+      // The types were checked above; nimbus's message is not ours to show.
+      throw invalid("claims_invalid", "the token's registered claims cannot be read");
     }
     Optional<Instant> exp = Optional.ofNullable(claims.getExpirationTime()).map(Date::toInstant);
     if (exp.isPresent() && now.isAfter(exp.get().plus(clockSkew))) {
@@ -328,10 +447,67 @@ public final class TokenVerifier {
           return true;
         }
       } catch (JOSEException | IllegalStateException e) {
-        // Unusable for this token (e.g. a secret too short for HS512): not a valid signature.
+        // Unusable for this token (a JWKS key of another algorithm): not a valid signature.
       }
     }
     return false;
+  }
+
+  /**
+   * Refuses a registered claim of the wrong JSON type by name: nimbus would either fail without
+   * saying which claim ({@code "exp": "never"}) or quietly turn a number into a string ({@code
+   * "sub": 5}).
+   */
+  private static void checkClaimTypes(Map<String, Object> json) {
+    for (String name : List.of("exp", "nbf", "iat")) {
+      if (json.containsKey(name) && !(json.get(name) instanceof Number)) {
+        throw invalid(
+            "claims_invalid",
+            "the \""
+                + name
+                + "\" claim must be a number (seconds since the epoch), got "
+                + kind(json.get(name)));
+      }
+    }
+    for (String name : List.of("sub", "iss", "jti")) {
+      if (json.containsKey(name) && !(json.get(name) instanceof String)) {
+        throw invalid(
+            "claims_invalid",
+            "the \"" + name + "\" claim must be a string, got " + kind(json.get(name)));
+      }
+    }
+    if (json.containsKey("aud")) {
+      Object aud = json.get("aud");
+      boolean strings =
+          aud instanceof String
+              || (aud instanceof List<?> list && list.stream().allMatch(String.class::isInstance));
+      if (!strings) {
+        throw invalid(
+            "claims_invalid",
+            "the \"aud\" claim must be a string or a list of strings, got " + kind(aud));
+      }
+    }
+    // "herald" is checked where it is read, selector by selector (principal).
+  }
+
+  /** The JSON type of a parsed claim value, for messages (never the value: it may be secret). */
+  private static String kind(Object value) {
+    if (value == null) {
+      return "null";
+    }
+    if (value instanceof String) {
+      return "a string";
+    }
+    if (value instanceof Number) {
+      return "a number";
+    }
+    if (value instanceof Boolean) {
+      return "a boolean";
+    }
+    if (value instanceof List) {
+      return "a list";
+    }
+    return value instanceof Map ? "an object" : "a " + value.getClass().getSimpleName();
   }
 
   private static Principal principal(JWTClaimsSet claims, Optional<Instant> exp) {
@@ -340,7 +516,8 @@ public final class TokenVerifier {
     List<String> subscribe = List.of();
     if (herald != null) {
       if (!(herald instanceof Map<?, ?> map)) {
-        throw invalid("claims_invalid", "the \"herald\" claim must be a JSON object");
+        throw invalid(
+            "claims_invalid", "the \"herald\" claim must be a JSON object, got " + kind(herald));
       }
       publish = selectors(map.get("publish"), "publish");
       subscribe = selectors(map.get("subscribe"), "subscribe");

@@ -6,16 +6,22 @@ import io.netty.util.AttributeKey;
 
 /**
  * What the pipeline knows about the request in progress on a channel: its method, its path (never
- * the query string, which may carry tokens) and the route the {@link Router} chose.
+ * the query string, which may carry tokens, and with any {@code access_token=} in the path itself
+ * redacted) and the route the {@link Router} chose. So the path is safe for log lines.
  *
  * @param method the request method
- * @param path the request path without the query string
+ * @param path the request path without the query string, tokens redacted
  * @param route the matched route
  * @param keepAlive whether the client asked to keep the connection open
  */
 public record RequestInfo(String method, String path, Route route, boolean keepAlive) {
   private static final AttributeKey<RequestInfo> KEY = AttributeKey.valueOf("herald.request");
   private static final AttributeKey<Boolean> STREAMING = AttributeKey.valueOf("herald.streaming");
+
+  /** Redacts the path: a client may put its token there ({@code /events/access_token=...}). */
+  public RequestInfo {
+    path = Redaction.redact(path);
+  }
 
   /** Records the request in progress on {@code channel}. */
   static void set(Channel channel, RequestInfo info) {

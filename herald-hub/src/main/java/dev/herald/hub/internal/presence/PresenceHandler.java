@@ -4,9 +4,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.herald.hub.internal.auth.Access;
-import dev.herald.hub.internal.http.Redaction;
 import dev.herald.hub.internal.http.Refusal;
 import dev.herald.hub.internal.http.RequestInfo;
+import dev.herald.hub.internal.http.RequestText;
 import dev.herald.hub.internal.http.ResponseOrder;
 import dev.herald.hub.internal.http.Responses;
 import dev.herald.hub.internal.http.Route;
@@ -20,11 +20,9 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.util.ReferenceCountUtil;
 import java.time.format.DateTimeFormatter;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -104,16 +102,9 @@ public final class PresenceHandler extends ChannelInboundHandlerAdapter {
   }
 
   private static String topic(String uri) {
-    Map<String, List<String>> parameters;
-    try {
-      parameters = new QueryStringDecoder(uri).parameters();
-    } catch (IllegalArgumentException e) {
-      throw Refusal.badRequest(
-          "bad_request",
-          "the query string is not valid percent-encoding: " + Redaction.redact(e.getMessage()));
-    }
-    List<String> topics = parameters.getOrDefault("topic", List.of());
-    List<String> members = parameters.getOrDefault("member", List.of());
+    RequestText parameters = RequestText.query(uri);
+    List<String> topics = parameters.all("topic", "topic_invalid");
+    List<String> members = parameters.all("member", "topic_invalid");
     if (topics.size() + members.size() != 1) {
       throw Refusal.badRequest(
           "topic_missing", "name exactly one topic: ?topic=<name> or ?member=<id>");

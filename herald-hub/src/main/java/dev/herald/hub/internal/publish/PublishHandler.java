@@ -6,6 +6,7 @@ import dev.herald.hub.internal.auth.Principal;
 import dev.herald.hub.internal.http.RateLimiter;
 import dev.herald.hub.internal.http.Refusal;
 import dev.herald.hub.internal.http.RequestInfo;
+import dev.herald.hub.internal.http.RequestText;
 import dev.herald.hub.internal.http.ResponseOrder;
 import dev.herald.hub.internal.http.Responses;
 import dev.herald.hub.internal.http.Route;
@@ -108,14 +109,15 @@ public final class PublishHandler extends ChannelInboundHandlerAdapter {
     try {
       // The media type (415) and the token (401) were checked upstream.
       String mime = String.valueOf(HttpUtil.getMimeType(request));
+      Optional<String> memberId = RequestText.header(request, "Member-ID", "topic_invalid");
       parsed =
           PublishRequest.parseAny(
-              Optional.ofNullable(request.headers().get("Member-ID")),
+              memberId,
               request.content().nioBuffer(),
               mime.equalsIgnoreCase("application/x-ndjson"),
               clock,
               maxBatchEvents);
-      key = idempotencyKey(ctx.channel(), request);
+      key = idempotencyKey(ctx.channel(), request, memberId, parsed);
     } finally {
       ReferenceCountUtil.release(msg);
     }
@@ -134,9 +136,14 @@ public final class PublishHandler extends ChannelInboundHandlerAdapter {
   /**
    * The request's {@code Idempotency-Key}, scoped to the token's subject (so two tenants' keys
    * never collide) and with a fingerprint of what the request asks: its {@code Member-ID}, media
-   * type and body.
+   * type and body in canonical JSON, so a retry that differs only in property order or whitespace
+   * is the same request. Every store compares this fingerprint as it is.
    */
-  private Optional<IdempotencyKey> idempotencyKey(Channel channel, FullHttpRequest request) {
+  private Optional<IdempotencyKey> idempotencyKey(
+      Channel channel,
+      FullHttpRequest request,
+      Optional<String> memberId,
+      PublishRequest.Parsed parsed) {
     List<String> values = request.headers().getAll("Idempotency-Key");
     if (values.isEmpty()) {
       return Optional.empty();
@@ -155,13 +162,14 @@ public final class PublishHandler extends ChannelInboundHandlerAdapter {
     }
     for (String part :
         new String[] {
-          String.valueOf(request.headers().get("Member-ID")),
+          String.valueOf(memberId.orElse(null)),
           String.valueOf(HttpUtil.getMimeType(request)).toLowerCase(java.util.Locale.ROOT)
         }) {
       digest.update(part.getBytes(StandardCharsets.UTF_8));
       digest.update((byte) 0);
     }
-    digest.update(request.content().nioBuffer());
+    // ASCII: the canonical form escapes everything else.
+    digest.update(parsed.canonicalJson().getBytes(StandardCharsets.US_ASCII));
     String scope = AuthHandler.principal(channel).subject().map(sub -> "sub:" + sub).orElse("");
     return Optional.of(
         new IdempotencyKey(

@@ -2,9 +2,12 @@ package dev.herald.hub.internal.publish;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.json.JsonWriteFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.cfg.JsonNodeFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.herald.core.Event;
 import dev.herald.hub.internal.http.Refusal;
@@ -31,7 +34,9 @@ import java.util.Optional;
  *       "data"} (a JSON string as is, any other value as its compact JSON text).
  * </ul>
  *
- * Every mistake is a {@link Refusal} with its own reason code.
+ * Every mistake is a {@link Refusal} with its own reason code. Text that UTF-8 cannot carry (a lone
+ * surrogate, which a JSON escape can express) is refused where it would be published ({@code data},
+ * {@code event.body}, a type, a topic) rather than sent on as {@code ?}.
  */
 public final class PublishRequest {
   /** The longest event type, in characters. */
@@ -41,6 +46,17 @@ public final class PublishRequest {
       new ObjectMapper()
           .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
           .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+
+  /**
+   * Writes the canonical form of a body for idempotency fingerprints: properties sorted by name at
+   * every depth, no insignificant whitespace, non-ASCII escaped (so even a lone surrogate is kept
+   * exactly), numbers as the parser read them.
+   */
+  private static final ObjectMapper CANONICAL =
+      JsonMapper.builder()
+          .enable(JsonNodeFeature.WRITE_PROPERTIES_SORTED)
+          .enable(JsonWriteFeature.ESCAPE_NON_ASCII)
+          .build();
 
   private static final DateTimeFormatter TIMESTAMP =
       DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSSX").withZone(ZoneOffset.UTC);
@@ -53,11 +69,25 @@ public final class PublishRequest {
    *
    * @param publications the events, in the order given
    * @param batch whether the body was a batch (the answer then lists {@code "ids"})
+   * @param json the body as parsed: the object, or the array of a batch's elements (NDJSON too)
    */
-  public record Parsed(List<Publication> publications, boolean batch) {
+  public record Parsed(List<Publication> publications, boolean batch, JsonNode json) {
     /** Copies the list. */
     public Parsed {
       publications = List.copyOf(publications);
+    }
+
+    /**
+     * The body in canonical JSON, the one form an idempotency fingerprint is computed from: two
+     * bodies that differ only in property order or whitespace have the same canonical form, two
+     * that differ in any value do not.
+     */
+    public String canonicalJson() {
+      try {
+        return CANONICAL.writeValueAsString(json);
+      } catch (JsonProcessingException e) {
+        throw new IllegalStateException("a parsed JSON tree always serialises", e);
+      }
     }
   }
 
@@ -96,7 +126,7 @@ public final class PublishRequest {
           throw Refusal.badRequest(
               "invalid_json", "the body must be a JSON object or array, got " + kind(root));
         }
-        return new Parsed(List.of(element(memberId, root, clock)), false);
+        return new Parsed(List.of(element(memberId, root, clock)), false, root);
       }
       if (root.size() > maxBatchEvents) {
         throw tooLarge(maxBatchEvents);
@@ -120,7 +150,7 @@ public final class PublishRequest {
         throw refusal.at(i);
       }
     }
-    return new Parsed(publications, true);
+    return new Parsed(publications, true, JSON.createArrayNode().addAll(elements));
   }
 
   private static Refusal tooLarge(int maxBatchEvents) {
@@ -174,9 +204,11 @@ public final class PublishRequest {
     ObjectNode data = JSON.createObjectNode();
     data.set("body", payload);
     data.put("timestamp", TIMESTAMP.format(clock.instant()));
+    String text = data.toString();
+    requireUtf8(text, "\"event.body\"");
     return new Publication(
         TopicValidation.check(List.of(topic)),
-        Event.builder().type(type(type, "event.type")).data(data.toString()).build());
+        Event.builder().type(type(type, "event.type")).data(text).build());
   }
 
   private static Publication topicForm(JsonNode root) {
@@ -211,6 +243,7 @@ public final class PublishRequest {
           "data_missing", "the body needs a \"data\" field (a string, or any JSON value)");
     }
     String text = data.isTextual() ? data.textValue() : data.toString();
+    requireUtf8(text, "\"data\"");
     return new Publication(checked, Event.builder().type(type).data(text).build());
   }
 
@@ -235,6 +268,11 @@ public final class PublishRequest {
           "type_invalid",
           "\"" + field + "\" must be 1-" + MAX_TYPE_LENGTH + " characters, got " + length);
     }
+    loneSurrogate(type)
+        .ifPresent(
+            c -> {
+              throw Refusal.badRequest("type_invalid", cannotCarry("\"" + field + "\"", c));
+            });
     for (int i = 0; i < type.length(); i++) {
       char c = type.charAt(i);
       if (c <= 0x1F || (c >= 0x7F && c <= 0x9F)) {
@@ -246,6 +284,38 @@ public final class PublishRequest {
       }
     }
     return type;
+  }
+
+  /** Refuses event data with a lone surrogate: 400 {@code data_invalid}. */
+  private static void requireUtf8(String data, String field) {
+    loneSurrogate(data)
+        .ifPresent(
+            c -> {
+              throw Refusal.badRequest("data_invalid", cannotCarry(field, c));
+            });
+  }
+
+  private static String cannotCarry(String field, char surrogate) {
+    return String.format(
+        "%s contains a lone surrogate (U+%04X), which UTF-8 cannot carry", field, (int) surrogate);
+  }
+
+  /** The first surrogate of {@code text} that is not half of a pair, if any. */
+  static Optional<Character> loneSurrogate(String text) {
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (!Character.isSurrogate(c)) {
+        continue;
+      }
+      if (Character.isHighSurrogate(c)
+          && i + 1 < text.length()
+          && Character.isLowSurrogate(text.charAt(i + 1))) {
+        i++;
+        continue;
+      }
+      return Optional.of(c);
+    }
+    return Optional.empty();
   }
 
   private static JsonNode json(ByteBuffer body) {

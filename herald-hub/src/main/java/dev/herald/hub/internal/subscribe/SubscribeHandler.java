@@ -2,9 +2,9 @@ package dev.herald.hub.internal.subscribe;
 
 import dev.herald.hub.internal.auth.Access;
 import dev.herald.hub.internal.auth.AuthHandler;
-import dev.herald.hub.internal.http.Redaction;
 import dev.herald.hub.internal.http.Refusal;
 import dev.herald.hub.internal.http.RequestInfo;
+import dev.herald.hub.internal.http.RequestText;
 import dev.herald.hub.internal.http.ResponseOrder;
 import dev.herald.hub.internal.http.Route;
 import dev.herald.hub.internal.http.TopicValidation;
@@ -30,14 +30,12 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
-import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.util.ReferenceCountUtil;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -115,10 +113,10 @@ public final class SubscribeHandler extends ChannelInboundHandlerAdapter {
     Optional<Position> given;
     Optional<String> device;
     try {
-      QueryStringDecoder query = query(request.uri());
-      topics = topics(request, query.parameters());
-      given = position(request, query.parameters());
-      device = deviceId(request, query.parameters());
+      RequestText query = RequestText.query(request.uri());
+      topics = topics(request, query);
+      given = position(request, query);
+      device = deviceId(request, query);
     } finally {
       ReferenceCountUtil.release(msg);
     }
@@ -146,11 +144,10 @@ public final class SubscribeHandler extends ChannelInboundHandlerAdapter {
   }
 
   /** The {@code Device-Id} header, else {@code ?deviceId=}: 1-128 visible ASCII characters. */
-  private static Optional<String> deviceId(
-      HttpRequest request, Map<String, List<String>> parameters) {
+  private static Optional<String> deviceId(HttpRequest request, RequestText parameters) {
     String value = request.headers().get("Device-Id");
     if (value == null) {
-      List<String> query = parameters.getOrDefault("deviceId", List.of());
+      List<String> query = parameters.all("deviceId", "device_id_invalid");
       if (query.isEmpty()) {
         return Optional.empty();
       }
@@ -282,35 +279,20 @@ public final class SubscribeHandler extends ChannelInboundHandlerAdapter {
     channel.closeFuture().addListener((ChannelFutureListener) f -> timer.cancel(false));
   }
 
-  private static QueryStringDecoder query(String uri) {
-    try {
-      QueryStringDecoder decoder = new QueryStringDecoder(uri);
-      decoder.parameters();
-      return decoder;
-    } catch (IllegalArgumentException e) {
-      throw Refusal.badRequest(
-          "bad_request",
-          "the query string is not valid percent-encoding: " + Redaction.redact(e.getMessage()));
-    }
-  }
-
-  private static Set<String> topics(HttpRequest request, Map<String, List<String>> parameters) {
-    List<String> names = new ArrayList<>(parameters.getOrDefault("topic", List.of()));
-    String member = request.headers().get(MEMBER_ID);
-    if (member != null) {
-      names.add(TopicValidation.memberTopic(member));
-    }
+  private static Set<String> topics(HttpRequest request, RequestText parameters) {
+    List<String> names = new ArrayList<>(parameters.all("topic", "topic_invalid"));
+    RequestText.header(request, MEMBER_ID, "topic_invalid")
+        .ifPresent(member -> names.add(TopicValidation.memberTopic(member)));
     return TopicValidation.check(names);
   }
 
   /** The position the client gave, if it gave one (an empty one means live only). */
-  private static Optional<Position> position(
-      HttpRequest request, Map<String, List<String>> parameters) {
+  private static Optional<Position> position(HttpRequest request, RequestText parameters) {
     String header = request.headers().get("Last-Event-ID");
     if (header != null) {
       return Optional.of(Position.parse(header));
     }
-    List<String> query = parameters.getOrDefault("lastEventId", List.of());
+    List<String> query = parameters.all("lastEventId", "bad_request");
     return query.isEmpty() ? Optional.empty() : Optional.of(Position.parse(query.get(0)));
   }
 

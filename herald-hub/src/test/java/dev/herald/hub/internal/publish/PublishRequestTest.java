@@ -24,6 +24,48 @@ class PublishRequestTest {
         Optional.ofNullable(member), ByteBuffer.wrap(json.getBytes(StandardCharsets.UTF_8)), CLOCK);
   }
 
+  private static String canonical(String body, boolean ndjson) {
+    return PublishRequest.parseAny(
+            Optional.empty(),
+            ByteBuffer.wrap(body.getBytes(StandardCharsets.UTF_8)),
+            ndjson,
+            CLOCK,
+            10)
+        .canonicalJson();
+  }
+
+  @Test
+  void canonicalJsonIgnoresPropertyOrderAndWhitespaceAtEveryDepth() {
+    String canonical =
+        canonical(
+            "{\"topic\": \"t\", \"data\": {\"b\": [{\"d\": 1, \"c\": 2}], \"a\": \"é\"}}", false);
+    assertThat(canonical)
+        .isEqualTo("{\"data\":{\"a\":\"\\u00E9\",\"b\":[{\"c\":2,\"d\":1}]},\"topic\":\"t\"}");
+    assertThat(
+            canonical(
+                "\t{ \"data\" :{\"a\":\"\\u00e9\" ,\"b\":[ {\"c\":2,\"d\":1}]},\"topic\":\"t\"}\n",
+                false))
+        .isEqualTo(canonical);
+    assertThat(canonical("[{\"topic\": \"t\", \"data\": 1}]", false))
+        .isEqualTo(canonical("\n{\"data\":1,\"topic\":\"t\"}\n", true))
+        .isEqualTo("[{\"data\":1,\"topic\":\"t\"}]");
+  }
+
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "{\"topic\": \"t\", \"data\": [1, 2]} | {\"topic\": \"t\", \"data\": [2, 1]}",
+        "{\"topic\": \"t\", \"data\": 1} | {\"topic\": \"t\", \"data\": \"1\"}",
+        "{\"topic\": \"t\", \"data\": 1} | {\"topic\": \"t\", \"data\": 1.0}",
+        "{\"topic\": \"t\", \"data\": \"a b\"} | {\"topic\": \"t\", \"data\": \"ab\"}",
+        "{\"topic\": \"t\", \"data\": 1} | {\"topic\": \"t\", \"data\": 1, \"x\": \"\\ud800\"}",
+        "{\"topic\": \"t\", \"data\": 1, \"x\": \"\\ud800\"} | {\"topic\": \"t\", \"data\": 1, \"x\": \"\\ud801\"}",
+      })
+  void canonicalJsonDiffersForEveryDifferentValue(String one, String other) {
+    assertThat(canonical(one, false)).isNotEqualTo(canonical(other, false));
+  }
+
   @Test
   void memberFormStampsMillisecondsEvenWhenTheyAreZero() {
     Publication p = parse("7", "{\"event\": {\"type\": \"T\", \"body\": null}}");
