@@ -108,9 +108,9 @@ public final class SqliteEventLog implements EventLog {
     if (copy.isEmpty()) {
       return CompletableFuture.completedFuture(List.of());
     }
-    CompletableFuture<List<StoredEvent>> future = new CompletableFuture<>();
-    submitUnlessClosed(future, () -> writer.submit(copy, future));
-    return future;
+    Append append = Append.of(copy);
+    submitUnlessClosed(append.future(), () -> writer.submit(append));
+    return append.future();
   }
 
   /**
@@ -123,8 +123,7 @@ public final class SqliteEventLog implements EventLog {
     lock.lock();
     try {
       if (closed) {
-        future.completeExceptionally(
-            new StoreUnavailableException("the SQLite event log " + path + " is closed"));
+        future.completeExceptionally(closed(path));
       } else {
         submit.run();
       }
@@ -144,20 +143,12 @@ public final class SqliteEventLog implements EventLog {
   public CompletableFuture<Appended> append(List<Publication> batch, IdempotencyKey key) {
     List<Publication> copy = List.copyOf(batch);
     Objects.requireNonNull(key, "key");
-    CompletableFuture<Appended> keyed = new CompletableFuture<>();
     if (copy.isEmpty()) {
       return CompletableFuture.completedFuture(new Appended(List.of(), false));
     }
-    CompletableFuture<List<StoredEvent>> future = new CompletableFuture<>();
-    // Every failure of the append (closed, I/O) reaches the keyed future through this one.
-    future.whenComplete(
-        (events, failure) -> {
-          if (failure != null) {
-            keyed.completeExceptionally(failure);
-          }
-        });
-    submitUnlessClosed(future, () -> writer.submit(copy, future, key, keyed));
-    return keyed;
+    Append append = Append.keyed(copy, key);
+    submitUnlessClosed(append.future(), () -> writer.submit(append));
+    return append.keyed();
   }
 
   /**
@@ -274,9 +265,14 @@ public final class SqliteEventLog implements EventLog {
     return read(reader -> reader.explainReadPlan(topicCount));
   }
 
+  /** What every use of a closed log fails with. */
+  static StoreUnavailableException closed(Path file) {
+    return new StoreUnavailableException("the SQLite event log " + file + " is closed");
+  }
+
   private <T> T read(ReadPool.ReadFunction<T> function) {
     if (closed) {
-      throw new StoreUnavailableException("the SQLite event log " + path + " is closed");
+      throw closed(path);
     }
     try {
       return readers.read(function);

@@ -154,7 +154,7 @@ class RetentionTest {
   @Test
   void largeBacklogIsDeletedInBoundedTransactionsWhileAppendsGoOn() throws Exception {
     try (SqliteEventLog log = open(new Retention(100_000, Duration.ofSeconds(10)))) {
-      int backlog = WriteLoop.RETENTION_BATCH * 3 + 17;
+      int backlog = RetentionJob.BATCH * 3 + 17;
       List<Publication> batch = new ArrayList<>();
       for (int i = 0; i < backlog; i++) {
         batch.add(publication("old" + i, "t" + (i % 7)));
