@@ -181,6 +181,31 @@ final class ServeCommand implements Callable<Integer> {
   Duration idempotencyWindow;
 
   @Option(
+      names = "--request-head-timeout",
+      defaultValue = "10s",
+      converter = Units.DurationConverter.class,
+      description =
+          "Time a request head may take from its first byte, and a new connection to send its"
+              + " first (408 request_timeout; 0s: no limit).")
+  Duration requestHeadTimeout;
+
+  @Option(
+      names = "--request-body-timeout",
+      defaultValue = "30s",
+      converter = Units.DurationConverter.class,
+      description = "Time a request body may take after its head (408; 0s: no limit).")
+  Duration requestBodyTimeout;
+
+  @Option(
+      names = "--idle-timeout",
+      defaultValue = "60s",
+      converter = Units.DurationConverter.class,
+      description =
+          "Time a keep-alive connection may wait for its next request; never applies to streams"
+              + " (0s: no limit).")
+  Duration idleTimeout;
+
+  @Option(
       names = "--redis-key-prefix",
       defaultValue = StoreSpec.DEFAULT_REDIS_KEY_PREFIX,
       description =
@@ -231,6 +256,9 @@ final class ServeCommand implements Callable<Integer> {
           .maxBufferBytes(maxBufferBytes)
           .maxConnections(maxConnections)
           .maxConnectionsPerIp(maxConnectionsPerIp)
+          .requestHeadTimeout(requestHeadTimeout)
+          .requestBodyTimeout(requestBodyTimeout)
+          .idleTimeout(idleTimeout)
           .fsync(fsync)
           .build();
     } catch (IllegalArgumentException e) {

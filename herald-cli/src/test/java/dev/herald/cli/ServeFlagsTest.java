@@ -3,6 +3,8 @@ package dev.herald.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.herald.hub.Hub;
+import java.net.Socket;
 import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -78,6 +80,31 @@ class ServeFlagsTest {
     assertThat(serve.port).isEqualTo(7070);
     assertThat(serve.fsync).isFalse();
     assertThat(serve.heartbeat).isEqualTo(Duration.ofSeconds(2));
+  }
+
+  @Test
+  void timeoutFlagsHaveTheirDefaultsReadTheEnvironmentAndReachTheHub() throws Exception {
+    ServeCommand defaults = serve(Map.of());
+    assertThat(defaults.requestHeadTimeout).isEqualTo(Duration.ofSeconds(10));
+    assertThat(defaults.requestBodyTimeout).isEqualTo(Duration.ofSeconds(30));
+    assertThat(defaults.idleTimeout).isEqualTo(Duration.ofSeconds(60));
+    ServeCommand serve =
+        serve(
+            Map.of("HERALD_REQUEST_HEAD_TIMEOUT", "200ms", "HERALD_REQUEST_BODY_TIMEOUT", "5s"),
+            "--idle-timeout",
+            "2m",
+            "--store",
+            "memory",
+            "--port",
+            "0");
+    assertThat(serve.requestBodyTimeout).isEqualTo(Duration.ofSeconds(5));
+    assertThat(serve.idleTimeout).isEqualTo(Duration.ofMinutes(2));
+    // The head timeout reaches the hub: a connection that sends nothing is closed after 200 ms.
+    try (Hub hub = serve.hub().start();
+        Socket silent = new Socket("127.0.0.1", hub.address().getPort())) {
+      silent.setSoTimeout(5000);
+      assertThat(silent.getInputStream().read()).isEqualTo(-1);
+    }
   }
 
   @Test

@@ -89,6 +89,15 @@ public final class Hub implements AutoCloseable {
   /** The default limit of events per second per publisher. */
   public static final double DEFAULT_PUBLISH_RATE = 1000;
 
+  /** The default time a request head may take from its first byte (and a new connection's). */
+  public static final Duration DEFAULT_REQUEST_HEAD_TIMEOUT = Duration.ofSeconds(10);
+
+  /** The default time a request body may take from the end of its head. */
+  public static final Duration DEFAULT_REQUEST_BODY_TIMEOUT = Duration.ofSeconds(30);
+
+  /** The default time a keep-alive connection may wait for its next request. */
+  public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(60);
+
   /** The longest a graceful {@link #close()} takes. */
   public static final int SHUTDOWN_SECONDS = 10;
 
@@ -117,6 +126,9 @@ public final class Hub implements AutoCloseable {
   private final int maxBatchEvents;
   private final Duration idempotencyWindow;
   private final int ioThreads;
+  private final Duration requestHeadTimeout;
+  private final Duration requestBodyTimeout;
+  private final Duration idleTimeout;
   private final AtomicBoolean started = new AtomicBoolean();
   private final AtomicBoolean closing = new AtomicBoolean();
   private volatile boolean shuttingDown;
@@ -130,6 +142,7 @@ public final class Hub implements AutoCloseable {
   private ChannelGroup connections;
   private ChannelGroup streams;
   private ThreadPoolExecutor jwksVerifications;
+  private ErrorResponder errors;
 
   private Hub(Builder b) {
     this.port = b.port;
@@ -155,6 +168,9 @@ public final class Hub implements AutoCloseable {
     this.maxBatchEvents = b.maxBatchEvents;
     this.idempotencyWindow = b.idempotencyWindow;
     this.ioThreads = b.ioThreads;
+    this.requestHeadTimeout = b.requestHeadTimeout;
+    this.requestBodyTimeout = b.requestBodyTimeout;
+    this.idleTimeout = b.idleTimeout;
   }
 
   /** Returns a builder with the defaults of {@code herald serve}. */
@@ -218,6 +234,7 @@ public final class Hub implements AutoCloseable {
               return t;
             });
     jwksVerifications.allowCoreThreadTimeOut(true);
+    errors = new ErrorResponder(metrics::refused);
     Pipeline pipeline =
         new Pipeline(
             connections,
@@ -238,7 +255,10 @@ public final class Hub implements AutoCloseable {
             new PresenceHandler(broker),
             new HealthHandler(() -> broker.log().isAvailable(), () -> shuttingDown),
             new MetricsHandler(metrics),
-            new ErrorResponder(metrics::refused));
+            errors,
+            requestHeadTimeout,
+            requestBodyTimeout,
+            idleTimeout);
     Class<? extends ServerChannel> channelType =
         epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
     try {
@@ -378,6 +398,9 @@ public final class Hub implements AutoCloseable {
     if (workers != null) {
       workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(2, TimeUnit.SECONDS);
     }
+    if (errors != null) {
+      errors.flushLog();
+    }
     if (metrics != null) {
       metrics.close();
     }
@@ -415,6 +438,9 @@ public final class Hub implements AutoCloseable {
     private int maxBatchEvents = PublishHandler.DEFAULT_MAX_BATCH_EVENTS;
     private Duration idempotencyWindow = PublishHandler.DEFAULT_IDEMPOTENCY_WINDOW;
     private int ioThreads = Runtime.getRuntime().availableProcessors();
+    private Duration requestHeadTimeout = DEFAULT_REQUEST_HEAD_TIMEOUT;
+    private Duration requestBodyTimeout = DEFAULT_REQUEST_BODY_TIMEOUT;
+    private Duration idleTimeout = DEFAULT_IDLE_TIMEOUT;
 
     private Builder() {}
 
@@ -593,6 +619,42 @@ public final class Hub implements AutoCloseable {
       return this;
     }
 
+    /**
+     * How long a request head may take from its first byte, and a new connection until its first
+     * request head is complete: a partial head is then answered 408 {@code request_timeout}, a
+     * connection that sent nothing is closed. Default 10 s, zero for no limit.
+     */
+    public Builder requestHeadTimeout(Duration timeout) {
+      this.requestHeadTimeout = checkTimeout("requestHeadTimeout", timeout);
+      return this;
+    }
+
+    /**
+     * How long a request body may take from the end of its head (beyond it 408 {@code
+     * request_timeout}). Default 30 s, zero for no limit.
+     */
+    public Builder requestBodyTimeout(Duration timeout) {
+      this.requestBodyTimeout = checkTimeout("requestBodyTimeout", timeout);
+      return this;
+    }
+
+    /**
+     * How long a keep-alive connection may wait for its next request before it is closed; event
+     * streams are never idle-timed-out (heartbeats keep them). Default 60 s, zero for no limit.
+     */
+    public Builder idleTimeout(Duration timeout) {
+      this.idleTimeout = checkTimeout("idleTimeout", timeout);
+      return this;
+    }
+
+    private static Duration checkTimeout(String name, Duration timeout) {
+      Objects.requireNonNull(timeout, name);
+      if (timeout.isNegative()) {
+        throw new IllegalArgumentException(name + " must not be negative: " + timeout);
+      }
+      return timeout;
+    }
+
     /** The TCP port, 0 for any free one; default 8080. */
     public Builder port(int port) {
       if (port < 0 || port > 65535) {
@@ -691,7 +753,11 @@ public final class Hub implements AutoCloseable {
       return this;
     }
 
-    /** The most open connections (503 beyond); default 10,000, 0 for no limit. */
+    /**
+     * The most open connections (503 beyond, answered as soon as the connection opens); default
+     * 10,000, 0 for no limit. Health probes and metrics are still answered on a few connections
+     * beyond the limit.
+     */
     public Builder maxConnections(int max) {
       if (max < 0) {
         throw new IllegalArgumentException("maxConnections must not be negative: " + max);

@@ -21,7 +21,8 @@ class HubLimitsTest {
     try (HubFixture f = new HubFixture(Hub.builder().store("memory").maxConnections(2));
         SseStream b = f.subscribe("?topic=c")) {
       SseStream a = f.subscribe("?topic=c");
-      HttpResponse<String> third = f.get("/healthz");
+      // Not a probe: probes are answered even when the hub is full (HubSlowClientTest).
+      HttpResponse<String> third = f.post("{\"topic\": \"c\", \"data\": \"refused\"}");
       assertThat(third.statusCode()).isEqualTo(503);
       assertThat(third.headers().firstValue("retry-after")).isPresent();
       assertThat(HubFixture.json(third.body()).get("error").asText())
@@ -52,7 +53,7 @@ class HubLimitsTest {
     try (HubFixture f = new HubFixture(Hub.builder().store("memory").maxConnectionsPerIp(1));
         SseStream a = f.subscribe("?topic=c")) {
       assertThat(a.response().statusCode()).isEqualTo(200);
-      HttpResponse<String> second = f.get("/healthz");
+      HttpResponse<String> second = f.get("/presence?topic=c");
       assertThat(second.statusCode()).isEqualTo(503);
       assertThat(HubFixture.json(second.body()).get("error").asText())
           .isEqualTo("too_many_connections");

@@ -49,8 +49,16 @@ final class LogCapture implements AutoCloseable {
 
   /** Everything logged so far, one string per line, with stack traces. */
   synchronized List<String> lines() {
+    return lines(Level.ALL);
+  }
+
+  /** What was logged at {@code atLeast} or above so far, one string per line, with stack traces. */
+  synchronized List<String> lines(Level atLeast) {
     List<String> lines = new ArrayList<>();
     for (ILoggingEvent event : List.copyOf(appender.list)) {
+      if (!event.getLevel().isGreaterOrEqual(atLeast)) {
+        continue;
+      }
       StringBuilder s = new StringBuilder(event.getFormattedMessage());
       IThrowableProxy thrown = event.getThrowableProxy();
       if (thrown != null) {

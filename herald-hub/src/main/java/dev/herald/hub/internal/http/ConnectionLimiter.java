@@ -4,30 +4,47 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpUtil;
 import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Counts open connections, in total and per client address, and the rate of new connections (a
- * token bucket, against reconnect storms). A connection over any limit is answered 503 {@code
- * too_many_connections} with {@code Retry-After} on its first request and closed; connections
- * already open are never evicted. A limit of 0 means none.
+ * token bucket, against reconnect storms). A connection over any limit is refused with 503 {@code
+ * too_many_connections} and {@code Retry-After}; connections already open are never evicted. A
+ * limit of 0 means none.
+ *
+ * <p>A refused connection is answered as soon as it opens and closed, instead of being held until
+ * it speaks — except the first {@value #PROBE_RESERVE} refused connections open at a time, which
+ * may still ask {@code GET /healthz}, {@code /readyz} or {@code /metrics} (then they are closed;
+ * any other request is refused): a liveness probe must not fail because the hub is busy, and a
+ * restart would only make it busier. These are bounded by their number and the head timeout.
  */
 @ChannelHandler.Sharable
-public final class ConnectionLimiter extends ChannelInboundHandlerAdapter {
-  private static final AttributeKey<Boolean> OVER = AttributeKey.valueOf("herald.overLimit");
+public final class ConnectionLimiter extends ChannelInboundHandlerAdapter implements StaysOnStream {
+  /** Refused connections that may still ask a probe, at most, at a time. */
+  public static final int PROBE_RESERVE = 16;
+
+  private static final Set<String> PROBES = Set.of("/healthz", "/readyz", "/metrics");
+  private static final AttributeKey<Refusal> REFUSED = AttributeKey.valueOf("herald.overLimit");
+  // Present on a refused connection that holds a place of the probe reserve.
+  private static final AttributeKey<Boolean> RESERVED = AttributeKey.valueOf("herald.reserved");
+  // Present once a reserved connection asked a probe: the rest of that request passes.
+  private static final AttributeKey<Boolean> PROBING = AttributeKey.valueOf("herald.probing");
   private static final int RETRY_AFTER_SECONDS = 5;
 
   private final int maxConnections;
   private final int maxPerAddress;
   private final AtomicInteger open = new AtomicInteger();
-  private static final AttributeKey<Integer> RATE_RETRY = AttributeKey.valueOf("herald.rateRetry");
+  private final AtomicInteger reserved = new AtomicInteger();
   private final ConcurrentHashMap<InetAddress, Integer> perAddress = new ConcurrentHashMap<>();
   private final RateLimiter newConnections;
 
@@ -57,21 +74,48 @@ public final class ConnectionLimiter extends ChannelInboundHandlerAdapter {
       int mine = perAddress.merge(address, 1, Integer::sum);
       over |= maxPerAddress > 0 && mine > maxPerAddress;
     }
+    Refusal refusal = null;
     if (over) {
-      ctx.channel().attr(OVER).set(Boolean.TRUE);
+      refusal =
+          Refusal.unavailable(
+              "too_many_connections",
+              "the hub has reached its connection limit"
+                  + " (--max-connections or --max-connections-per-ip); retry later",
+              RETRY_AFTER_SECONDS);
     } else {
       // Only connections within the other limits spend a token: refused ones cost nothing.
       int retry = newConnections.acquire("");
       if (retry > 0) {
-        ctx.channel().attr(RATE_RETRY).set(retry);
+        refusal =
+            Refusal.unavailable(
+                "too_many_connections",
+                "too many new connections per second (--max-new-connections-per-second);"
+                    + " retry later",
+                retry);
+      }
+    }
+    Channel channel = ctx.channel();
+    if (refusal != null) {
+      channel.attr(REFUSED).set(refusal);
+      if (reserved.incrementAndGet() <= PROBE_RESERVE) {
+        channel.attr(RESERVED).set(Boolean.TRUE);
+      } else {
+        reserved.decrementAndGet();
       }
     }
     ctx.fireChannelActive();
+    if (refusal != null && !channel.hasAttr(RESERVED)) {
+      // Answered at once: the connection is closed before it can hold a place.
+      ctx.fireExceptionCaught(refusal);
+    }
   }
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     open.decrementAndGet();
+    if (ctx.channel().hasAttr(RESERVED)) {
+      reserved.decrementAndGet();
+    }
     InetAddress address = address(ctx.channel());
     if (address != null) {
       perAddress.computeIfPresent(address, (a, count) -> count == 1 ? null : count - 1);
@@ -83,29 +127,30 @@ public final class ConnectionLimiter extends ChannelInboundHandlerAdapter {
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     // hasAttr first: attr() would add an empty attribute to every connection on its first read.
     Channel channel = ctx.channel();
-    if (channel.hasAttr(OVER) && Boolean.TRUE.equals(channel.attr(OVER).get())) {
-      ReferenceCountUtil.release(msg);
-      if (msg instanceof HttpRequest) {
-        throw Refusal.unavailable(
-            "too_many_connections",
-            "the hub has reached its connection limit"
-                + " (--max-connections or --max-connections-per-ip); retry later",
-            RETRY_AFTER_SECONDS);
-      }
+    if (!channel.hasAttr(REFUSED) || channel.hasAttr(PROBING)) {
+      ctx.fireChannelRead(msg);
       return;
     }
-    Integer retry = channel.hasAttr(RATE_RETRY) ? channel.attr(RATE_RETRY).get() : null;
-    if (retry != null) {
-      ReferenceCountUtil.release(msg);
-      if (msg instanceof HttpRequest) {
-        throw Refusal.unavailable(
-            "too_many_connections",
-            "too many new connections per second (--max-new-connections-per-second); retry later",
-            retry);
-      }
+    if (msg instanceof HttpRequest request && channel.hasAttr(RESERVED) && isProbe(request)) {
+      channel.attr(PROBING).set(Boolean.TRUE);
+      // Answered, then closed: the place in the reserve is for the next probe.
+      HttpUtil.setKeepAlive(request, false);
+      ctx.fireChannelRead(msg);
       return;
     }
-    ctx.fireChannelRead(msg);
+    if (msg instanceof HttpRequest request) {
+      // For the log line: the router, which records requests, is not reached.
+      RequestInfo.set(
+          channel,
+          new RequestInfo(request.method().name(), Router.path(request.uri()), null, false));
+      ReferenceCountUtil.release(msg);
+      throw channel.attr(REFUSED).get();
+    }
+    ReferenceCountUtil.release(msg);
+  }
+
+  private static boolean isProbe(HttpRequest request) {
+    return HttpMethod.GET.equals(request.method()) && PROBES.contains(Router.path(request.uri()));
   }
 
   private static InetAddress address(Channel channel) {

@@ -4,6 +4,7 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.PrematureChannelClosureException;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
@@ -12,7 +13,8 @@ import io.netty.util.ReferenceCountUtil;
 
 /**
  * Turns what {@code HttpServerCodec} could not decode into a refusal: a request line over the limit
- * is 414, headers over the limit 431, anything else malformed 400.
+ * is 414, headers over the limit 431, anything else malformed 400. A client that closed in the
+ * middle of a request head is not refused (nobody is there to read it): its remains are dropped.
  */
 @ChannelHandler.Sharable
 public final class DecoderFailureHandler extends ChannelInboundHandlerAdapter {
@@ -30,6 +32,9 @@ public final class DecoderFailureHandler extends ChannelInboundHandlerAdapter {
     if (msg instanceof HttpObject http && http.decoderResult().isFailure()) {
       DecoderResult result = http.decoderResult();
       ReferenceCountUtil.release(msg);
+      if (result.cause() instanceof PrematureChannelClosureException) {
+        return;
+      }
       // Whatever the router recorded belongs to an earlier request on this connection.
       RequestInfo.set(ctx.channel(), new RequestInfo("-", "-", null, false));
       throw refusal(result.cause());

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.PrematureChannelClosureException;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -17,9 +18,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The end of the pipeline: answers every {@link Refusal} with {@code {"error": code, "message":
- * sentence}} and its status, and logs one line with the code; closes the connection after an
- * unexpected error. Messages no handler consumed (the rest of a refused request's body) are
- * released here quietly.
+ * sentence}} and its status, and logs it with its code (the first of a reason per interval in full,
+ * the rest counted: {@link RefusalLog}); closes the connection after an unexpected error. A client
+ * that goes away (a reset, a close in the middle of a body) is no error: one DEBUG line. Messages
+ * no handler consumed (the rest of a refused request's body) are released here quietly.
  *
  * <p>Each refusal's code is also counted (the {@code herald.refusals} metric, tagged {@code
  * reason}). Nothing it logs carries a query string, and exception text is passed through {@link
@@ -34,10 +36,20 @@ public final class ErrorResponder extends ChannelInboundHandlerAdapter {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private final Consumer<String> refusals;
+  private final RefusalLog log;
 
-  /** Answers refusals, reporting each one's reason code to {@code refusals}. */
+  /**
+   * Answers refusals, reporting each one's reason code to {@code refusals}; logs the first refusal
+   * of each reason per {@link RefusalLog#DEFAULT_INTERVAL} in full and counts the others.
+   */
   public ErrorResponder(Consumer<String> refusals) {
     this.refusals = refusals;
+    this.log = new RefusalLog(LOG, RefusalLog.DEFAULT_INTERVAL);
+  }
+
+  /** Logs the refusals counted and not logged yet (at shutdown). */
+  public void flushLog() {
+    log.flush();
   }
 
   @Override
@@ -49,8 +61,9 @@ public final class ErrorResponder extends ChannelInboundHandlerAdapter {
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
     if (cause instanceof Refusal refusal) {
       refuse(ctx, refusal);
-    } else if (cause instanceof IOException) {
-      // The peer reset or vanished: nothing to answer and nothing wrong with the hub.
+    } else if (cause instanceof IOException || cause instanceof PrematureChannelClosureException) {
+      // The peer reset, vanished or closed in the middle of a request: nothing to answer and
+      // nothing wrong with the hub.
       LOG.debug(
           "connection {} failed: {}",
           ctx.channel().remoteAddress(),
@@ -71,14 +84,16 @@ public final class ErrorResponder extends ChannelInboundHandlerAdapter {
     RequestInfo info = RequestInfo.of(ctx.channel());
     refusals.accept(refusal.code());
     String message = Redaction.redact(refusal.getMessage());
-    LOG.info(
-        "refused {} {} from {}: {} {} {}",
-        info == null ? "-" : info.method(),
-        info == null ? "-" : info.path(),
-        ctx.channel().remoteAddress(),
-        refusal.status().code(),
-        refusal.code(),
-        message);
+    if (log.admit(refusal, ctx.executor())) {
+      LOG.info(
+          "refused {} {} from {}: {} {} {}",
+          info == null ? "-" : info.method(),
+          info == null ? "-" : info.path(),
+          ctx.channel().remoteAddress(),
+          refusal.status().code(),
+          refusal.code(),
+          message);
+    }
     if (!ctx.channel().isActive()) {
       return;
     }

@@ -2,9 +2,9 @@ package dev.herald.hub.internal.subscribe;
 
 import dev.herald.core.Comment;
 import dev.herald.core.SseEncoder;
-import dev.herald.hub.internal.http.ConnectionLimiter;
 import dev.herald.hub.internal.http.Redaction;
 import dev.herald.hub.internal.http.RequestInfo;
+import dev.herald.hub.internal.http.StaysOnStream;
 import dev.herald.server.CloseReason;
 import dev.herald.server.Sink;
 import dev.herald.server.Subscription;
@@ -98,9 +98,9 @@ final class ChannelSink extends ChannelInboundHandlerAdapter
 
   /**
    * On the event loop, right after the response head was written through the full pipeline: makes
-   * this the connection's handler, removes every request handler but the connection limiter (which
-   * counts the connection until it closes), writes the opening comment and whatever the broker
-   * queued meanwhile, and flushes.
+   * this the connection's handler, removes every request handler but those that stay on a stream
+   * ({@link StaysOnStream}: the connection limiter, which counts the connection until it closes),
+   * writes the opening comment and whatever the broker queued meanwhile, and flushes.
    */
   void start() {
     ChannelPipeline pipeline = channel.pipeline();
@@ -111,7 +111,7 @@ final class ChannelSink extends ChannelInboundHandlerAdapter
     List<String> names = pipeline.names();
     for (int i = names.size() - 1; i >= 0; i--) {
       ChannelHandler handler = pipeline.get(names.get(i));
-      if (handler != null && handler != this && !(handler instanceof ConnectionLimiter)) {
+      if (handler != null && handler != this && !(handler instanceof StaysOnStream)) {
         pipeline.remove(names.get(i));
       }
     }
