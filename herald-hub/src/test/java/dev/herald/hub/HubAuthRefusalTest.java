@@ -360,24 +360,27 @@ class HubAuthRefusalTest {
 
   @Test
   void tokensPutInThePathNeverReachTheLogs() throws Exception {
-    try (LogCapture logs = new LogCapture()) {
-      for (String path :
-          List.of(
-              "/events/access_token=" + ADMIN,
-              "/x;access_token=" + ADMIN + "/y",
-              "/events/ACCESS%5FTOKEN%3D" + ADMIN)) {
-        HttpResponse<String> answer = f.get(path + "?topic=t");
+    for (String path :
+        List.of(
+            "/events/access_token=" + ADMIN,
+            "/x;access_token=" + ADMIN + "/y",
+            "/events/ACCESS%5FTOKEN%3D" + ADMIN)) {
+      // A hub of its own per path: the first refusal of a reason is the one logged in full.
+      try (HubFixture own = new HubFixture(Hub.builder().store("memory").jwtSecret(Tokens.SECRET));
+          LogCapture logs = new LogCapture()) {
+        HttpResponse<String> answer = own.get(path + "?topic=t");
         assertThat(answer.statusCode()).as(path).isEqualTo(404);
         assertThat(HubFixture.json(answer.body()).get("error").asText()).isEqualTo("not_found");
         assertThat(answer.body()).doesNotContain(ADMIN.split("\\.")[2]);
-      }
-      List<String> lines = logs.lines();
-      assertThat(lines.stream().filter(line -> line.contains("refused GET"))).hasSize(3);
-      for (String line : lines) {
-        assertThat(line).doesNotContain(ADMIN.split("\\.")[2]);
+        List<String> lines = logs.lines();
+        assertThat(lines.stream().filter(line -> line.contains("refused GET"))).as(path).hasSize(1);
+        for (String line : lines) {
+          assertThat(line).doesNotContain(ADMIN.split("\\.")[2]);
+        }
       }
     }
   }
+
 
   @Test
   void claimsOfTheRefusedRequestNeverAppearAsMetricLabels() throws Exception {

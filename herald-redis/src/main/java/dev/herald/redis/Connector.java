@@ -22,6 +22,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -161,6 +162,14 @@ final class Connector implements AutoCloseable {
     } catch (RuntimeException e) {
       throw new StoreUnavailableException("cannot connect to Redis at " + target, e);
     }
+  }
+
+  /**
+   * The client's own scheduler, for short tasks that never block (the log's readiness probe, its
+   * look-ups of appends whose answer was lost); shut down by {@link #close()}.
+   */
+  ScheduledExecutorService scheduler() {
+    return resources.eventExecutorGroup();
   }
 
   /** Closes every connection it opened and releases the client's threads. */

@@ -74,6 +74,15 @@ final class Keys {
   }
 
   /**
+   * String: the request key of one append attempt of a node, {@code r:<node>:<n>} (see {@code
+   * recorded} in {@code append.lua}); {@code node} is unique per log instance, {@code n} counts its
+   * attempts.
+   */
+  String request(String node, long n) {
+    return tag + "r:" + node + ":" + Long.toString(n, 36);
+  }
+
+  /**
    * String: an idempotency key of {@code scope}, {@code i:<key> LF <scope>}, or {@code i:<key> TAB
    * <SHA-256 of the scope>} when the scope is long. A key is visible ASCII, so the character after
    * it tells the two forms apart.

@@ -15,7 +15,9 @@ import java.util.concurrent.CompletableFuture;
 /**
  * One run of the publish script (see {@code append.lua}), or of its keyed variant ({@code
  * publish_keyed.lua}), which checks the idempotency key, appends and remembers the key in one
- * atomic step.
+ * atomic step. Both run under a request key, which records the attempt's outcome so that it can be
+ * found out when Redis' answer is lost ({@code resolve.lua}), and so that the attempt never stores
+ * twice.
  */
 final class PublishCall {
   private final Script script;
@@ -28,6 +30,11 @@ final class PublishCall {
     this.args = args;
   }
 
+  /** The attempt's request key. */
+  String request() {
+    return scriptKeys[0];
+  }
+
   /**
    * Builds the call.
    *
@@ -35,6 +42,8 @@ final class PublishCall {
    * @param floor the newest id the node has seen
    * @param barrier the channel the script publishes {@code token} on after the notifications, or
    *     null for none
+   * @param request the attempt's request key ({@link Keys#request})
+   * @param requestTtl how long Redis keeps the request key (ms)
    * @param key the idempotency key, or null for a plain append
    */
   static PublishCall of(
@@ -46,6 +55,8 @@ final class PublishCall {
       long floor,
       String barrier,
       long token,
+      String request,
+      long requestTtl,
       IdempotencyKey key) {
     Map<String, Integer> index = new LinkedHashMap<>();
     for (Publication publication : batch) {
@@ -53,8 +64,10 @@ final class PublishCall {
         index.putIfAbsent(topic, index.size() + 1);
       }
     }
-    List<String> scriptKeys = new ArrayList<>(4 + index.size());
+    List<String> scriptKeys = new ArrayList<>(5 + index.size());
     List<String> args = new ArrayList<>();
+    scriptKeys.add(request);
+    args.add(Long.toString(requestTtl));
     if (key != null) {
       long window = Math.max(1, Math.min(millis(key), Cursors.LONGEST_EXPIRY_MILLIS));
       scriptKeys.add(keys.idempotency(key.scope(), key.key()));
@@ -93,9 +106,36 @@ final class PublishCall {
         args.toArray(new String[0]));
   }
 
-  /** Runs the script: the reply is {timestamp, ids...}, or a keyed call's {@link #known} answer. */
+  /**
+   * Runs the script: the reply is {timestamp, ids...}, a keyed call's {@link #known} answer, or
+   * {@link #fenced}.
+   */
   CompletableFuture<List<Object>> run(RedisClusterAsyncCommands<String, String> redis) {
     return script.run(redis, ScriptOutputType.MULTI, scriptKeys, args);
+  }
+
+  /**
+   * Whether the reply says the attempt was given up for lost before it reached Redis ({@code
+   * resolve.lua}): it stored nothing.
+   */
+  static boolean fenced(List<Object> reply) {
+    return "fenced".equals(reply.get(0));
+  }
+
+  /**
+   * The reply of the publish script rebuilt from a request key's value ({@code timestamp LF first
+   * id LF count}, as {@code resolve.lua} answers it): {timestamp, ids...}.
+   */
+  static List<Object> recorded(String value) {
+    String[] parts = value.split("\n", -1);
+    long first = Long.parseLong(parts[1]);
+    int count = Integer.parseInt(parts[2]);
+    List<Object> reply = new ArrayList<>(count + 1);
+    reply.add(parts[0]);
+    for (int i = 0; i < count; i++) {
+      reply.add(Long.toString(first + i)); // the ids of one batch are consecutive
+    }
+    return reply;
   }
 
   /**

@@ -5,6 +5,7 @@ import dev.herald.server.CursorKey;
 import dev.herald.server.EventLog;
 import dev.herald.server.IdempotencyKey;
 import dev.herald.server.Publication;
+import dev.herald.server.PublishOutcomeUnknownException;
 import dev.herald.server.Retention;
 import dev.herald.server.StoreUnavailableException;
 import dev.herald.server.StoredEvent;
@@ -63,10 +64,19 @@ import java.util.concurrent.atomic.AtomicLong;
  * applies retention and records what it dropped, and publishes a notification carrying the whole
  * event on each topic's channel. The append's future completes once Redis acknowledged the script
  * (what "durable" means here: configure Redis persistence, AOF {@code appendfsync everysec} or
- * {@code always}, to match what you need). If Redis cannot be reached the future fails within the
- * {@linkplain Builder#commandTimeout command timeout} with {@link StoreUnavailableException}; a
- * timeout cannot tell whether Redis ran the script, so such an event may still appear (it is then
- * announced like any other), but an event is never reported stored unless Redis acknowledged it.
+ * {@code always}, to match what you need). An append answers only what it knows. If Redis never
+ * received the script (the connection is down) or refused it, the future fails at once with {@link
+ * StoreUnavailableException}: nothing was stored. If Redis' answer is lost (no answer within the
+ * {@linkplain Builder#commandTimeout command timeout}, or the connection dropped with the script in
+ * flight), Redis may have run it: each attempt carries a request key ({@code {prefix}r:<node>:<n>})
+ * that the script sets, atomically with the events, to their ids, and the log asks Redis for it
+ * again and again, for up to one more command timeout. Found: the append completes as stored (its
+ * events are announced like any other). Not found: that lookup also marks the key so the attempt,
+ * should it still reach Redis, stores nothing, and the future fails with {@link
+ * StoreUnavailableException}. No answer by then: it fails with {@link
+ * PublishOutcomeUnknownException}, and the events may still appear; retrying with the same {@link
+ * IdempotencyKey} stores them at most once. A script that reaches Redis twice (the client resends
+ * commands in flight after a reconnect) finds its request key and stores nothing again.
  *
  * <p><b>Announcing</b>: each node subscribes only to the channels of topics it {@linkplain #watch
  * watches} (counted; the broker watches the topics of its subscriptions), so a node hears only what
@@ -130,8 +140,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * lost an event to retention in the drop hash (kept for good, so a client resuming from before the
  * loss always gets a {@code reset}). Size Redis for {@code topics x maxCount x average event size}.
  * Each idempotency key costs about 100 bytes plus its key, scope and fingerprint, for its window
- * (keys per second x window); each device cursor about 100 bytes plus its device id and topics, for
- * the retention age after the device was last seen.
+ * (keys per second x window); each append's request key about 150 bytes for 30 s (ten command
+ * timeouts when longer): 1000 appends per second keep about 5 MB; each device cursor about 100
+ * bytes plus its device id and topics, for the retention age after the device was last seen.
  *
  * <p>A node whose notification connection stays down so long that retention drops events it has not
  * announced cannot announce them on catch-up: it logs a warning naming the topics.
@@ -153,6 +164,22 @@ public final class RedisEventLog implements EventLog {
   private static final int CATCH_UP_PAGE = 1000;
 
   private static final long CATCH_UP_RETRY_MILLIS = 250;
+
+  /**
+   * How often the log probes Redis for {@link #isAvailable}, and the longest a probe may take
+   * (shorter with a shorter command timeout) before Redis counts as hanging.
+   */
+  private static final long PROBE_INTERVAL_MILLIS = 1000;
+
+  private static final long PROBE_TIMEOUT_MILLIS = 1000;
+
+  /** The shortest time Redis keeps a request key; longer with a long command timeout. */
+  private static final long MIN_REQUEST_TTL_MILLIS = 30_000;
+
+  /** Pauses between looks for an append's outcome while Redis refuses commands (disconnected). */
+  private static final long RESOLVE_RETRY_MILLIS = 50;
+
+  private static final long RESOLVE_RETRY_MAX_MILLIS = 500;
 
   /** Ids stay below 2^53, so the Lua scripts hold them exactly in their double numbers. */
   private static final long MAX_ID = 1L << 53;
@@ -180,6 +207,17 @@ public final class RedisEventLog implements EventLog {
 
   private final AtomicLong barrierTokens = new AtomicLong();
 
+  /** Names this log instance in its request keys (see {@link Keys#request}). */
+  private final String node;
+
+  private final AtomicLong requests = new AtomicLong();
+
+  /**
+   * How long Redis keeps a request key: well beyond the longest an append's outcome is looked for
+   * (about twice the command timeout after it was sent), so it is still there when looked for.
+   */
+  private final long requestTtlMillis;
+
   /** The watched topics; guarded by itself. */
   private final Map<String, Interest> interests = new HashMap<>();
 
@@ -192,6 +230,16 @@ public final class RedisEventLog implements EventLog {
   private volatile Listener listener;
   private volatile boolean closed;
 
+  /** When the probe in flight was sent (System.nanoTime), 0 when none is. */
+  private final AtomicLong probeSentAt = new AtomicLong();
+
+  private final long probeTimeoutNanos;
+
+  /** Whether the last probe that completed was answered. */
+  private volatile boolean probeAnswered = true;
+
+  private final ScheduledFuture<?> probes;
+
   // Confined to the announcer thread.
   private long watermark;
   private boolean gap;
@@ -201,12 +249,16 @@ public final class RedisEventLog implements EventLog {
 
   private RedisEventLog(Builder builder) {
     this.keys = new Keys(builder.keyPrefix);
-    this.barrier = keys.barrier(UUID.randomUUID().toString());
+    this.node = UUID.randomUUID().toString();
+    this.barrier = keys.barrier(node);
     this.cursorStore = new Cursors(keys, millis(builder.retention.maxAge()), builder.clock);
     this.retention = builder.retention;
     this.maxAgeMillis = millis(builder.retention.maxAge());
     this.clock = builder.clock;
     this.timeoutMillis = builder.commandTimeout.toMillis();
+    this.requestTtlMillis = Math.max(MIN_REQUEST_TTL_MILLIS, 10 * timeoutMillis);
+    this.probeTimeoutNanos =
+        TimeUnit.MILLISECONDS.toNanos(Math.min(PROBE_TIMEOUT_MILLIS, timeoutMillis));
     this.connector = new Connector(builder.uri, builder.commandTimeout);
     this.target = connector.target();
     this.announcer =
@@ -270,6 +322,12 @@ public final class RedisEventLog implements EventLog {
     ScheduledFuture<?> unused =
         announcer.scheduleWithFixedDelay(
             this::sweep, SWEEP_INTERVAL_SECONDS, SWEEP_INTERVAL_SECONDS, TimeUnit.SECONDS);
+    // Not on the announcer: a catch-up may block it for a command timeout.
+    this.probes =
+        connector
+            .scheduler()
+            .scheduleWithFixedDelay(
+                this::probe, PROBE_INTERVAL_MILLIS, PROBE_INTERVAL_MILLIS, TimeUnit.MILLISECONDS);
   }
 
   /**
@@ -365,55 +423,176 @@ public final class RedisEventLog implements EventLog {
             highestSeen.get(),
             wait ? barrier : null,
             token,
+            keys.request(node, requests.incrementAndGet()),
+            requestTtlMillis,
             key);
-    CompletableFuture<List<Object>> reply;
-    try {
-      reply = call.run(redis);
-    } catch (RuntimeException e) {
-      reply = CompletableFuture.failedFuture(e);
-    }
-    reply.whenComplete(
-        (ids, error) -> {
-          List<StoredEvent> stored = new ArrayList<>(batch.size());
-          try {
-            if (error != null) {
-              throw unavailable("append", error);
-            }
-            if (key != null && PublishCall.known(ids, key, keyed)) {
-              // A replay or a conflict: nothing was stored or announced, no barrier sent.
-              if (wait) {
-                dispatch(() -> waiting.remove(token));
+    call.run(redis)
+        .whenComplete(
+            (reply, error) -> {
+              if (error == null) {
+                settle(batch, key, keyed, result, wait, token, reply);
+                return;
               }
-              return;
-            }
-            String timestamp = (String) ids.get(0);
-            for (int i = 0; i < batch.size(); i++) {
-              Publication publication = batch.get(i);
-              stored.add(
-                  StoredEvent.of(
-                      Long.parseLong((String) ids.get(i + 1)),
-                      publication.topics(),
-                      publication.event(),
-                      Instant.ofEpochMilli(Long.parseLong(timestamp))));
-            }
-          } catch (RuntimeException e) {
-            if (wait) {
-              dispatch(() -> waiting.remove(token));
-            }
-            result.completeExceptionally(
-                e instanceof StoreUnavailableException
-                    ? e
-                    : new StoreUnavailableException("unexpected reply from Redis: " + ids, e));
-            return;
-          }
-          List<StoredEvent> events = Collections.unmodifiableList(stored);
-          highestSeen.accumulateAndGet(stored.get(stored.size() - 1).id(), Math::max);
-          try {
-            announcer.execute(() -> replied(token, result, events));
-          } catch (RejectedExecutionException closing) {
-            result.complete(events); // stored; nothing more will be announced
-          }
-        });
+              Throwable cause = error instanceof CompletionException ? error.getCause() : error;
+              if (Script.neverRan(cause)) {
+                forget(wait, token);
+                result.completeExceptionally(unavailable("append", cause));
+                return;
+              }
+              // Redis may have stored the batch: find out before answering.
+              resolve(call.request(), cause)
+                  .whenComplete(
+                      (recorded, failure) -> {
+                        if (failure != null) {
+                          forget(wait, token);
+                          result.completeExceptionally(failure);
+                        } else if (recorded.isEmpty()) {
+                          forget(wait, token);
+                          result.completeExceptionally(
+                              new StoreUnavailableException(
+                                  "Redis at "
+                                      + target
+                                      + " did not store the append (its answer was lost: "
+                                      + cause.getMessage()
+                                      + ")",
+                                  cause));
+                        } else {
+                          settle(batch, key, keyed, result, wait, token, recorded.get());
+                        }
+                      });
+            });
+  }
+
+  /**
+   * Completes an append from the publish script's reply (or the one rebuilt from its request key):
+   * stored, replayed, a conflict, or, for an attempt given up for lost, not stored.
+   */
+  private void settle(
+      List<Publication> batch,
+      IdempotencyKey key,
+      CompletableFuture<Appended> keyed,
+      CompletableFuture<List<StoredEvent>> result,
+      boolean wait,
+      long token,
+      List<Object> reply) {
+    List<StoredEvent> stored = new ArrayList<>(batch.size());
+    try {
+      if (PublishCall.fenced(reply)) {
+        throw new StoreUnavailableException("the append was given up for lost; nothing was stored");
+      }
+      if (key != null && PublishCall.known(reply, key, keyed)) {
+        // A replay or a conflict: nothing was stored or announced, no barrier sent.
+        forget(wait, token);
+        return;
+      }
+      String timestamp = (String) reply.get(0);
+      for (int i = 0; i < batch.size(); i++) {
+        Publication publication = batch.get(i);
+        stored.add(
+            StoredEvent.of(
+                Long.parseLong((String) reply.get(i + 1)),
+                publication.topics(),
+                publication.event(),
+                Instant.ofEpochMilli(Long.parseLong(timestamp))));
+      }
+    } catch (RuntimeException e) {
+      forget(wait, token);
+      result.completeExceptionally(
+          e instanceof StoreUnavailableException
+              ? e
+              : new StoreUnavailableException("unexpected reply from Redis: " + reply, e));
+      return;
+    }
+    List<StoredEvent> events = Collections.unmodifiableList(stored);
+    highestSeen.accumulateAndGet(stored.get(stored.size() - 1).id(), Math::max);
+    try {
+      announcer.execute(() -> replied(token, result, events));
+    } catch (RejectedExecutionException closing) {
+      result.complete(events); // stored; nothing more will be announced
+    }
+  }
+
+  /** Stops waiting for an append's barrier: it stored nothing, or its outcome is not known. */
+  private void forget(boolean wait, long token) {
+    if (wait) {
+      dispatch(() -> waiting.remove(token));
+    }
+  }
+
+  /**
+   * Finds out what became of an append attempt whose answer was lost (a timeout, a dropped
+   * connection): asks Redis for its request key ({@code resolve.lua}, which also makes sure that an
+   * attempt not found there never stores), again and again until Redis answers or one command
+   * timeout has passed. Completes with the script's reply if the attempt stored its batch, empty if
+   * it stored nothing, or exceptionally with {@link PublishOutcomeUnknownException}.
+   */
+  private CompletableFuture<Optional<List<Object>>> resolve(String request, Throwable lost) {
+    CompletableFuture<Optional<List<Object>>> outcome = new CompletableFuture<>();
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+    LOG.log(
+        Level.DEBUG,
+        "Redis' answer to an append was lost (" + lost + "); finding out whether it was stored");
+    resolveAttempt(request, lost, deadline, RESOLVE_RETRY_MILLIS, outcome);
+    return outcome;
+  }
+
+  private void resolveAttempt(
+      String request,
+      Throwable lost,
+      long deadline,
+      long retryMillis,
+      CompletableFuture<Optional<List<Object>>> outcome) {
+    long remaining = deadline - System.nanoTime();
+    if (closed || remaining <= 0) {
+      outcome.completeExceptionally(outcomeUnknown(lost));
+      return;
+    }
+    Script.RESOLVE
+        .<String>run(
+            redis, ScriptOutputType.VALUE, new String[] {request}, Long.toString(requestTtlMillis))
+        .orTimeout(remaining, TimeUnit.NANOSECONDS)
+        .whenComplete(
+            (value, error) -> {
+              if (error == null) {
+                outcome.complete(
+                    value == null || value.isEmpty()
+                        ? Optional.empty()
+                        : Optional.of(PublishCall.recorded(value)));
+                return;
+              }
+              Throwable cause = error instanceof CompletionException ? error.getCause() : error;
+              // Refused at once while disconnected: wait for the reconnect, not spin. After a
+              // timeout, ask again at once (on a new connection by now, or queued behind).
+              long delay = Script.refused(cause) ? retryMillis : 0;
+              try {
+                // Not on the announcer: a catch-up may block it for a command timeout.
+                ScheduledFuture<?> unused =
+                    connector
+                        .scheduler()
+                        .schedule(
+                            () ->
+                                resolveAttempt(
+                                    request,
+                                    lost,
+                                    deadline,
+                                    Math.min(RESOLVE_RETRY_MAX_MILLIS, retryMillis * 2),
+                                    outcome),
+                            delay,
+                            TimeUnit.MILLISECONDS);
+              } catch (RejectedExecutionException closing) {
+                outcome.completeExceptionally(outcomeUnknown(lost));
+              }
+            });
+  }
+
+  private PublishOutcomeUnknownException outcomeUnknown(Throwable lost) {
+    return new PublishOutcomeUnknownException(
+        "Redis at "
+            + target
+            + " did not answer whether it stored the append ("
+            + lost.getMessage()
+            + "): it may or may not be stored",
+        lost);
   }
 
   /** Stores device cursors in Redis, shared by every node (see the class comment). */
@@ -588,13 +767,54 @@ public final class RedisEventLog implements EventLog {
     }
   }
 
-  /** Whether both connections to Redis are up. */
+  /**
+   * Whether Redis answers: both connections are up, the last probe was answered, and none has been
+   * waiting for an answer longer than a second (or the command timeout, if shorter). The log probes
+   * every second with a cheap read of the deployment's meta key (so on Cluster it asks the master
+   * that holds the deployment's slot), one probe at a time, so this costs nothing and notices Redis
+   * hanging (a connection that stays open while Redis does not answer) within about two seconds.
+   */
   @Override
   public boolean isAvailable() {
-    return !closed && connection.isOpen() && pubSub.isOpen();
+    if (closed || !connection.isOpen() || !pubSub.isOpen()) {
+      return false;
+    }
+    long sent = probeSentAt.get();
+    if (sent != 0 && System.nanoTime() - sent > probeTimeoutNanos) {
+      return false; // Redis hangs
+    }
+    return probeAnswered;
   }
 
-  /** Closes the connections; appends still in flight fail with StoreUnavailableException. */
+  /** Sends a probe unless one is in flight. */
+  private void probe() {
+    long now = System.nanoTime();
+    if (closed || !probeSentAt.compareAndSet(0, now == 0 ? 1 : now)) {
+      return;
+    }
+    CompletableFuture<Long> answer;
+    try {
+      answer = redis.exists(keys.meta).toCompletableFuture();
+    } catch (RuntimeException e) {
+      answer = null;
+    }
+    if (answer == null || answer.isCompletedExceptionally()) {
+      // Refused unsent: the connection is down, which isAvailable sees anyway. Not an answer of
+      // Redis, so it must not outlive the reconnect.
+      probeSentAt.set(0);
+      return;
+    }
+    answer.whenComplete(
+        (exists, error) -> {
+          probeAnswered = error == null;
+          probeSentAt.set(0);
+        });
+  }
+
+  /**
+   * Closes the connections; appends still in flight fail with {@link
+   * PublishOutcomeUnknownException} (Redis may have stored them).
+   */
   @Override
   public void close() {
     synchronized (interests) {
@@ -608,6 +828,7 @@ public final class RedisEventLog implements EventLog {
           deferWaiting();
           releaseDeferred();
         });
+    probes.cancel(false);
     announcer.shutdown();
     try {
       if (!announcer.awaitTermination(timeoutMillis + 1000, TimeUnit.MILLISECONDS)) {
@@ -631,6 +852,11 @@ public final class RedisEventLog implements EventLog {
    */
   void loseBarriers() throws Exception {
     pubSub.async().unsubscribe(barrier).get(timeoutMillis + 500, TimeUnit.MILLISECONDS);
+  }
+
+  /** Whether the command connection is up: Lettuce refuses commands while it is not. For tests. */
+  boolean commandsConnected() {
+    return connection.isOpen();
   }
 
   /** Deletes expired events of quiet topics now; normally every 30 s. For tests. */
@@ -1060,7 +1286,9 @@ public final class RedisEventLog implements EventLog {
 
     /**
      * Sets how long a command may take before it fails with {@link StoreUnavailableException}; also
-     * the connect timeout. Default 2 s.
+     * the connect timeout. An append whose answer does not come in time is looked for (see the
+     * class comment) for up to one more timeout, so it is answered within about twice this. Default
+     * 2 s.
      */
     public Builder commandTimeout(Duration commandTimeout) {
       this.commandTimeout = Keys.positive(commandTimeout, "commandTimeout");

@@ -1,5 +1,9 @@
 package dev.herald.redis;
 
+import io.lettuce.core.RedisCommandExecutionException;
+import io.lettuce.core.RedisCommandTimeoutException;
+import io.lettuce.core.RedisException;
+import io.lettuce.core.RedisFuture;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
@@ -13,6 +17,7 @@ import java.util.HexFormat;
 import java.util.StringJoiner;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.function.Supplier;
 
 /**
  * A Lua script of this package (the files it is made of, shared ones first: {@code common.lua} for
@@ -27,6 +32,13 @@ final class Script {
   static final Script READ = load("common", "read");
   static final Script DROPPED = load("common", "dropped");
   static final Script SWEEP = load("common", "sweep");
+  static final Script RESOLVE = load("resolve");
+
+  /**
+   * What Lettuce says when it refuses to write a command while disconnected ({@code
+   * DefaultEndpoint.validateWrite}); never about a command Redis may have received.
+   */
+  private static final String REFUSED = "Currently not connected. Commands are rejected.";
 
   private final String source;
   private final String sha;
@@ -68,27 +80,77 @@ final class Script {
     }
   }
 
-  /** Runs the script by SHA-1, falling back to sending its source on NOSCRIPT. */
+  /**
+   * Runs the script by SHA-1, falling back to sending its source on NOSCRIPT. A command Redis never
+   * received (refused while disconnected, or on a closed connection) fails with {@link NotSent}.
+   */
   <T> CompletableFuture<T> run(
       RedisClusterAsyncCommands<String, String> redis,
       ScriptOutputType type,
       String[] keys,
       String... args) {
-    CompletableFuture<T> bySha;
-    try {
-      bySha = redis.<T>evalsha(sha, type, keys, args).toCompletableFuture();
-    } catch (RuntimeException e) {
-      // A command refused before it was sent (closed connection, no route to a slot): fail the
-      // future like any other failure, callers handle one path.
-      return CompletableFuture.failedFuture(e);
-    }
+    CompletableFuture<T> bySha = send(() -> redis.<T>evalsha(sha, type, keys, args));
     return bySha.exceptionallyCompose(
         error -> {
           Throwable cause = error instanceof CompletionException ? error.getCause() : error;
           if (cause instanceof RedisNoScriptException) {
-            return redis.<T>eval(source, type, keys, args).toCompletableFuture();
+            return send(() -> redis.<T>eval(source, type, keys, args));
           }
           return CompletableFuture.failedFuture(cause);
         });
+  }
+
+  /**
+   * Whether a script call that failed with {@code cause} certainly did not run to its end: Redis
+   * never received it ({@link #refused}), or answered with an error (the scripts check before their
+   * first write). A timeout or a dropped connection tells nothing: Redis may have run it.
+   */
+  static boolean neverRan(Throwable cause) {
+    return refused(cause) || cause instanceof RedisCommandExecutionException;
+  }
+
+  /**
+   * Whether a command failed because it was never sent: refused on the calling thread ({@link
+   * NotSent}), or refused by Lettuce later, when it writes a command again after its first write
+   * failed.
+   */
+  static boolean refused(Throwable cause) {
+    return cause instanceof NotSent
+        || (cause instanceof RedisException && REFUSED.equals(cause.getMessage()));
+  }
+
+  /**
+   * Sends one command. Lettuce refuses a command it cannot send (disconnected, closed) on the
+   * calling thread, before it returns the future; any other failure, even one already there, may
+   * come from Redis (an error reply) or after sending (a timeout) and is passed on as it is.
+   */
+  private static <T> CompletableFuture<T> send(Supplier<RedisFuture<T>> command) {
+    CompletableFuture<T> future;
+    try {
+      future = command.get().toCompletableFuture();
+    } catch (RuntimeException e) {
+      // Refused before it was sent (no route to a slot, a closed connection).
+      return CompletableFuture.failedFuture(new NotSent(e));
+    }
+    if (future.isCompletedExceptionally()) {
+      Throwable cause = future.handle((value, error) -> error).join();
+      if (cause instanceof CompletionException && cause.getCause() != null) {
+        cause = cause.getCause();
+      }
+      if (!(cause instanceof RedisCommandExecutionException)
+          && !(cause instanceof RedisCommandTimeoutException)) {
+        return CompletableFuture.failedFuture(new NotSent(cause));
+      }
+    }
+    return future;
+  }
+
+  /** A command that Redis never received: it certainly did not run. */
+  static final class NotSent extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    NotSent(Throwable cause) {
+      super(cause.getMessage(), cause);
+    }
   }
 }

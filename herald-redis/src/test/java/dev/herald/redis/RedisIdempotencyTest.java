@@ -210,7 +210,7 @@ class RedisIdempotencyTest {
     IdempotencyKey key = key("k", "f", Duration.ofMinutes(5));
 
     proxy.cut();
-    awaitTrue(() -> !log.isAvailable(), "the log sees Redis is down");
+    awaitTrue(() -> !log.isAvailable() && !log.commandsConnected(), "the log sees Redis is down");
     long start = System.nanoTime();
     assertThat(log.append(batch("x"), key))
         .failsWithin(Duration.ofSeconds(5))

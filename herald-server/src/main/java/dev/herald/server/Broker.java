@@ -26,8 +26,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <p>Sinks are never called concurrently for one subscription, never on the thread that called
  * {@link #subscribe}, and never block the broker: a sink that reports it is over its bound is
  * closed with {@link CloseReason#SLOW_CONSUMER}. A subscription whose live events outgrow {@link
- * Builder#maxBufferedEvents} while it replays a long history reads them from the log instead.
- * Idle streams get a {@code ":\n"} heartbeat from one shared scheduler thread.
+ * Builder#maxBufferedEvents} while it replays a long history reads them from the log instead. Idle
+ * streams get a {@code ":\n"} heartbeat from one shared scheduler thread.
  *
  * <p>Devices: a subscription opened with a device id ({@link #subscribe(Set, Position, Sink,
  * String)}) is that device's one stream for its topic set — a newer one replaces it — and the

@@ -15,7 +15,9 @@ import java.util.concurrent.CompletableFuture;
  *       reused, not even after a restart that lost history.
  *   <li>{@link #append} stores a batch all-or-nothing, ids in batch order, and completes only when
  *       the events are durable as the log defines it; on failure it completes exceptionally with
- *       {@link StoreUnavailableException} and nothing was stored.
+ *       {@link StoreUnavailableException} and nothing was stored, or, only when the store's answer
+ *       was lost and the log could not find out in time whether it stored the batch, with {@link
+ *       PublishOutcomeUnknownException}.
  *   <li>Every appended event — including events appended by other nodes sharing the store — is
  *       announced once to the {@link Listener}, in strictly increasing id order, never
  *       concurrently, before the append's future completes, and only once it is readable: a {@link
@@ -123,7 +125,7 @@ public interface EventLog extends AutoCloseable {
    */
   default void unwatch(String topic) {}
 
-  /** Whether the store is reachable now (for readiness checks); cheap. */
+  /** Whether the store is reachable and answers now (for readiness checks); cheap, never blocks. */
   default boolean isAvailable() {
     return true;
   }

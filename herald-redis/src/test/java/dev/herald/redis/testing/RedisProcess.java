@@ -153,6 +153,33 @@ public final class RedisProcess implements AutoCloseable {
     assertThat(process.waitFor(15, TimeUnit.SECONDS)).as("redis-server stopped").isTrue();
   }
 
+  /**
+   * Freezes the server (SIGSTOP): its connections stay open and take commands, which it runs only
+   * once {@linkplain #resume() resumed} — Redis hanging, not gone.
+   */
+  public void pause() throws Exception {
+    signal("-STOP");
+  }
+
+  /** Lets a {@linkplain #pause() paused} server run again (SIGCONT). */
+  public void resume() throws Exception {
+    signal("-CONT");
+  }
+
+  /**
+   * Kills the server (SIGKILL, so it flushes nothing), paused or not, and waits until it exited.
+   */
+  public void kill() throws InterruptedException {
+    process.destroyForcibly();
+    assertThat(process.waitFor(15, TimeUnit.SECONDS)).as("redis-server killed").isTrue();
+  }
+
+  private void signal(String signal) throws Exception {
+    Process kill = new ProcessBuilder("kill", signal, Long.toString(process.pid())).start();
+    assertThat(kill.waitFor(10, TimeUnit.SECONDS)).as("kill %s ran", signal).isTrue();
+    assertThat(kill.exitValue()).as("kill %s succeeded", signal).isZero();
+  }
+
   /** Kills the server if it still runs (SIGKILL), waiting a bounded time for it to exit. */
   @Override
   public void close() {

@@ -12,8 +12,10 @@ import io.netty.util.ReferenceCountUtil;
 import java.util.function.BooleanSupplier;
 
 /**
- * {@code GET /healthz} (the process is up), {@code GET /readyz} (the store is reachable and the hub
- * is not shutting down).
+ * {@code GET /healthz} (the process is up), {@code GET /readyz} (the store answers and the hub is
+ * not shutting down). The store check must be cheap, never block the event loop: a log that probes
+ * its store does so in the background and reports the last probe (Redis: see {@code
+ * RedisEventLog#isAvailable}).
  */
 @ChannelHandler.Sharable
 public final class HealthHandler extends ChannelInboundHandlerAdapter {
@@ -46,7 +48,9 @@ public final class HealthHandler extends ChannelInboundHandlerAdapter {
     }
     if (!storeAvailable.getAsBoolean()) {
       throw Refusal.unavailable(
-          "store_unavailable", "the event store is not reachable; check its logs", 1);
+          "store_unavailable",
+          "the event store is not reachable or does not answer; check its logs",
+          1);
     }
     Responses.json(ctx.channel(), HttpResponseStatus.OK, "{\"status\":\"ready\"}", keepAlive);
   }

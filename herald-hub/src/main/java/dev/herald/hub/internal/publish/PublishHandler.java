@@ -15,6 +15,7 @@ import dev.herald.server.Broker;
 import dev.herald.server.IdempotencyConflictException;
 import dev.herald.server.IdempotencyKey;
 import dev.herald.server.Publication;
+import dev.herald.server.PublishOutcomeUnknownException;
 import dev.herald.server.Published;
 import dev.herald.server.StoreUnavailableException;
 import io.netty.channel.Channel;
@@ -45,7 +46,8 @@ import org.slf4j.LoggerFactory;
  * index of the bad element of a batch), checks the origin and the token's publish rights (403s) and
  * the publisher's rate (429), and publishes it. The 201 is written from the publish future's
  * callback, once the event is durable, so the event loop never waits for the store; a store failure
- * is 503 {@code store_unavailable} and nothing was published.
+ * is 503 {@code store_unavailable} when nothing was published, and 503 {@code outcome_unknown} when
+ * the store lost its answer and could not tell in time whether it stored the events.
  */
 @ChannelHandler.Sharable
 public final class PublishHandler extends ChannelInboundHandlerAdapter {
@@ -262,6 +264,23 @@ public final class PublishHandler extends ChannelInboundHandlerAdapter {
                     Refusal.unavailable(
                         "store_unavailable",
                         "the event store is unavailable, nothing was published; retry later",
+                        1));
+          } else if (cause instanceof PublishOutcomeUnknownException) {
+            metrics.storeError();
+            LOG.warn("store lost its answer to a publish: {}", cause.getMessage());
+            channel
+                .pipeline()
+                .fireExceptionCaught(
+                    Refusal.unavailable(
+                        "outcome_unknown",
+                        key.isPresent()
+                            ? "the event store did not answer in time, so it is not known whether"
+                                + " this was published; retry with the same Idempotency-Key, which"
+                                + " publishes it at most once"
+                            : "the event store did not answer in time, so it is not known whether"
+                                + " this was published; a retry may publish it twice. Send an"
+                                + " Idempotency-Key with your publishes, so a retry with the same"
+                                + " key publishes at most once",
                         1));
           } else if (cause instanceof IdempotencyConflictException) {
             channel

@@ -1,0 +1,341 @@
+package dev.herald.redis;
+
+import static java.util.concurrent.TimeUnit.SECONDS;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.herald.core.Event;
+import dev.herald.redis.testing.RedisProcess;
+import dev.herald.redis.testing.StallWitness;
+import dev.herald.redis.testing.TestRedis;
+import dev.herald.server.Appended;
+import dev.herald.server.IdempotencyKey;
+import dev.herald.server.Publication;
+import dev.herald.server.PublishOutcomeUnknownException;
+import dev.herald.server.Retention;
+import dev.herald.server.StoreUnavailableException;
+import dev.herald.server.StoredEvent;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.async.RedisAsyncCommands;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * An append whose answer Redis does not give in time (Redis hangs, or dies with the append in
+ * flight) is answered only with what is known: stored (found by its request key), not stored, or
+ * outcome unknown — never "not stored" for a batch that is in the stream. Each test runs its own
+ * redis-server child, which it pauses (SIGSTOP) or kills.
+ */
+@Timeout(60)
+class RedisPublishOutcomeTest {
+  private static final Duration TIMEOUT = Duration.ofSeconds(1);
+
+  @TempDir Path dir;
+
+  private final String prefix = TestRedis.newPrefix();
+  private final List<AutoCloseable> resources = new ArrayList<>();
+
+  @AfterEach
+  void close() throws Exception {
+    for (int i = resources.size() - 1; i >= 0; i--) {
+      resources.get(i).close();
+    }
+  }
+
+  @Test
+  void appendsWhoseAnswerWasLostInAStallAreFoundStoredOnceRedisAnswers() throws Exception {
+    RedisProcess redis = start();
+    RedisEventLog log = open(redis.uri());
+    warmUp(log);
+    StallWitness witness = witness(redis);
+
+    redis.pause();
+    List<Attempt> attempts = sendMix(log);
+    witness.awaitStalledFor(TIMEOUT); // every append above has timed out
+    redis.resume();
+
+    Map<String, Long> stream = streamByData(log);
+    assertThat(stream).as("every event stored once").hasSize(24);
+    for (Attempt attempt : attempts) {
+      assertThat(attempt.ids())
+          .as("%s: found stored once Redis answered the lookup", attempt)
+          .succeedsWithin(Duration.ofSeconds(10))
+          .isEqualTo(attempt.data().stream().map(stream::get).toList());
+    }
+  }
+
+  @Test
+  void appendsStillUnansweredAtTheDeadlineAreReportedUnknownAndAKeyedRetryStoresNothingMore()
+      throws Exception {
+    RedisProcess redis = start();
+    RedisEventLog log = open(redis.uri());
+    warmUp(log);
+
+    redis.pause();
+    List<Attempt> attempts = sendMix(log);
+    for (Attempt attempt : attempts) {
+      assertThat(attempt.ids())
+          .as("%s: Redis still hangs, so nobody can tell whether it was stored", attempt)
+          .failsWithin(Duration.ofSeconds(10))
+          .withThrowableOfType(ExecutionException.class)
+          .havingCause()
+          .isInstanceOf(PublishOutcomeUnknownException.class)
+          .withMessageContaining("may or may not be stored");
+    }
+    redis.resume();
+
+    awaitTrue(log::isAvailable, "Redis answers again");
+    Map<String, Long> stream = streamByData(log);
+    assertThat(stream).as("Redis ran every append once it resumed, once").hasSize(24);
+    for (Attempt attempt : attempts) {
+      if (attempt.key() == null) {
+        continue;
+      }
+      Appended retry = log.append(attempt.batch(), attempt.key()).get(10, SECONDS);
+      assertThat(retry.replayed()).as("%s retried with its key", attempt).isTrue();
+      assertThat(retry.ids()).isEqualTo(attempt.data().stream().map(stream::get).toList());
+    }
+    assertThat(streamByData(log)).as("the retries stored nothing").isEqualTo(stream);
+  }
+
+  @Test
+  void appendInFlightWhenRedisDiesForGoodIsReportedUnknown() throws Exception {
+    RedisProcess redis = start();
+    RedisEventLog log = open(redis.uri());
+    warmUp(log);
+    StallWitness witness = witness(redis);
+
+    redis.pause();
+    CompletableFuture<List<StoredEvent>> inFlight = log.append(batch("in-flight"));
+    witness.awaitStalledFor(TIMEOUT); // the append was sent and is unanswered
+    redis.kill();
+
+    assertThat(inFlight)
+        .failsWithin(Duration.ofSeconds(10))
+        .withThrowableOfType(ExecutionException.class)
+        .havingCause()
+        .isInstanceOf(PublishOutcomeUnknownException.class);
+  }
+
+  @Test
+  void appendAfterRedisDiedIsKnownNotStored() throws Exception {
+    RedisProcess redis = start();
+    RedisEventLog log = open(redis.uri());
+
+    redis.kill();
+    awaitTrue(() -> !log.commandsConnected(), "the log sees Redis is gone");
+    long start = System.nanoTime();
+
+    assertThat(log.append(batch("refused")))
+        .failsWithin(Duration.ofSeconds(10))
+        .withThrowableOfType(ExecutionException.class)
+        .havingCause()
+        .isInstanceOf(StoreUnavailableException.class)
+        .withMessageContaining("could not append");
+    assertThat(Duration.ofNanos(System.nanoTime() - start))
+        .as("Redis never received it: no need to look for it")
+        .isLessThan(TIMEOUT);
+  }
+
+  @Test
+  void isUnavailableWhileRedisHangsAndAvailableOnceItAnswers() throws Exception {
+    RedisProcess redis = start();
+    RedisEventLog log = open(redis.uri());
+    assertThat(log.isAvailable()).isTrue();
+
+    redis.pause();
+    awaitTrue(() -> !log.isAvailable(), "the log sees Redis hangs");
+    redis.resume();
+
+    awaitTrue(log::isAvailable, "the log sees Redis answers");
+  }
+
+  @Test
+  void anAttemptThatReachesRedisTwiceStoresItsBatchOnce() throws Exception {
+    RedisEventLog log = open(TestRedis.URI);
+    try (Raw raw = new Raw()) {
+      PublishCall call = call("twice");
+      List<Object> first = call.run(raw.redis()).get(10, SECONDS);
+      List<Object> second = call.run(raw.redis()).get(10, SECONDS);
+
+      assertThat(second).as("the second run answers the first's outcome").isEqualTo(first);
+      assertThat(log.readAfter(Set.of("t"), 0, 10))
+          .extracting(StoredEvent::id)
+          .containsExactly(Long.parseLong((String) first.get(1)));
+    } finally {
+      TestRedis.deleteKeys(TestRedis.URI, prefix);
+    }
+  }
+
+  @Test
+  void anAttemptLookedForBeforeItReachedRedisNeverStores() throws Exception {
+    RedisEventLog log = open(TestRedis.URI);
+    try (Raw raw = new Raw()) {
+      PublishCall call = call("late");
+      String found =
+          Script.RESOLVE
+              .<String>run(
+                  raw.redis(), ScriptOutputType.VALUE, new String[] {call.request()}, "60000")
+              .get(10, SECONDS);
+      assertThat(found).as("not there: the lookup answers it was not stored").isNull();
+
+      List<Object> late = call.run(raw.redis()).get(10, SECONDS);
+
+      assertThat(PublishCall.fenced(late)).as("the late attempt stores nothing").isTrue();
+      assertThat(log.readAfter(Set.of("t"), 0, 10)).isEmpty();
+      assertThat(log.lastId()).isZero();
+    } finally {
+      TestRedis.deleteKeys(TestRedis.URI, prefix);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  /** One append: its batch (topic t), its idempotency key or null, and its ids once answered. */
+  private record Attempt(
+      List<Publication> batch, IdempotencyKey key, CompletableFuture<List<Long>> ids) {
+    List<String> data() {
+      return batch.stream().map(p -> p.event().data()).toList();
+    }
+
+    @Override
+    public String toString() {
+      return (key == null ? "append " : "keyed append ") + data();
+    }
+  }
+
+  /**
+   * Sends 24 events while Redis may not answer: single events and batches of two, half of them with
+   * an idempotency key.
+   */
+  private static List<Attempt> sendMix(RedisEventLog log) {
+    List<Attempt> attempts = new ArrayList<>();
+    int n = 0;
+    for (int i = 0; i < 20; i++) {
+      boolean pair = i % 5 == 4;
+      List<Publication> batch = pair ? batch("e" + n++, "e" + n++) : batch("e" + n++);
+      if (i % 2 == 0) {
+        attempts.add(
+            new Attempt(
+                batch,
+                null,
+                log.append(batch)
+                    .thenApply(events -> events.stream().map(StoredEvent::id).toList())));
+      } else {
+        IdempotencyKey key = new IdempotencyKey("tenant", "k" + i, "f" + i, Duration.ofHours(1));
+        attempts.add(new Attempt(batch, key, log.append(batch, key).thenApply(Appended::ids)));
+      }
+    }
+    assertThat(n).isEqualTo(24);
+    return attempts;
+  }
+
+  /**
+   * Publishes once with and once without a key (on another topic), so that Redis knows the scripts,
+   * as it does after the first publishes: else the first call of each is answered NOSCRIPT, which a
+   * stall turns into a timeout, and nothing is stored.
+   */
+  private static void warmUp(RedisEventLog log) throws Exception {
+    List<Publication> warm = List.of(Publication.of("warm", Event.of("warm")));
+    log.append(warm).get(10, SECONDS);
+    log.append(warm, new IdempotencyKey("tenant", "warm", "f", Duration.ofHours(1)))
+        .get(10, SECONDS);
+  }
+
+  private static List<Publication> batch(String... data) {
+    List<Publication> batch = new ArrayList<>();
+    for (String d : data) {
+      batch.add(Publication.of("t", Event.of(d)));
+    }
+    return batch;
+  }
+
+  /** The stream of topic t: each event's data to its id; fails if any data is there twice. */
+  private static Map<String, Long> streamByData(RedisEventLog log) {
+    Map<String, Long> byData = new HashMap<>();
+    for (StoredEvent event : log.readAfter(Set.of("t"), 0, 1000)) {
+      Long twice = byData.put(event.event().data(), event.id());
+      assertThat(twice).as("%s stored twice", event.event().data()).isNull();
+    }
+    return byData;
+  }
+
+  private PublishCall call(String data) {
+    return PublishCall.of(
+        new Keys(prefix),
+        batch(data),
+        System.currentTimeMillis(),
+        1000,
+        Duration.ofHours(1).toMillis(),
+        0,
+        null,
+        0,
+        new Keys(prefix).request("test", 1),
+        60_000,
+        null);
+  }
+
+  private RedisProcess start() throws Exception {
+    RedisProcess redis = new RedisProcess(dir, false);
+    resources.add(redis);
+    redis.start();
+    return redis;
+  }
+
+  private StallWitness witness(RedisProcess redis) {
+    StallWitness witness = new StallWitness(redis.uri());
+    resources.add(witness);
+    return witness;
+  }
+
+  private RedisEventLog open(String uri) {
+    RedisEventLog log =
+        RedisEventLog.builder()
+            .uri(uri)
+            .keyPrefix(prefix)
+            .retention(new Retention(1000, Duration.ofHours(1)))
+            .commandTimeout(TIMEOUT)
+            .build();
+    resources.add(log);
+    return log;
+  }
+
+  private static void awaitTrue(BooleanSupplier condition, String what) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (!condition.getAsBoolean()) {
+      assertThat(System.nanoTime()).as("timed out waiting until %s", what).isLessThan(deadline);
+      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10)); // polling a state, bounded
+    }
+  }
+
+  /** A plain connection to the shared Redis, to run the scripts directly. */
+  private static final class Raw implements AutoCloseable {
+    private final RedisClient client = RedisClient.create(TestRedis.URI);
+    private final StatefulRedisConnection<String, String> connection = client.connect();
+
+    RedisAsyncCommands<String, String> redis() {
+      return connection.async();
+    }
+
+    @Override
+    public void close() {
+      connection.close();
+      client.shutdown();
+    }
+  }
+}
