@@ -381,7 +381,6 @@ class HubAuthRefusalTest {
     }
   }
 
-
   @Test
   void claimsOfTheRefusedRequestNeverAppearAsMetricLabels() throws Exception {
     refused(publishWith("x"), 401, "token_malformed");

@@ -19,7 +19,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -45,7 +44,6 @@ class ReplayThroughRedisStallTest {
   }
 
   @Test
-  @Disabled("needs broker retry; see report")
   void aReplayingStreamSurvivesARedisStallAndCompletesExactly() throws Exception {
     RedisProcess redis = new RedisProcess(dir, false);
     resources.add(redis);

@@ -125,7 +125,8 @@ public final class Broker implements AutoCloseable {
    *
    * @return the stored event (with its id) once it is durable and handed to local subscriptions;
    *     completes exceptionally with {@link StoreUnavailableException} if the log failed or the
-   *     broker is closed, in which case nothing was published
+   *     broker is closed, in which case nothing was published, or with {@link
+   *     PublishOutcomeUnknownException} if the log cannot tell whether it stored it
    */
   public CompletableFuture<StoredEvent> publish(Publication publication) {
     Objects.requireNonNull(publication, "publication");
@@ -159,7 +160,9 @@ public final class Broker implements AutoCloseable {
    *
    * @return the ids and reach once durable; completes exceptionally with {@link
    *     StoreUnavailableException}, {@link IdempotencyConflictException}, or {@link
-   *     UnsupportedOperationException} when the log supports no keys — nothing was published
+   *     UnsupportedOperationException} when the log supports no keys — nothing was published — or
+   *     with {@link PublishOutcomeUnknownException} when the log cannot tell whether it stored the
+   *     batch (a retry with the same key stores it at most once)
    */
   public CompletableFuture<Published> publish(
       List<Publication> batch, Optional<IdempotencyKey> key) {

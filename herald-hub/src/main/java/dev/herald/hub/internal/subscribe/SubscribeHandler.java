@@ -8,11 +8,9 @@ import dev.herald.hub.internal.http.RequestText;
 import dev.herald.hub.internal.http.ResponseOrder;
 import dev.herald.hub.internal.http.Route;
 import dev.herald.hub.internal.http.TopicValidation;
-import dev.herald.redis.RedisEventLog;
 import dev.herald.server.Broker;
 import dev.herald.server.CloseReason;
 import dev.herald.server.CursorKey;
-import dev.herald.server.EventLog;
 import dev.herald.server.Position;
 import dev.herald.server.StoreUnavailableException;
 import dev.herald.server.Subscription;
@@ -38,10 +36,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -59,19 +57,12 @@ public final class SubscribeHandler extends ChannelInboundHandlerAdapter {
 
   private static final Logger LOG = LoggerFactory.getLogger(SubscribeHandler.class);
 
-  /**
-   * Watcher threads: each waits for at most one Redis round trip per topic at a time, so a few keep
-   * up with any rate of new topics while Redis answers.
-   */
-  private static final int WATCHER_THREADS = 4;
-
   private final Broker broker;
   private final ChannelGroup streams;
   private final FrameBuffers buffers;
   private final long maxUnsentBytes;
   private final Clock clock;
   private final Duration clockSkew;
-  private final ThreadPoolExecutor watchers;
 
   /**
    * Subscribes on {@code broker}; each stream joins {@code streams} (so shutdown can wait for it)
@@ -99,7 +90,6 @@ public final class SubscribeHandler extends ChannelInboundHandlerAdapter {
     this.maxUnsentBytes = maxUnsentBytes;
     this.clock = clock;
     this.clockSkew = clockSkew;
-    this.watchers = watchers(broker);
   }
 
   @Override
@@ -122,24 +112,63 @@ public final class SubscribeHandler extends ChannelInboundHandlerAdapter {
     }
     Access.subscribe(ctx.channel(), topics);
     Optional<Instant> expiresAt = AuthHandler.principal(ctx.channel()).expiresAt();
-    // The device cursor is a store read: on a watcher thread when the store is shared (Redis).
-    if (watchers == null) {
-      open(ctx.channel(), topics, position(given, device, topics), expiresAt, device);
-    } else {
-      watchThenOpen(
-          ctx.channel(), topics, () -> position(given, device, topics), expiresAt, device);
+    Channel channel = ctx.channel();
+    ChannelSink sink = new ChannelSink(channel, buffers, maxUnsentBytes);
+    // A device's newer stream replaces its older one once it is open (see open); a device without
+    // an explicit position resumes from its cursor, which the broker reads.
+    CompletableFuture<Subscription> subscribed =
+        device.isPresent()
+            ? broker.subscribeAsync(topics, given, sink, device.get())
+            : broker.subscribeAsync(topics, given.orElse(Position.live()), sink);
+    if (subscribed.isDone()) {
+      open(channel, sink, subscribed(subscribed), expiresAt);
+      return;
     }
+    // The log needs a round trip (a shared log starting to announce a topic): the event loop
+    // serves other connections meanwhile; requests pipelined behind this one wait.
+    ResponseOrder.awaitResponse(channel);
+    subscribed.whenComplete(
+        (subscription, failure) -> {
+          try {
+            channel
+                .eventLoop()
+                .execute(
+                    () -> {
+                      try {
+                        Subscription opened = subscribed(subscribed);
+                        if (channel.isActive()) {
+                          open(channel, sink, opened, expiresAt);
+                        } else {
+                          opened.close();
+                        }
+                      } catch (RuntimeException e) {
+                        channel.pipeline().fireExceptionCaught(e);
+                      } finally {
+                        ResponseOrder.responded(channel);
+                      }
+                    });
+          } catch (RejectedExecutionException e) {
+            // The hub is stopping: nothing to open.
+            if (subscription != null) {
+              subscription.close();
+            }
+          }
+        });
   }
 
-  /** An explicit Last-Event-ID wins; a device without one resumes from its cursor. */
-  private Position position(Optional<Position> given, Optional<String> device, Set<String> topics) {
+  /** The subscription, or the refusal that says why there is none. */
+  private static Subscription subscribed(CompletableFuture<Subscription> subscribed) {
     try {
-      return given
-          .or(() -> device.flatMap(d -> broker.devicePosition(d, topics)))
-          .orElse(Position.live());
-    } catch (StoreUnavailableException e) {
-      throw Refusal.unavailable(
-          "store_unavailable", "the event store is unavailable; retry later", 1);
+      return subscribed.join();
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof IllegalStateException) {
+        throw Refusal.unavailable("shutting_down", "the hub is shutting down; retry later", 1);
+      }
+      if (e.getCause() instanceof StoreUnavailableException) {
+        throw Refusal.unavailable(
+            "store_unavailable", "the event store is unavailable; retry later", 1);
+      }
+      throw e.getCause() instanceof RuntimeException cause ? cause : e;
     }
   }
 
@@ -160,93 +189,8 @@ public final class SubscribeHandler extends ChannelInboundHandlerAdapter {
     return Optional.of(value);
   }
 
-  /**
-   * On a shared log (Redis) the first watch of a topic on this node is a round trip to Redis, up to
-   * the command timeout per topic while Redis is unreachable: too long for the event loop, which
-   * serves many other connections. So the topics are watched first on a watcher thread; then, back
-   * on the event loop, the broker's own watch finds them ready and the subscription opens and
-   * writes its head as usual. Requests pipelined behind this one wait meanwhile.
-   */
-  private void watchThenOpen(
-      Channel channel,
-      Set<String> topics,
-      java.util.function.Supplier<Position> positions,
-      Optional<Instant> expiresAt,
-      Optional<String> device) {
-    EventLog log = broker.log();
-    ResponseOrder.awaitResponse(channel);
-    Runnable watchAndOpen =
-        () -> {
-          List<String> watched = new ArrayList<>(topics.size());
-          try {
-            for (String topic : topics) {
-              log.watch(topic);
-              watched.add(topic);
-            }
-          } catch (RuntimeException e) {
-            // The broker's own watch meets the same failure and refuses the subscription.
-            LOG.debug("watching {} topics ahead of a subscription failed: {}", topics.size(), e);
-          }
-          Position[] position = {null};
-          RuntimeException[] refused = {null};
-          try {
-            position[0] = positions.get();
-          } catch (RuntimeException e) {
-            refused[0] = e;
-          }
-          Runnable openAndRelease =
-              () -> {
-                try {
-                  if (refused[0] != null) {
-                    throw refused[0];
-                  }
-                  if (channel.isActive()) {
-                    open(channel, topics, position[0], expiresAt, device);
-                  }
-                } catch (RuntimeException e) {
-                  channel.pipeline().fireExceptionCaught(e);
-                } finally {
-                  // The subscription holds its own watches now (or failed and holds none).
-                  watched.forEach(log::unwatch);
-                  ResponseOrder.responded(channel);
-                }
-              };
-          try {
-            channel.eventLoop().execute(openAndRelease);
-          } catch (RejectedExecutionException e) {
-            watched.forEach(log::unwatch); // the hub is stopping: nothing to open
-          }
-        };
-    try {
-      watchers.execute(watchAndOpen);
-    } catch (RejectedExecutionException e) {
-      ResponseOrder.responded(channel);
-      if (watchers.isShutdown()) {
-        throw Refusal.unavailable("shutting_down", "the hub is shutting down; retry later", 1);
-      }
-      // Thousands of subscribes wait for Redis already: it is down or far too slow.
-      throw Refusal.unavailable(
-          "store_unavailable", "the event store is not answering; retry later", 1);
-    }
-  }
-
   private void open(
-      Channel channel,
-      Set<String> topics,
-      Position position,
-      Optional<Instant> expiresAt,
-      Optional<String> device) {
-    ChannelSink sink = new ChannelSink(channel, buffers, maxUnsentBytes);
-    Subscription subscription;
-    try {
-      // A device's newer stream replaces its older one once it is open (below).
-      subscription =
-          device.isPresent()
-              ? broker.subscribe(topics, position, sink, device.get())
-              : broker.subscribe(topics, position, sink);
-    } catch (IllegalStateException e) {
-      throw Refusal.unavailable("shutting_down", "the hub is shutting down; retry later", 1);
-    }
+      Channel channel, ChannelSink sink, Subscription subscription, Optional<Instant> expiresAt) {
     sink.attach(subscription);
     RequestInfo.markStreaming(channel);
     streams.add(channel);
@@ -296,33 +240,8 @@ public final class SubscribeHandler extends ChannelInboundHandlerAdapter {
     return query.isEmpty() ? Optional.empty() : Optional.of(Position.parse(query.get(0)));
   }
 
-  /** Releases the shared frame cache and stops the watcher threads. */
+  /** Releases the shared frame cache. */
   public void close() {
     buffers.close();
-    if (watchers != null) {
-      watchers.shutdownNow();
-    }
-  }
-
-  /** Threads for watching topics of a shared log, or null when the log announces everything. */
-  private static ThreadPoolExecutor watchers(Broker broker) {
-    if (!(broker.log() instanceof RedisEventLog)) {
-      return null;
-    }
-    ThreadPoolExecutor pool =
-        new ThreadPoolExecutor(
-            WATCHER_THREADS,
-            WATCHER_THREADS,
-            30,
-            TimeUnit.SECONDS,
-            // Bounded: past it, subscribes are refused rather than queued without end.
-            new ArrayBlockingQueue<>(10_000),
-            runnable -> {
-              Thread thread = new Thread(runnable, "herald-watch");
-              thread.setDaemon(true);
-              return thread;
-            });
-    pool.allowCoreThreadTimeOut(true);
-    return pool;
   }
 }
