@@ -7,7 +7,7 @@ import dev.herald.core.Event;
 import dev.herald.redis.RedisEventLog;
 import dev.herald.redis.testing.RedisProcess;
 import dev.herald.redis.testing.TestRedis;
-import dev.herald.server.CursorKey;
+import dev.herald.server.spi.CursorKey;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.net.http.HttpResponse;

@@ -1,6 +1,6 @@
 package dev.herald.redis;
 
-import dev.herald.server.CursorKey;
+import dev.herald.server.spi.CursorKey;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import java.time.Clock;

@@ -1,6 +1,6 @@
 package dev.herald.redis;
 
-import dev.herald.server.CursorKey;
+import dev.herald.server.spi.CursorKey;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;

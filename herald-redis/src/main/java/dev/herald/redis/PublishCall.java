@@ -1,9 +1,9 @@
 package dev.herald.redis;
 
-import dev.herald.server.Appended;
 import dev.herald.server.IdempotencyConflictException;
 import dev.herald.server.IdempotencyKey;
 import dev.herald.server.Publication;
+import dev.herald.server.spi.Appended;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import java.util.ArrayList;

@@ -1,8 +1,5 @@
 package dev.herald.redis;
 
-import dev.herald.server.Appended;
-import dev.herald.server.CursorKey;
-import dev.herald.server.EventLog;
 import dev.herald.server.IdempotencyKey;
 import dev.herald.server.Publication;
 import dev.herald.server.PublishOutcomeUnknownException;
@@ -10,6 +7,9 @@ import dev.herald.server.Retention;
 import dev.herald.server.StoreUnavailableException;
 import dev.herald.server.StoredEvent;
 import dev.herald.server.Topics;
+import dev.herald.server.spi.Appended;
+import dev.herald.server.spi.CursorKey;
+import dev.herald.server.spi.EventLog;
 import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisConnectionStateListener;
 import io.lettuce.core.ScriptOutputType;

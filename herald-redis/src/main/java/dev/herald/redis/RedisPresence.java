@@ -1,10 +1,10 @@
 package dev.herald.redis;
 
-import dev.herald.server.CursorKey;
 import dev.herald.server.DeviceStream;
-import dev.herald.server.Presence;
 import dev.herald.server.StoreUnavailableException;
 import dev.herald.server.TopicPresence;
+import dev.herald.server.spi.CursorKey;
+import dev.herald.server.spi.Presence;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;

@@ -2,8 +2,8 @@ package dev.herald.redis;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.herald.server.EventLog;
 import dev.herald.server.StoredEvent;
+import dev.herald.server.spi.EventLog;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

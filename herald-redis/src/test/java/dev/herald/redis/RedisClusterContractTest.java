@@ -2,9 +2,9 @@ package dev.herald.redis;
 
 import dev.herald.redis.testing.RedisCluster;
 import dev.herald.redis.testing.TestRedis;
-import dev.herald.server.EventLog;
 import dev.herald.server.EventLogContractTest;
 import dev.herald.server.Retention;
+import dev.herald.server.spi.EventLog;
 import java.time.Clock;
 import org.junit.jupiter.api.BeforeAll;
 

@@ -6,10 +6,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.herald.redis.testing.RedisProcess;
 import dev.herald.redis.testing.TestRedis;
-import dev.herald.server.CursorKey;
 import dev.herald.server.MutableClock;
 import dev.herald.server.Retention;
 import dev.herald.server.StoreUnavailableException;
+import dev.herald.server.spi.CursorKey;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.nio.file.Path;

@@ -1,9 +1,9 @@
 package dev.herald.redis;
 
 import dev.herald.redis.testing.TestRedis;
-import dev.herald.server.EventLog;
 import dev.herald.server.EventLogContractTest;
 import dev.herald.server.Retention;
+import dev.herald.server.spi.EventLog;
 import java.time.Clock;
 import org.junit.jupiter.api.AfterEach;
 

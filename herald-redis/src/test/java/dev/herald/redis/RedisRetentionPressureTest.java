@@ -1,9 +1,9 @@
 package dev.herald.redis;
 
 import dev.herald.redis.testing.TestRedis;
-import dev.herald.server.EventLog;
 import dev.herald.server.Retention;
 import dev.herald.server.RetentionPressureStressTest;
+import dev.herald.server.spi.EventLog;
 import org.junit.jupiter.api.AfterEach;
 
 /** {@link RetentionPressureStressTest} on a real Redis, with a key prefix of its own. */

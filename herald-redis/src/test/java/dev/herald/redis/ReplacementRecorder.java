@@ -1,7 +1,7 @@
 package dev.herald.redis;
 
-import dev.herald.server.CursorKey;
-import dev.herald.server.Presence;
+import dev.herald.server.spi.CursorKey;
+import dev.herald.server.spi.Presence;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;

@@ -1,11 +1,11 @@
 package dev.herald.redis;
 
-import dev.herald.server.Appended;
-import dev.herald.server.EventLog;
 import dev.herald.server.ForwardingEventLog;
 import dev.herald.server.IdempotencyKey;
 import dev.herald.server.Publication;
 import dev.herald.server.StoredEvent;
+import dev.herald.server.spi.Appended;
+import dev.herald.server.spi.EventLog;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;

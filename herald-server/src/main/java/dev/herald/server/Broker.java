@@ -1,5 +1,10 @@
 package dev.herald.server;
 
+import dev.herald.core.internal.DaemonThreads;
+import dev.herald.server.spi.Appended;
+import dev.herald.server.spi.CursorKey;
+import dev.herald.server.spi.EventLog;
+import dev.herald.server.spi.Presence;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

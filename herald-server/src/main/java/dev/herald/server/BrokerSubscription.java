@@ -2,6 +2,9 @@ package dev.herald.server;
 
 import dev.herald.core.Event;
 import dev.herald.core.SseEncoder;
+import dev.herald.core.internal.JsonStrings;
+import dev.herald.server.spi.CursorKey;
+import dev.herald.server.spi.EventLog;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Objects;
@@ -524,7 +527,8 @@ final class BrokerSubscription implements Subscription {
   }
 
   private boolean sendReset(String lastEventId, String reason) {
-    String data = "{\"lastEventId\":" + json(lastEventId) + ",\"reason\":\"" + reason + "\"}";
+    String data =
+        "{\"lastEventId\":" + JsonStrings.quote(lastEventId) + ",\"reason\":\"" + reason + "\"}";
     byte[] frame = SseEncoder.encode(Event.builder().type("reset").data(data).build());
     synchronized (this) {
       if (phase == Phase.CLOSED) {
@@ -636,29 +640,6 @@ final class BrokerSubscription implements Subscription {
     } catch (RuntimeException e) {
       LOG.log(System.Logger.Level.WARNING, "broker listener failed", e);
     }
-  }
-
-  /** A JSON string literal for {@code s}. */
-  static String json(String s) {
-    StringBuilder out = new StringBuilder(s.length() + 2).append('"');
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      switch (c) {
-        case '"' -> out.append("\\\"");
-        case '\\' -> out.append("\\\\");
-        case '\n' -> out.append("\\n");
-        case '\r' -> out.append("\\r");
-        case '\t' -> out.append("\\t");
-        default -> {
-          if (c < 0x20 || c == 0x2028 || c == 0x2029) {
-            out.append(String.format("\\u%04x", (int) c));
-          } else {
-            out.append(c);
-          }
-        }
-      }
-    }
-    return out.append('"').toString();
   }
 
   @Override

@@ -1,5 +1,8 @@
 package dev.herald.server;
 
+import dev.herald.server.spi.CursorKey;
+import dev.herald.server.spi.EventLog;
+import dev.herald.server.spi.Presence;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;

@@ -1,5 +1,8 @@
 package dev.herald.server;
 
+import dev.herald.server.spi.Appended;
+import dev.herald.server.spi.CursorKey;
+import dev.herald.server.spi.EventLog;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;

@@ -1,5 +1,6 @@
 package dev.herald.server;
 
+import dev.herald.server.spi.Presence;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;

@@ -1,5 +1,6 @@
 package dev.herald.server;
 
+import dev.herald.core.internal.DaemonThreads;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;

@@ -1,5 +1,7 @@
 package dev.herald.server;
 
+import dev.herald.server.spi.CursorKey;
+import dev.herald.server.spi.Presence;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;

@@ -1,5 +1,6 @@
 package dev.herald.server;
 
+import dev.herald.server.spi.Presence;
 import java.util.Set;
 
 /** A live subscription, returned by {@link Broker#subscribe}. Closing it is idempotent. */

@@ -1,5 +1,7 @@
 package dev.herald.server;
 
+import dev.herald.server.spi.EventLog;
+
 /**
  * What a {@link BrokerSubscription} needs of its broker, and all it may call: the one way a
  * subscription talks back. The broker calls the subscription's own methods (offer, heartbeat,

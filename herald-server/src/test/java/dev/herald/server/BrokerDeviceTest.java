@@ -4,6 +4,8 @@ import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.herald.core.Event;
+import dev.herald.server.spi.CursorKey;
+import dev.herald.server.spi.EventLog;
 import java.time.Duration;
 import java.util.Set;
 import org.junit.jupiter.api.Test;

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.herald.core.Event;
+import dev.herald.server.spi.CursorKey;
+import dev.herald.server.spi.Presence;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;

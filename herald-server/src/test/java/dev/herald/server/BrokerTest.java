@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.herald.core.Event;
+import dev.herald.server.spi.EventLog;
 import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.time.Instant;
@@ -864,7 +865,7 @@ class BrokerTest {
     // The slow one refused the frame: closed, not reached. Replay runs on a broker thread, so its
     // counts may land just after its frames do.
     assertThat(reached).containsExactly(0, 0, 2);
-    assertThat(eventually(() -> delivered.get() == 2 && replayed.get() == 2)).isTrue();
+    assertThat(Conditions.eventually(() -> delivered.get() == 2 && replayed.get() == 2)).isTrue();
     assertThat(opened).hasValue(3);
     assertThat(closed.get(CloseReason.CLIENT_CLOSED)).hasValue(1);
     assertThat(closed.get(CloseReason.SLOW_CONSUMER)).hasValue(1);
@@ -888,19 +889,6 @@ class BrokerTest {
     assertThat(sink.awaitIds(3, WAIT)).isTrue();
     assertThat(ids(batch)).isSorted().doesNotHaveDuplicates();
     assertThat(sink.ids()).isEqualTo(ids(batch));
-  }
-
-  /** Polls {@code condition} until it holds, for at most ten seconds. */
-  static boolean eventually(java.util.function.BooleanSupplier condition)
-      throws InterruptedException {
-    long deadline = System.nanoTime() + WAIT.toNanos();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        return false;
-      }
-      Thread.sleep(5);
-    }
-    return true;
   }
 
   private static void awaitQuietly(java.util.concurrent.CountDownLatch latch) {

@@ -1,5 +1,8 @@
 package dev.herald.server;
 
+import dev.herald.server.spi.Appended;
+import dev.herald.server.spi.CursorKey;
+import dev.herald.server.spi.EventLog;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;

@@ -3,6 +3,9 @@ package dev.herald.server;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.herald.core.Event;
+import dev.herald.server.spi.Appended;
+import dev.herald.server.spi.CursorKey;
+import dev.herald.server.spi.EventLog;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;

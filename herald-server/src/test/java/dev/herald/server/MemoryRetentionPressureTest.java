@@ -1,5 +1,6 @@
 package dev.herald.server;
 
+import dev.herald.server.spi.EventLog;
 import java.time.Duration;
 import org.junit.jupiter.api.Nested;
 

@@ -1,9 +1,9 @@
 package dev.herald.sqlite;
 
-import dev.herald.server.Appended;
 import dev.herald.server.IdempotencyKey;
 import dev.herald.server.Publication;
 import dev.herald.server.StoredEvent;
+import dev.herald.server.spi.Appended;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 

@@ -1,7 +1,7 @@
 package dev.herald.sqlite;
 
-import dev.herald.server.Appended;
 import dev.herald.server.StoredEvent;
+import dev.herald.server.spi.Appended;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;

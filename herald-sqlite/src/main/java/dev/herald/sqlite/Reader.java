@@ -1,8 +1,8 @@
 package dev.herald.sqlite;
 
 import dev.herald.core.Event;
-import dev.herald.server.CursorKey;
 import dev.herald.server.StoredEvent;
+import dev.herald.server.spi.CursorKey;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;

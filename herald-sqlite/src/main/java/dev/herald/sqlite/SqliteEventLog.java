@@ -1,13 +1,13 @@
 package dev.herald.sqlite;
 
-import dev.herald.server.Appended;
-import dev.herald.server.CursorKey;
-import dev.herald.server.EventLog;
 import dev.herald.server.IdempotencyKey;
 import dev.herald.server.Publication;
 import dev.herald.server.Retention;
 import dev.herald.server.StoreUnavailableException;
 import dev.herald.server.StoredEvent;
+import dev.herald.server.spi.Appended;
+import dev.herald.server.spi.CursorKey;
+import dev.herald.server.spi.EventLog;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;

@@ -1,8 +1,8 @@
 package dev.herald.sqlite;
 
-import dev.herald.server.CursorKey;
-import dev.herald.server.EventLog;
 import dev.herald.server.StoreUnavailableException;
+import dev.herald.server.spi.CursorKey;
+import dev.herald.server.spi.EventLog;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;

@@ -1,5 +1,5 @@
 /**
- * The durable {@link dev.herald.server.EventLog} on SQLite: {@link
+ * The durable {@link dev.herald.server.spi.EventLog} on SQLite: {@link
  * dev.herald.sqlite.SqliteEventLog}.
  */
 package dev.herald.sqlite;

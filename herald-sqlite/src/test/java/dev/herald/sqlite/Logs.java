@@ -4,9 +4,9 @@ import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.herald.core.Event;
-import dev.herald.server.EventLog;
 import dev.herald.server.Publication;
 import dev.herald.server.StoredEvent;
+import dev.herald.server.spi.EventLog;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;

@@ -5,10 +5,10 @@ import static dev.herald.sqlite.Logs.publication;
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.herald.server.Appended;
-import dev.herald.server.CursorKey;
 import dev.herald.server.IdempotencyKey;
 import dev.herald.server.StoredEvent;
+import dev.herald.server.spi.Appended;
+import dev.herald.server.spi.CursorKey;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;

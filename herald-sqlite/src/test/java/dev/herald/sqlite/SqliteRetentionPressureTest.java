@@ -1,8 +1,8 @@
 package dev.herald.sqlite;
 
-import dev.herald.server.EventLog;
 import dev.herald.server.Retention;
 import dev.herald.server.RetentionPressureStressTest;
+import dev.herald.server.spi.EventLog;
 import java.nio.file.Path;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -2,10 +2,10 @@ package dev.herald.hub.internal.config;
 
 import dev.herald.redis.RedisEventLog;
 import dev.herald.redis.RedisPresence;
-import dev.herald.server.EventLog;
 import dev.herald.server.MemoryEventLog;
-import dev.herald.server.Presence;
 import dev.herald.server.Retention;
+import dev.herald.server.spi.EventLog;
+import dev.herald.server.spi.Presence;
 import dev.herald.sqlite.SqliteEventLog;
 import java.nio.file.Path;
 import java.util.Locale;

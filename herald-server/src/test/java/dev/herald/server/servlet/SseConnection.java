@@ -1,4 +1,4 @@
-package dev.herald.server;
+package dev.herald.server.servlet;
 
 import dev.herald.core.Event;
 import dev.herald.core.SseParser;

@@ -1,5 +1,9 @@
-package dev.herald.server;
+package dev.herald.server.spi;
 
+import dev.herald.server.Broker;
+import dev.herald.server.CloseReason;
+import dev.herald.server.StoreUnavailableException;
+import dev.herald.server.TopicPresence;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;

@@ -1,5 +1,8 @@
-package dev.herald.server;
+package dev.herald.server.servlet;
 
+import dev.herald.server.CloseReason;
+import dev.herald.server.Sink;
+import dev.herald.server.Subscription;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.AsyncEvent;
 import jakarta.servlet.AsyncListener;
@@ -10,9 +13,9 @@ import java.util.ArrayDeque;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * The inside of one Servlet event stream, never used directly: {@link ServletSse} (or {@link
- * SseServlet}, through it) creates one per streaming request. It is the {@link Sink} the broker
- * writes to, and the non-blocking writer that drains its bounded queue to the response.
+ * The inside of one Servlet event stream, never used directly: {@link EventStreams} (or {@link
+ * EventStreamServlet}, through it) creates one per streaming request. It is the {@link Sink} the
+ * broker writes to, and the non-blocking writer that drains its bounded queue to the response.
  *
  * <p>The broker's threads only queue frames and ask the container for a thread ({@link
  * AsyncContext#start}); the container's threads write while {@link ServletOutputStream#isReady}
@@ -21,8 +24,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * #lock}; the subscription is only ever closed with the lock released (the broker calls {@link
  * #closed} holding its own lock, so the other order would deadlock).
  */
-final class ServletStream implements Sink, WriteListener, AsyncListener, Runnable {
-  private static final System.Logger LOG = System.getLogger(ServletSse.class.getName());
+final class AsyncResponseSink implements Sink, WriteListener, AsyncListener, Runnable {
+  private static final System.Logger LOG = System.getLogger(EventStreams.class.getName());
 
   private final ReentrantLock lock = new ReentrantLock();
   private final long maxBytes;
@@ -38,7 +41,7 @@ final class ServletStream implements Sink, WriteListener, AsyncListener, Runnabl
   private CloseReason closing;
   private boolean finished;
 
-  ServletStream(long maxBytes, byte[] opening) {
+  AsyncResponseSink(long maxBytes, byte[] opening) {
     this.maxBytes = maxBytes;
     queue.add(opening);
     queuedBytes = opening.length;

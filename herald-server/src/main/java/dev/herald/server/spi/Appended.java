@@ -1,4 +1,4 @@
-package dev.herald.server;
+package dev.herald.server.spi;
 
 import java.util.List;
 

@@ -1,5 +1,12 @@
-package dev.herald.server;
+package dev.herald.server.spi;
 
+import dev.herald.server.Broker;
+import dev.herald.server.IdempotencyConflictException;
+import dev.herald.server.IdempotencyKey;
+import dev.herald.server.Publication;
+import dev.herald.server.PublishOutcomeUnknownException;
+import dev.herald.server.StoreUnavailableException;
+import dev.herald.server.StoredEvent;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;

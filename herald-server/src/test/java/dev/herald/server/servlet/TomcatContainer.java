@@ -1,4 +1,4 @@
-package dev.herald.server;
+package dev.herald.server.servlet;
 
 import jakarta.servlet.Servlet;
 import java.io.IOException;
@@ -18,9 +18,9 @@ import org.apache.tomcat.util.descriptor.web.FilterDef;
 import org.apache.tomcat.util.descriptor.web.FilterMap;
 
 /**
- * Embedded Tomcat, registered the way {@link SseServlet}'s Javadoc shows: 10.1 in the default test
- * run, 11 in the build's {@code tomcat-11} run, which says so with the system property {@code
- * herald.test.tomcatMajor} (checked, so a classpath mistake cannot test one version twice).
+ * Embedded Tomcat, registered the way {@link EventStreamServlet}'s Javadoc shows: 10.1 in the
+ * default test run, 11 in the build's {@code tomcat-11} run, which says so with the system property
+ * {@code herald.test.tomcatMajor} (checked, so a classpath mistake cannot test one version twice).
  */
 final class TomcatContainer implements ServletContainer {
   /**

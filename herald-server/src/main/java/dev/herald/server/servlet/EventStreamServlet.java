@@ -1,5 +1,6 @@
-package dev.herald.server;
+package dev.herald.server.servlet;
 
+import dev.herald.server.Broker;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
@@ -9,8 +10,8 @@ import java.util.Objects;
 /**
  * The ready-made servlet: register it at a path and it serves {@code GET ?topic=a&topic=b} as an
  * event stream from a {@link Broker}. Use it when the client names its topics; when the application
- * picks them (after its own authorisation, say), call {@link ServletSse#stream} from your own
- * servlet or controller instead. See {@link ServletSse} for what the stream does.
+ * picks them (after its own authorisation, say), call {@link EventStreams#stream} from your own
+ * servlet or controller instead. See {@link EventStreams} for what the stream does.
  *
  * <p>{@code HEAD} answers the headers a {@code GET} would get (or its error status) and opens no
  * subscription. Register the servlet, and any filter in front of it, with async support, as below;
@@ -20,35 +21,35 @@ import java.util.Objects;
  * // Jetty 12 (ee10)
  * Broker broker = Broker.builder().build();
  * ServletContextHandler context = new ServletContextHandler();
- * context.addServlet(new SseServlet(broker), "/events").setAsyncSupported(true);
+ * context.addServlet(new EventStreamServlet(broker), "/events").setAsyncSupported(true);
  * server.setHandler(context);
  *
  * // Tomcat
- * Tomcat.addServlet(ctx, "events", new SseServlet(broker)).setAsyncSupported(true);
+ * Tomcat.addServlet(ctx, "events", new EventStreamServlet(broker)).setAsyncSupported(true);
  * ctx.addServletMappingDecoded("/events", "events");
  *
  * // Spring Boot
  * @Bean
- * ServletRegistrationBean<SseServlet> events(Broker broker) {
- *   return new ServletRegistrationBean<>(new SseServlet(broker), "/events");
+ * ServletRegistrationBean<EventStreamServlet> events(Broker broker) {
+ *   return new ServletRegistrationBean<>(new EventStreamServlet(broker), "/events");
  * }
  * }</pre>
  *
  * <p>Publish from anywhere in the application with {@code broker.publish(Publication.of("prices",
  * Event.of("{\"eur\": 1.08}")))}.
  */
-public final class SseServlet extends HttpServlet {
+public final class EventStreamServlet extends HttpServlet {
   private static final long serialVersionUID = 1L;
 
-  private final transient ServletSse sse;
+  private final transient EventStreams sse;
 
   /** A servlet streaming from {@code broker} with the default settings. */
-  public SseServlet(Broker broker) {
-    this(ServletSse.create(broker));
+  public EventStreamServlet(Broker broker) {
+    this(EventStreams.create(broker));
   }
 
   /** A servlet streaming with a configured adapter. */
-  public SseServlet(ServletSse sse) {
+  public EventStreamServlet(EventStreams sse) {
     this.sse = Objects.requireNonNull(sse, "sse");
   }
 

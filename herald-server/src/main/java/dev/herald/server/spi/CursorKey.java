@@ -1,5 +1,6 @@
-package dev.herald.server;
+package dev.herald.server.spi;
 
+import dev.herald.server.Topics;
 import java.util.Objects;
 import java.util.Set;
 import java.util.SortedSet;

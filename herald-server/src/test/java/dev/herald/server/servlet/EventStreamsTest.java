@@ -1,10 +1,16 @@
-package dev.herald.server;
+package dev.herald.server.servlet;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.herald.client.EventSource;
 import dev.herald.core.Event;
+import dev.herald.server.Broker;
+import dev.herald.server.BrokerListener;
+import dev.herald.server.CloseReason;
+import dev.herald.server.Conditions;
+import dev.herald.server.Publication;
+import dev.herald.server.StoredEvent;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -38,7 +44,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 @Timeout(90)
 @Tag("servlet-container") // the tag the build's Tomcat 11 run selects
-class ServletSseTest {
+class EventStreamsTest {
   private static final Duration WAIT = Duration.ofSeconds(10);
 
   /** Runs the test once on each container of {@link ServletContainer#all}. */
@@ -90,7 +96,8 @@ class ServletSseTest {
     this.container = container;
     port =
         container.start(
-            new SseServlet(ServletSse.builder(broker).maxBufferBytes(maxBufferBytes).build()),
+            new EventStreamServlet(
+                EventStreams.builder(broker).maxBufferBytes(maxBufferBytes).build()),
             chain);
   }
 
@@ -100,7 +107,7 @@ class ServletSseTest {
   }
 
   private void start(ServletContainer container) throws Exception {
-    start(container, Duration.ofSeconds(15), ServletSse.DEFAULT_MAX_BUFFER_BYTES);
+    start(container, Duration.ofSeconds(15), EventStreams.DEFAULT_MAX_BUFFER_BYTES);
   }
 
   private URI uri(String query) {
@@ -124,7 +131,7 @@ class ServletSseTest {
       HttpResponse<InputStream> response = connection.response();
       assertThat(response.statusCode()).isEqualTo(200);
       // Tomcat writes "text/event-stream;charset=utf-8": the same media type and charset.
-      assertThat(response.headers().firstValue("Content-Type").map(ServletSseTest::normalized))
+      assertThat(response.headers().firstValue("Content-Type").map(EventStreamsTest::normalized))
           .hasValue("text/event-stream;charset=utf-8");
       assertThat(response.headers().firstValue("Cache-Control")).hasValue("no-store");
       assertThat(response.headers().firstValue("X-Accel-Buffering")).hasValue("no");
@@ -224,7 +231,7 @@ class ServletSseTest {
   void heraldClientResumesExactlyThroughRepeatedReconnectsWhilePublishing(
       ServletContainer container) throws Exception {
     // Short heartbeats, so the server soon writes to, and releases, each dropped connection.
-    start(container, Duration.ofMillis(100), ServletSse.DEFAULT_MAX_BUFFER_BYTES);
+    start(container, Duration.ofMillis(100), EventStreams.DEFAULT_MAX_BUFFER_BYTES);
     List<StoredEvent> published = new ArrayList<>();
     for (int i = 0; i < 30; i++) {
       published.add(publish("t", "history " + i));
@@ -257,7 +264,7 @@ class ServletSseTest {
       assertThat(ids)
           .containsExactlyElementsOf(published.stream().map(e -> Long.toString(e.id())).toList());
       assertThat(received.poll(200, TimeUnit.MILLISECONDS)).as("nothing more").isNull();
-      assertThat(BrokerTest.eventually(() -> broker.subscriptionCount() == 1))
+      assertThat(Conditions.eventually(() -> broker.subscriptionCount() == 1))
           .as("dropped connections released")
           .isTrue();
     }
@@ -301,7 +308,7 @@ class ServletSseTest {
       stalled.getOutputStream().flush();
       try (SseConnection fast1 = SseConnection.open(uri("topic=t"));
           SseConnection fast2 = SseConnection.open(uri("topic=t"))) {
-        assertThat(BrokerTest.eventually(() -> broker.subscriptionCount() == 3)).isTrue();
+        assertThat(Conditions.eventually(() -> broker.subscriptionCount() == 3)).isTrue();
         for (int sent = 0; sent < events; ) {
           for (int i = 0; i < burst; i++, sent++) {
             publish("t", sent + ":" + payload);
@@ -330,7 +337,7 @@ class ServletSseTest {
   @OnEachContainer
   void disconnectedClientsReleaseTheirSubscriptions(ServletContainer container) throws Exception {
     // Heartbeats are what find idle connections whose client went away.
-    start(container, Duration.ofMillis(20), ServletSse.DEFAULT_MAX_BUFFER_BYTES);
+    start(container, Duration.ofMillis(20), EventStreams.DEFAULT_MAX_BUFFER_BYTES);
     int cycles = 2000;
     for (int i = 0; i < cycles; i++) {
       try (Socket socket = rawSubscribe("topic=t" + (i % 10))) {
@@ -338,7 +345,7 @@ class ServletSseTest {
       }
     }
 
-    assertThat(BrokerTest.eventually(() -> broker.subscriptionCount() == 0))
+    assertThat(Conditions.eventually(() -> broker.subscriptionCount() == 0))
         .as("subscriptions left: %d", broker.subscriptionCount())
         .isTrue();
     assertThat(closedAs(CloseReason.WRITE_FAILED) + closedAs(CloseReason.CLIENT_CLOSED))
@@ -418,7 +425,7 @@ class ServletSseTest {
     start(
         container,
         Duration.ofSeconds(15),
-        ServletSse.DEFAULT_MAX_BUFFER_BYTES,
+        EventStreams.DEFAULT_MAX_BUFFER_BYTES,
         ServletContainer.Chain.FILTER_NOT_ASYNC);
     assertRefusedAsNotAsyncSupported();
   }
@@ -429,7 +436,7 @@ class ServletSseTest {
     start(
         container,
         Duration.ofSeconds(15),
-        ServletSse.DEFAULT_MAX_BUFFER_BYTES,
+        EventStreams.DEFAULT_MAX_BUFFER_BYTES,
         ServletContainer.Chain.SERVLET_NOT_ASYNC);
     assertRefusedAsNotAsyncSupported();
   }
@@ -465,7 +472,7 @@ class ServletSseTest {
     }
 
     assertThat(
-            BrokerTest.eventually(
+            Conditions.eventually(
                 () -> {
                   broker.publish(Publication.of("t", Event.of("after"))).join();
                   return broker.subscriptionCount() == 0;

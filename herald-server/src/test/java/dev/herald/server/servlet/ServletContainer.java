@@ -1,4 +1,4 @@
-package dev.herald.server;
+package dev.herald.server.servlet;
 
 import jakarta.servlet.Filter;
 import jakarta.servlet.Servlet;

@@ -1,4 +1,4 @@
-package dev.herald.server;
+package dev.herald.server.servlet;
 
 import jakarta.servlet.DispatcherType;
 import jakarta.servlet.Servlet;
@@ -10,7 +10,7 @@ import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.Jetty;
 
-/** Jetty 12 (ee10), registered the way {@link SseServlet}'s Javadoc shows. */
+/** Jetty 12 (ee10), registered the way {@link EventStreamServlet}'s Javadoc shows. */
 final class JettyContainer implements ServletContainer {
   private Server server;
 

@@ -1,7 +1,14 @@
-package dev.herald.server;
+package dev.herald.server.servlet;
 
 import dev.herald.core.Comment;
 import dev.herald.core.SseEncoder;
+import dev.herald.core.internal.JsonStrings;
+import dev.herald.server.Broker;
+import dev.herald.server.CloseReason;
+import dev.herald.server.InvalidTopicException;
+import dev.herald.server.Position;
+import dev.herald.server.Subscription;
+import dev.herald.server.Topics;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.ServletOutputStream;
 import jakarta.servlet.http.HttpServletRequest;
@@ -16,7 +23,7 @@ import java.util.Set;
  * The Servlet adapter: streams a {@link Broker}'s events over any Servlet 6 container (Tomcat,
  * Jetty, Undertow, Spring MVC), asynchronous, with non-blocking writes and a bounded byte queue per
  * stream. Call it from your own servlet or controller; to serve {@code ?topic=} requests with no
- * code, register the ready-made {@link SseServlet} instead (it calls {@link #handle}).
+ * code, register the ready-made {@link EventStreamServlet} instead (it calls {@link #handle}).
  *
  * <p>Use {@link #handle} to serve {@code GET /events?topic=...}, or {@link #stream} from a
  * controller that picks the topics itself (after its own authorisation, say). The stream resumes
@@ -40,9 +47,9 @@ import java.util.Set;
  * }
  * }</pre>
  *
- * @see SseServlet
+ * @see EventStreamServlet
  */
-public final class ServletSse {
+public final class EventStreams {
   /** Default {@link Builder#maxBufferBytes}: 1 MiB. */
   public static final long DEFAULT_MAX_BUFFER_BYTES = 1L << 20;
 
@@ -55,13 +62,13 @@ public final class ServletSse {
   private final Broker broker;
   private final long maxBufferBytes;
 
-  private ServletSse(Builder builder) {
+  private EventStreams(Builder builder) {
     this.broker = builder.broker;
     this.maxBufferBytes = builder.maxBufferBytes;
   }
 
   /** Returns an adapter for {@code broker} with the default 1 MiB per-stream buffer. */
-  public static ServletSse create(Broker broker) {
+  public static EventStreams create(Broker broker) {
     return builder(broker).build();
   }
 
@@ -126,7 +133,7 @@ public final class ServletSse {
     AsyncContext context = request.startAsync();
     // No async timeout: streams live until the client, the broker or a write ends them.
     context.setTimeout(0);
-    ServletStream stream = new ServletStream(maxBufferBytes, OPENING);
+    AsyncResponseSink stream = new AsyncResponseSink(maxBufferBytes, OPENING);
     Subscription subscription;
     try {
       // Live before the head is sent: an event published after the client sees the stream open
@@ -153,9 +160,9 @@ public final class ServletSse {
       throws IOException {
     byte[] body =
         ("{\"error\":"
-                + BrokerSubscription.json(code)
+                + JsonStrings.quote(code)
                 + ",\"message\":"
-                + BrokerSubscription.json(message)
+                + JsonStrings.quote(message)
                 + "}")
             .getBytes(StandardCharsets.UTF_8);
     response.setStatus(status);
@@ -165,7 +172,7 @@ public final class ServletSse {
     response.getOutputStream().write(body);
   }
 
-  /** Builds a {@link ServletSse}. */
+  /** Builds a {@link EventStreams}. */
   public static final class Builder {
     private final Broker broker;
     private long maxBufferBytes = DEFAULT_MAX_BUFFER_BYTES;
@@ -187,8 +194,8 @@ public final class ServletSse {
     }
 
     /** Returns the adapter. */
-    public ServletSse build() {
-      return new ServletSse(this);
+    public EventStreams build() {
+      return new EventStreams(this);
     }
   }
 }
