@@ -3,8 +3,10 @@ package dev.herald.cli;
 import dev.herald.hub.Hub;
 import dev.herald.hub.HubStartException;
 import dev.herald.hub.internal.auth.TokenVerifier;
-import dev.herald.hub.internal.config.StoreSpec;
 import dev.herald.server.Retention;
+import dev.herald.server.StoreUnavailableException;
+import dev.herald.server.spi.EventLog;
+import dev.herald.stores.StoreSpec;
 import java.io.PrintWriter;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -215,8 +217,22 @@ final class ServeCommand implements Callable<Integer> {
 
   private final CountDownLatch stop = new CountDownLatch(1);
 
-  /** Builds the hub these flags describe, not started. */
+  /** The {@code --store} flag, parsed: a usage error names the accepted forms. */
+  StoreSpec storeSpec() {
+    try {
+      return StoreSpec.parse(store);
+    } catch (IllegalArgumentException e) {
+      throw invalid(e.getMessage());
+    }
+  }
+
+  /**
+   * Builds the hub these flags describe, not started; opens its store.
+   *
+   * @throws StoreUnavailableException if the store cannot be opened or reached
+   */
   Hub hub() {
+    StoreSpec storeSpec = storeSpec();
     if (maxEventBytes < 1 || maxEventBytes > Integer.MAX_VALUE) {
       throw invalid("--max-event-bytes must be between 1 byte and 2GiB");
     }
@@ -227,6 +243,7 @@ final class ServeCommand implements Callable<Integer> {
     }
     try {
       Hub.Builder builder = Hub.builder();
+      Retention retention = new Retention(retentionCount, retentionAge);
       if (jwtSecret != null) {
         builder.jwtSecret(jwtSecret);
       } else if (jwtPublicKey != null) {
@@ -237,7 +254,7 @@ final class ServeCommand implements Callable<Integer> {
       if (ioThreads != 0) { // 0: the hub's default, one per core
         builder.ioThreads(ioThreads);
       }
-      return builder
+      builder
           .jwtClockSkew(jwtClockSkew)
           .queryTokens(!noQueryToken)
           .allowAnonymous(allowAnonymous)
@@ -246,21 +263,26 @@ final class ServeCommand implements Callable<Integer> {
           .publishRate(publishRate)
           .port(port)
           .bind(bind)
-          .store(store)
-          .redisKeyPrefix(redisKeyPrefix)
           .maxBatchEvents(maxBatchEvents)
           .idempotencyWindow(idempotencyWindow)
           .heartbeat(heartbeat)
-          .retention(new Retention(retentionCount, retentionAge))
           .maxEventBytes((int) maxEventBytes)
           .maxBufferBytes(maxBufferBytes)
           .maxConnections(maxConnections)
           .maxConnectionsPerIp(maxConnectionsPerIp)
           .requestHeadTimeout(requestHeadTimeout)
           .requestBodyTimeout(requestBodyTimeout)
-          .idleTimeout(idleTimeout)
-          .fsync(fsync)
-          .build();
+          .idleTimeout(idleTimeout);
+      // Last, once every other flag is known good: the store is opened (and, for Redis, reached).
+      EventLog log = storeSpec.open(retention, fsync, redisKeyPrefix);
+      try {
+        builder.log(log);
+        storeSpec.presence(redisKeyPrefix).ifPresent(builder::presence);
+        return builder.build();
+      } catch (RuntimeException e) {
+        log.close();
+        throw e;
+      }
     } catch (IllegalArgumentException e) {
       throw invalid(e.getMessage());
     }
@@ -272,7 +294,15 @@ final class ServeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    Hub hub = hub();
+    Hub hub;
+    try {
+      hub = hub();
+    } catch (StoreUnavailableException e) {
+      spec.commandLine()
+          .getErr()
+          .println("herald serve: cannot open the store " + storeSpec() + ": " + e.getMessage());
+      return 1;
+    }
     PrintWriter out = spec.commandLine().getOut();
     try {
       hub.start();

@@ -33,7 +33,7 @@ class PublishCommandTest {
 
   @BeforeAll
   static void start() {
-    hub = Hub.builder().port(0).store("memory").build().start();
+    hub = Hub.builder().port(0).build().start();
     base = "http://127.0.0.1:" + hub.address().getPort();
   }
 

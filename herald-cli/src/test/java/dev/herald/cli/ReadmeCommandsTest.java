@@ -93,7 +93,7 @@ class ReadmeCommandsTest {
     String script =
         block.lines().filter(l -> !skipped.contains(l)).collect(Collectors.joining("\n"));
 
-    try (Hub hub = Hub.builder().port(0).store("memory").build().start()) {
+    try (Hub hub = Hub.builder().port(0).build().start()) {
       String url = "http://127.0.0.1:" + hub.address().getPort();
       Run run = bash(script, Map.of("HERALD_URL", url));
 
@@ -113,7 +113,7 @@ class ReadmeCommandsTest {
     String block = bashBlock("./herald token");
     String secret = "readme-test-secret-" + "x".repeat(32);
 
-    try (Hub hub = Hub.builder().port(0).store("memory").jwtSecret(secret).build().start()) {
+    try (Hub hub = Hub.builder().port(0).jwtSecret(secret).build().start()) {
       String url = "http://127.0.0.1:" + hub.address().getPort();
       Run run = bash(block, Map.of("HERALD_URL", url, "HERALD_JWT_SECRET", secret));
 

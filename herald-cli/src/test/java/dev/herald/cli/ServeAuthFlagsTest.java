@@ -52,7 +52,8 @@ class ServeAuthFlagsTest {
                 Map.entry("HERALD_ALLOW_ANONYMOUS", "true"),
                 Map.entry("HERALD_CORS_ORIGIN", "https://a.example,https://b.example"),
                 Map.entry("HERALD_MAX_NEW_CONNECTIONS_PER_SECOND", "20"),
-                Map.entry("HERALD_PUBLISH_RATE", "2.5")));
+                Map.entry("HERALD_PUBLISH_RATE", "2.5"),
+                Map.entry("HERALD_STORE", "memory")));
     assertThat(serve.jwtSecret).isEqualTo(SECRET);
     assertThat(serve.jwtClockSkew).isEqualTo(Duration.ofSeconds(5));
     assertThat(serve.noQueryToken).isTrue();
@@ -99,15 +100,23 @@ class ServeAuthFlagsTest {
 
   @Test
   void shortSecretWildcardOriginAndTwoKeysAreParameterErrors() {
-    assertThatThrownBy(() -> serve(Map.of(), "--jwt-secret", "short").hub())
+    assertThatThrownBy(() -> serve(Map.of(), "--jwt-secret", "short", "--store", "memory").hub())
         .isInstanceOf(CommandLine.ParameterException.class)
         .hasMessageContaining("at least 32");
-    assertThatThrownBy(() -> serve(Map.of(), "--cors-origin", "*").hub())
+    assertThatThrownBy(() -> serve(Map.of(), "--cors-origin", "*", "--store", "memory").hub())
         .isInstanceOf(CommandLine.ParameterException.class)
         .hasMessageContaining("wildcard");
     assertThatThrownBy(
             () ->
-                serve(Map.of(), "--jwt-secret", SECRET, "--jwks-url", "https://x.example/j").hub())
+                serve(
+                        Map.of(),
+                        "--jwt-secret",
+                        SECRET,
+                        "--jwks-url",
+                        "https://x.example/j",
+                        "--store",
+                        "memory")
+                    .hub())
         .isInstanceOf(CommandLine.ParameterException.class)
         .hasMessageContaining("only one of");
   }
@@ -124,7 +133,7 @@ class ServeAuthFlagsTest {
 
   @Test
   void bannerIsLoudInDevModeAndNamesCors() {
-    ServeCommand serve = serve(Map.of(), "--cors-origin", "https://a.example");
+    ServeCommand serve = serve(Map.of(), "--cors-origin", "https://a.example", "--store", "memory");
     String banner = serve.banner(new java.net.InetSocketAddress("127.0.0.1", 8080));
     assertThat(banner).contains("NO AUTHENTICATION").contains("cors:      https://a.example");
     Hub hub = serve.hub();

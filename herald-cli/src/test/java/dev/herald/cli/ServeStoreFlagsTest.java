@@ -75,7 +75,7 @@ class ServeStoreFlagsTest {
     String uri = "redis-cluster://:s3cret-pass@127.0.0.1:7000,127.0.0.1:7001";
     ServeCommand serve = serve(Map.of(), "--store", uri);
     assertThat(serve.store).isEqualTo(uri);
-    assertThat(serve.hub()).isNotNull(); // built, not started: no cluster needed
+    assertThat(serve.storeSpec()).isNotNull(); // parsed, not opened: no cluster needed
     assertThat(serve.banner(new InetSocketAddress("127.0.0.1", 8080)))
         .doesNotContain("s3cret-pass")
         .contains("store:     redis-cluster://:***@127.0.0.1:7000,127.0.0.1:7001");
@@ -94,7 +94,7 @@ class ServeStoreFlagsTest {
   void aRedisSentinelStorePassesThroughToTheHubWithItsPasswordMasked() {
     String uri = "redis-sentinel://:s3cret-pass@127.0.0.1:26379,127.0.0.1:26380/0#herald";
     ServeCommand serve = serve(Map.of(), "--store", uri);
-    assertThat(serve.hub()).isNotNull(); // built, not started: no Sentinel needed
+    assertThat(serve.storeSpec()).isNotNull(); // parsed, not opened: no Sentinel needed
     assertThat(serve.banner(new InetSocketAddress("127.0.0.1", 8080)))
         .doesNotContain("s3cret-pass")
         .contains("store:     redis-sentinel://:***@127.0.0.1:26379,127.0.0.1:26380/0#herald");
@@ -108,5 +108,24 @@ class ServeStoreFlagsTest {
         .hasMessageContaining("store \"redis-sentinel://127.0.0.1:26379\" is not a Redis URL")
         .hasMessageContaining(
             "redis-sentinel://[:password@]host:port[,host:port...][/db]#<master>");
+  }
+
+  @Test
+  void unreachableRedisIsRefusedAtStartWithAClearMessageWithoutItsPassword() throws Exception {
+    int closedPort;
+    try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
+      closedPort = socket.getLocalPort();
+    }
+    CommandLine line = Herald.commandLine(Map.of());
+    java.io.StringWriter err = new java.io.StringWriter();
+    line.setErr(new java.io.PrintWriter(err));
+    int exit =
+        line.execute(
+            "serve", "--port", "0", "--store", "redis://:s3cret@127.0.0.1:" + closedPort + "/0");
+
+    assertThat(exit).isEqualTo(1);
+    assertThat(err.toString())
+        .contains("cannot open the store redis://:***@127.0.0.1:" + closedPort)
+        .doesNotContain("s3cret");
   }
 }

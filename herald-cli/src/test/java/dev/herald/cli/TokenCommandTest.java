@@ -73,7 +73,7 @@ class TokenCommandTest {
     Run run = token("--secret", SECRET, "--sub", "bob", "--publish", "news");
     assertThat(run.status).isZero();
     try (dev.herald.hub.Hub hub =
-        dev.herald.hub.Hub.builder().store("memory").port(0).jwtSecret(SECRET).build().start()) {
+        dev.herald.hub.Hub.builder().port(0).jwtSecret(SECRET).build().start()) {
       java.net.http.HttpClient client = java.net.http.HttpClient.newHttpClient();
       java.net.http.HttpRequest.Builder post =
           java.net.http.HttpRequest.newBuilder(

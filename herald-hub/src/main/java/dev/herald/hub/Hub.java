@@ -3,7 +3,6 @@ package dev.herald.hub;
 import dev.herald.hub.internal.auth.AuthHandler;
 import dev.herald.hub.internal.auth.Authenticator;
 import dev.herald.hub.internal.auth.TokenVerifier;
-import dev.herald.hub.internal.config.StoreSpec;
 import dev.herald.hub.internal.health.HealthHandler;
 import dev.herald.hub.internal.http.ConnectionLimiter;
 import dev.herald.hub.internal.http.CorsHandler;
@@ -16,9 +15,10 @@ import dev.herald.hub.internal.presence.PresenceHandler;
 import dev.herald.hub.internal.publish.PublishHandler;
 import dev.herald.hub.internal.subscribe.SubscribeHandler;
 import dev.herald.server.Broker;
-import dev.herald.server.Retention;
+import dev.herald.server.MemoryEventLog;
 import dev.herald.server.StoreUnavailableException;
 import dev.herald.server.spi.EventLog;
+import dev.herald.server.spi.Presence;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.Channel;
@@ -63,7 +63,7 @@ import org.slf4j.LoggerFactory;
  * Broker} and its event log.
  *
  * <pre>{@code
- * Hub hub = Hub.builder().port(0).store("memory").build().start();
+ * Hub hub = Hub.builder().port(0).build().start(); // a memory log; .log(...) for another
  * URI events = URI.create("http://" + hub.address().getHostString() + ":"
  *     + hub.address().getPort() + "/events");
  * ...
@@ -105,12 +105,9 @@ public final class Hub implements AutoCloseable {
 
   private final int port;
   private final String bind;
-  private final StoreSpec store;
-  private final EventLog suppliedLog;
-  private final String redisKeyPrefix;
+  private final java.util.function.Supplier<EventLog> logs;
+  private final Optional<Presence> presence;
   private final Duration heartbeat;
-  private final Retention retention;
-  private final boolean fsync;
   private final int maxEventBytes;
   private final long maxBufferBytes;
   private final int maxConnections;
@@ -147,12 +144,9 @@ public final class Hub implements AutoCloseable {
   private Hub(Builder b) {
     this.port = b.port;
     this.bind = b.bind;
-    this.store = b.store;
-    this.suppliedLog = b.eventLog;
-    this.redisKeyPrefix = b.redisKeyPrefix;
+    this.logs = b.logs;
+    this.presence = b.presence;
     this.heartbeat = b.heartbeat;
-    this.retention = b.retention;
-    this.fsync = b.fsync;
     this.maxEventBytes = b.maxEventBytes;
     this.maxBufferBytes = b.maxBufferBytes;
     this.maxConnections = b.maxConnections;
@@ -281,10 +275,7 @@ public final class Hub implements AutoCloseable {
     }
     address = (InetSocketAddress) server.localAddress();
     LOG.info(
-        "listening on {} ({} transport), store {}",
-        address,
-        epoll ? "epoll" : "nio",
-        suppliedLog != null ? suppliedLog : store);
+        "listening on {} ({} transport), store {}", address, epoll ? "epoll" : "nio", broker.log());
     if (verifier.isPresent()) {
       LOG.info(
           "auth: JWT with {}, clock skew {}, query tokens {}",
@@ -320,28 +311,23 @@ public final class Hub implements AutoCloseable {
   }
 
   private EventLog openLog() {
-    if (suppliedLog != null) {
-      return suppliedLog;
-    }
     try {
-      return store.open(retention, fsync, redisKeyPrefix);
-    } catch (UnsupportedOperationException | StoreUnavailableException e) {
-      throw new HubStartException("cannot open the store " + store + ": " + e.getMessage(), e);
+      return logs.get();
+    } catch (StoreUnavailableException e) {
+      throw new HubStartException("cannot open the event log: " + e.getMessage(), e);
     }
   }
 
-  /** The broker on {@code log}, with the store's cluster-wide presence (Redis) if it has one. */
+  /** The broker on {@code log}, with the cluster-wide presence if one was given. */
   private Broker openBroker(EventLog log) {
     Broker.Builder builder = Broker.builder().log(log).heartbeat(heartbeat).listener(metrics);
+    presence.ifPresent(builder::presence);
     try {
-      if (suppliedLog == null) {
-        store.presence(redisKeyPrefix).ifPresent(builder::presence);
-      }
       return builder.build();
     } catch (StoreUnavailableException e) {
       log.close();
       metrics.close();
-      throw new HubStartException("cannot open the store " + store + ": " + e.getMessage(), e);
+      throw new HubStartException("cannot open the presence: " + e.getMessage(), e);
     }
   }
 
@@ -417,12 +403,10 @@ public final class Hub implements AutoCloseable {
   public static final class Builder {
     private int port = 8080;
     private String bind = "127.0.0.1";
-    private StoreSpec store = StoreSpec.parse(StoreSpec.DEFAULT);
-    private EventLog eventLog;
-    private String redisKeyPrefix = StoreSpec.DEFAULT_REDIS_KEY_PREFIX;
+    // A fresh memory log per build unless one is given: each hub closes its log.
+    private java.util.function.Supplier<EventLog> logs = () -> MemoryEventLog.builder().build();
+    private Optional<Presence> presence = Optional.empty();
     private Duration heartbeat = Broker.DEFAULT_HEARTBEAT;
-    private Retention retention = Retention.DEFAULT;
-    private boolean fsync;
     private int maxEventBytes = 1024 * 1024;
     private long maxBufferBytes = 1024 * 1024;
     private int maxConnections = 10_000;
@@ -671,45 +655,23 @@ public final class Hub implements AutoCloseable {
     }
 
     /**
-     * The store: {@code memory}, {@code sqlite:<path>} (default {@code
-     * sqlite:./herald-data/events.db}) or {@code redis://[:password@]host[:port][/db]} ({@code
-     * rediss://} for TLS; {@code redis-cluster://host:port[,host:port...]} for a Redis Cluster,
-     * {@code redis-sentinel://host:port[,host:port...][/db]#<master>} for a master Sentinel
-     * watches), which many hub nodes can share: a client resumes exactly on any of them. {@link
-     * #start} fails if Redis cannot be reached then; later outages answer publishes 503 {@code
-     * store_unavailable} and {@code /readyz} 503 until Redis is back.
-     *
-     * @throws IllegalArgumentException if the spec names no store this hub knows
+     * The event log: {@link MemoryEventLog} by default, or a durable one ({@code SqliteEventLog},
+     * {@code RedisEventLog}; the CLI's {@code --store} builds them with {@code herald-stores}). The
+     * hub owns it: it closes it on {@link Hub#close()}. Retention is the log's own setting.
      */
-    public Builder store(String spec) {
-      this.store = StoreSpec.parse(Objects.requireNonNull(spec, "spec"));
-      this.eventLog = null;
+    public Builder log(EventLog log) {
+      Objects.requireNonNull(log, "log");
+      this.logs = () -> log;
       return this;
     }
 
     /**
-     * The prefix of every Redis key and channel of this deployment; default {@code herald:}. Every
-     * node of one deployment uses the same; deployments sharing one Redis use different ones.
-     * Applies to the Redis stores only ({@code redis://}, {@code redis-cluster://}, {@code
-     * redis-sentinel://}).
-     *
-     * @throws IllegalArgumentException if it is empty
+     * The directory of device streams shared by the nodes of one deployment ({@code RedisPresence}
+     * on the same Redis as the log); default none: this node knows its own streams only. The hub
+     * closes it on {@link Hub#close()}.
      */
-    public Builder redisKeyPrefix(String prefix) {
-      Objects.requireNonNull(prefix, "prefix");
-      if (prefix.isEmpty()) {
-        throw new IllegalArgumentException("redisKeyPrefix must not be empty");
-      }
-      this.redisKeyPrefix = prefix;
-      return this;
-    }
-
-    /**
-     * An event log of the embedder's own instead of a store spec; the hub closes it on {@link
-     * Hub#close()}. Retention and fsync are then the log's own business.
-     */
-    public Builder eventLog(EventLog log) {
-      this.eventLog = Objects.requireNonNull(log, "log");
+    public Builder presence(Presence presence) {
+      this.presence = Optional.of(presence);
       return this;
     }
 
@@ -720,18 +682,6 @@ public final class Hub implements AutoCloseable {
         throw new IllegalArgumentException("heartbeat must not be negative: " + heartbeat);
       }
       this.heartbeat = heartbeat;
-      return this;
-    }
-
-    /** History kept per topic; default 1000 events and 24 h. */
-    public Builder retention(Retention retention) {
-      this.retention = Objects.requireNonNull(retention, "retention");
-      return this;
-    }
-
-    /** Whether the SQLite store syncs each commit to disk (power-loss safety); default false. */
-    public Builder fsync(boolean fsync) {
-      this.fsync = fsync;
       return this;
     }
 

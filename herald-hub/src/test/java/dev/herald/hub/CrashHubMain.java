@@ -8,7 +8,7 @@ public final class CrashHubMain {
 
   /** {@code args[0]}: the SQLite file. */
   public static void main(String[] args) throws InterruptedException {
-    Hub hub = Hub.builder().port(0).store("sqlite:" + args[0]).build().start();
+    Hub hub = TestStores.on(Hub.builder().port(0), "sqlite:" + args[0]).build().start();
     System.out.println("port " + hub.address().getPort());
     System.out.flush();
     new CountDownLatch(1).await();

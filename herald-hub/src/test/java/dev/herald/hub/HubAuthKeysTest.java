@@ -50,7 +50,7 @@ class HubAuthKeysTest {
 
   @Test
   void hs256SecretAcceptsItsTokens() throws Exception {
-    try (HubFixture f = new HubFixture(Hub.builder().store("memory").jwtSecret(Tokens.SECRET))) {
+    try (HubFixture f = new HubFixture(Hub.builder().jwtSecret(Tokens.SECRET))) {
       roundTrip(f, Tokens.hs256(rights()));
     }
   }
@@ -65,7 +65,7 @@ class HubAuthKeysTest {
   @Test
   void secretOf64BytesAcceptsHs256Hs384AndHs512() throws Exception {
     String secret = "s".repeat(64);
-    try (HubFixture f = new HubFixture(Hub.builder().store("memory").jwtSecret(secret))) {
+    try (HubFixture f = new HubFixture(Hub.builder().jwtSecret(secret))) {
       for (JWSAlgorithm alg : List.of(JWSAlgorithm.HS256, JWSAlgorithm.HS384, JWSAlgorithm.HS512)) {
         roundTrip(f, Tokens.hmac(alg, secret, rights()));
       }
@@ -75,10 +75,8 @@ class HubAuthKeysTest {
   @Test
   void startLogSaysWhichHsAlgorithmsTheSecretAllows() {
     try (LogCapture logs = new LogCapture(List.of("dev.herald.hub.Hub"));
-        HubFixture short40 =
-            new HubFixture(Hub.builder().store("memory").jwtSecret("s".repeat(40)));
-        HubFixture long64 =
-            new HubFixture(Hub.builder().store("memory").jwtSecret("s".repeat(64)))) {
+        HubFixture short40 = new HubFixture(Hub.builder().jwtSecret("s".repeat(40)));
+        HubFixture long64 = new HubFixture(Hub.builder().jwtSecret("s".repeat(64)))) {
       assertThat(logs.lines())
           .contains(
               "auth: JWT with an HMAC secret, HS256 only: the secret is 40 bytes; HS384 needs at"
@@ -92,7 +90,7 @@ class HubAuthKeysTest {
   void rs256PemKeyAcceptsItsTokensAndRefusesHs256SignedWithThePublicKey() throws Exception {
     RSAKey key = Tokens.rsa("r1");
     Path pem = Tokens.pem(dir, "rsa.pem", key.toPublicKey());
-    try (HubFixture f = new HubFixture(Hub.builder().store("memory").jwtPublicKey(pem))) {
+    try (HubFixture f = new HubFixture(Hub.builder().jwtPublicKey(pem))) {
       roundTrip(f, Tokens.rs256(key, rights()));
       // Algorithm confusion: HS256 with the public key's PEM text as the HMAC secret.
       String confused =
@@ -114,7 +112,7 @@ class HubAuthKeysTest {
   void es256PemKeyAcceptsItsTokensAndRefusesRs256() throws Exception {
     ECKey key = Tokens.ec("e1");
     Path pem = Tokens.pem(dir, "ec.pem", key.toPublicKey());
-    try (HubFixture f = new HubFixture(Hub.builder().store("memory").jwtPublicKey(pem))) {
+    try (HubFixture f = new HubFixture(Hub.builder().jwtPublicKey(pem))) {
       roundTrip(f, Tokens.es256(key, rights()));
       HttpResponse<String> rsa =
           f.post(EVENT, "Authorization", "Bearer " + Tokens.rs256(Tokens.rsa("r"), rights()));
@@ -154,7 +152,6 @@ class HubAuthKeysTest {
     try (HubFixture f =
         new HubFixture(
             Hub.builder()
-                .store("memory")
                 .jwksUrl(
                     URI.create(
                         "http://127.0.0.1:" + jwks.getAddress().getPort() + "/jwks.json")))) {
@@ -185,7 +182,7 @@ class HubAuthKeysTest {
         });
     jwks.start();
     URI url = URI.create("http://127.0.0.1:" + jwks.getAddress().getPort() + "/jwks.json");
-    try (HubFixture f = new HubFixture(Hub.builder().store("memory").jwksUrl(url));
+    try (HubFixture f = new HubFixture(Hub.builder().jwksUrl(url));
         java.net.Socket socket = new java.net.Socket("127.0.0.1", f.hub.address().getPort())) {
       String token = Tokens.rs256(rsa, rights());
       StringBuilder requests = new StringBuilder();
@@ -226,9 +223,8 @@ class HubAuthKeysTest {
     }
     try (HubFixture f =
         new HubFixture(
-            Hub.builder()
-                .store("memory")
-                .jwksUrl(URI.create("http://127.0.0.1:" + closedPort + "/jwks.json")))) {
+            Hub.builder().jwksUrl(URI.create("http://127.0.0.1:" + closedPort + "/jwks.json")))) {
+
       String token = Tokens.rs256(Tokens.rsa("k"), rights());
       HttpResponse<String> refused = f.post(EVENT, "Authorization", "Bearer " + token);
       assertThat(refused.statusCode()).isEqualTo(503);
@@ -244,7 +240,7 @@ class HubAuthKeysTest {
   @Test
   void tokenIsAcceptedFromHeaderCookieAndQuery() throws Exception {
     String token = Tokens.hs256(rights());
-    try (HubFixture f = new HubFixture(Hub.builder().store("memory").jwtSecret(Tokens.SECRET));
+    try (HubFixture f = new HubFixture(Hub.builder().jwtSecret(Tokens.SECRET));
         SseStream header = f.subscribe("?topic=t", "Authorization", "Bearer " + token);
         SseStream cookie = f.subscribe("?topic=t", "Cookie", "a=b; herald_token=" + token);
         SseStream query = f.subscribe("?topic=t&access_token=" + token)) {
@@ -260,7 +256,7 @@ class HubAuthKeysTest {
   @Test
   void headerTokenWinsOverAGarbageCookieAndQuery() throws Exception {
     String token = Tokens.hs256(rights());
-    try (HubFixture f = new HubFixture(Hub.builder().store("memory").jwtSecret(Tokens.SECRET))) {
+    try (HubFixture f = new HubFixture(Hub.builder().jwtSecret(Tokens.SECRET))) {
       HttpResponse<String> ok =
           f.client.send(
               java.net.http.HttpRequest.newBuilder(f.uri("/events?access_token=garbage"))
@@ -277,8 +273,7 @@ class HubAuthKeysTest {
   @Test
   void queryTokensCanBeTurnedOff() throws Exception {
     String token = Tokens.hs256(rights());
-    try (HubFixture f =
-        new HubFixture(Hub.builder().store("memory").jwtSecret(Tokens.SECRET).queryTokens(false))) {
+    try (HubFixture f = new HubFixture(Hub.builder().jwtSecret(Tokens.SECRET).queryTokens(false))) {
       HttpResponse<String> refused = f.get("/events?topic=t&access_token=" + token);
       assertThat(refused.statusCode()).isEqualTo(401);
       assertThat(HubFixture.json(refused.body()).get("error").asText()).isEqualTo("token_missing");

@@ -31,7 +31,7 @@ class HubAuthRefusalTest {
 
   @BeforeAll
   static void start() {
-    f = new HubFixture(Hub.builder().store("memory").jwtSecret(Tokens.SECRET));
+    f = new HubFixture(Hub.builder().jwtSecret(Tokens.SECRET));
   }
 
   @AfterAll
@@ -366,7 +366,7 @@ class HubAuthRefusalTest {
             "/x;access_token=" + ADMIN + "/y",
             "/events/ACCESS%5FTOKEN%3D" + ADMIN)) {
       // A hub of its own per path: the first refusal of a reason is the one logged in full.
-      try (HubFixture own = new HubFixture(Hub.builder().store("memory").jwtSecret(Tokens.SECRET));
+      try (HubFixture own = new HubFixture(Hub.builder().jwtSecret(Tokens.SECRET));
           LogCapture logs = new LogCapture()) {
         HttpResponse<String> answer = own.get(path + "?topic=t");
         assertThat(answer.statusCode()).as(path).isEqualTo(404);
@@ -403,8 +403,7 @@ class HubAuthRefusalTest {
   @Test
   void streamIsClosedWhenItsTokenExpires() throws Exception {
     try (HubFixture shortSkew =
-        new HubFixture(
-            Hub.builder().store("memory").jwtSecret(Tokens.SECRET).jwtClockSkew(Duration.ZERO))) {
+        new HubFixture(Hub.builder().jwtSecret(Tokens.SECRET).jwtClockSkew(Duration.ZERO))) {
       String token =
           Tokens.hs256(
               Tokens.claims("u", List.of(), List.of("t"))

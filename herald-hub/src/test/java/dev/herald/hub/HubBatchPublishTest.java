@@ -115,7 +115,7 @@ class HubBatchPublishTest {
 
   @Test
   void batchOverTheLimitIs413BatchTooLarge() throws Exception {
-    try (HubFixture f = new HubFixture(Hub.builder().store("memory").maxBatchEvents(3));
+    try (HubFixture f = new HubFixture(Hub.builder().maxBatchEvents(3));
         SseStream stream = f.subscribe("?topic=a")) {
       List<String> four = new ArrayList<>();
       for (int i = 0; i < 4; i++) {
@@ -133,7 +133,7 @@ class HubBatchPublishTest {
 
   @Test
   void batchWhoseElementTargetsAForbiddenTopicIs403WithItsIndex() throws Exception {
-    try (HubFixture f = new HubFixture(Hub.builder().store("memory").jwtSecret(Tokens.SECRET))) {
+    try (HubFixture f = new HubFixture(Hub.builder().jwtSecret(Tokens.SECRET))) {
       String token = Tokens.hs256(Tokens.claims("p", List.of("ok/*"), List.of("*")).build());
       HttpResponse<String> answer =
           f.post(

@@ -48,8 +48,7 @@ class HubClusterDeviceTest {
   }
 
   private HubFixture node(String redisUri) {
-    HubFixture node =
-        new HubFixture(Hub.builder().store(redisUri).redisKeyPrefix(prefix).publishRate(0));
+    HubFixture node = new HubFixture(TestStores.on(Hub.builder(), redisUri, prefix).publishRate(0));
     resources.add(node);
     return node;
   }

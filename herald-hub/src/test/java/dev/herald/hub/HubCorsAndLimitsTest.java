@@ -28,8 +28,7 @@ class HubCorsAndLimitsTest {
   private static final String EVIL = "https://evil.example";
 
   private static HubFixture corsHub() {
-    return new HubFixture(
-        Hub.builder().store("memory").jwtSecret(Tokens.SECRET).corsOrigins(List.of(APP)));
+    return new HubFixture(Hub.builder().jwtSecret(Tokens.SECRET).corsOrigins(List.of(APP)));
   }
 
   @Test
@@ -141,8 +140,7 @@ class HubCorsAndLimitsTest {
 
   @Test
   void newConnectionsOverTheRateAre503TooManyConnectionsWithRetryAfter() throws Exception {
-    try (HubFixture f =
-        new HubFixture(Hub.builder().store("memory").maxNewConnectionsPerSecond(1))) {
+    try (HubFixture f = new HubFixture(Hub.builder().maxNewConnectionsPerSecond(1))) {
       // Raw sockets make each request a new connection. The bucket holds one token and refills
       // one a second: the first connection takes it, the second, made at once, finds it empty.
       // Not a probe: probes are answered even over the rate (HubSlowClientTest).
@@ -158,8 +156,7 @@ class HubCorsAndLimitsTest {
   void publishesOverTheRateOfOneSubjectAre429RateLimitedAndOthersGoOn() throws Exception {
     String alice = Tokens.hs256(Tokens.claims("alice", List.of("*"), List.of("*")).build());
     String bob = Tokens.hs256(Tokens.claims("bob", List.of("*"), List.of("*")).build());
-    try (HubFixture f =
-            new HubFixture(Hub.builder().store("memory").jwtSecret(Tokens.SECRET).publishRate(2));
+    try (HubFixture f = new HubFixture(Hub.builder().jwtSecret(Tokens.SECRET).publishRate(2));
         SseStream witness = f.subscribe("?topic=t", "Authorization", "Bearer " + alice)) {
       String event = "{\"topic\": \"t\", \"data\": 1}";
       f.publish(event, "Authorization", "Bearer " + alice);
@@ -176,7 +173,7 @@ class HubCorsAndLimitsTest {
 
   @Test
   void anonymousPublishesAreLimitedPerAddress() throws Exception {
-    try (HubFixture f = new HubFixture(Hub.builder().store("memory").publishRate(1))) {
+    try (HubFixture f = new HubFixture(Hub.builder().publishRate(1))) {
       f.publish("{\"topic\": \"t\", \"data\": 1}");
       HttpResponse<String> limited = f.post("{\"topic\": \"t\", \"data\": 1}");
       assertThat(limited.statusCode()).isEqualTo(429);
@@ -185,7 +182,7 @@ class HubCorsAndLimitsTest {
 
   @Test
   void devModeRefusesToBindAWildcardAddressAndNamesAllowAnonymous() {
-    Hub hub = Hub.builder().store("memory").port(0).bind("0.0.0.0").build();
+    Hub hub = Hub.builder().port(0).bind("0.0.0.0").build();
     assertThatThrownBy(hub::start)
         .isInstanceOf(HubStartException.class)
         .hasMessageContaining("--allow-anonymous");
@@ -205,12 +202,11 @@ class HubCorsAndLimitsTest {
     }
     // Binding sends no traffic; nothing connects to it.
     String bind = local.get().getHostAddress();
-    try (Hub hub =
-        Hub.builder().store("memory").port(0).bind(bind).allowAnonymous(true).build().start()) {
+    try (Hub hub = Hub.builder().port(0).bind(bind).allowAnonymous(true).build().start()) {
       assertThat(hub.authenticates()).isFalse();
       assertThat(hub.address().getPort()).isPositive();
     }
-    Hub.Builder keyed = Hub.builder().store("memory").port(0).bind(bind).jwtSecret(Tokens.SECRET);
+    Hub.Builder keyed = Hub.builder().port(0).bind(bind).jwtSecret(Tokens.SECRET);
     try (Hub started = keyed.build().start()) {
       assertThat(started.authenticates()).isTrue();
     }

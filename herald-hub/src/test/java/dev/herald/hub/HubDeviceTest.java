@@ -21,8 +21,8 @@ class HubDeviceTest {
   @TempDir Path dir;
 
   private Hub.Builder builder(String store) {
-    return Hub.builder()
-        .store(store.equals("sqlite") ? "sqlite:" + dir.resolve("events.db") : "memory");
+    return TestStores.on(
+        Hub.builder(), store.equals("sqlite") ? "sqlite:" + dir.resolve("events.db") : "memory");
   }
 
   private static String publish(HubFixture f, String member, String type) throws Exception {
@@ -181,7 +181,7 @@ class HubDeviceTest {
 
   @Test
   void presenceIsAuthorisedLikeSubscribe() throws Exception {
-    try (HubFixture f = new HubFixture(Hub.builder().store("memory").jwtSecret(Tokens.SECRET))) {
+    try (HubFixture f = new HubFixture(Hub.builder().jwtSecret(Tokens.SECRET))) {
       String alice = Tokens.hs256(Tokens.claims("alice", List.of(), List.of()).build());
       assertThat(f.get("/presence?member=alice").statusCode()).isEqualTo(401);
       assertThat(f.get("/presence?member=alice", "Authorization", "Bearer " + alice).statusCode())

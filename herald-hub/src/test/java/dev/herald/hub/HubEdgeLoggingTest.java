@@ -25,7 +25,7 @@ class HubEdgeLoggingTest {
     int storm = 200;
     List<String> lines;
     try (LogCapture logs = new LogCapture()) {
-      try (HubFixture f = new HubFixture(Hub.builder().store("memory").maxConnections(1));
+      try (HubFixture f = new HubFixture(Hub.builder().maxConnections(1));
           SseStream full = f.subscribe("?topic=full")) {
         for (int i = 0; i < storm; i++) {
           try (RawConnection connection = RawConnection.open(f.hub)) {

@@ -171,7 +171,11 @@ class HubEndToEndTest {
   void expiredLastEventIdStartsWithResetThenRetainedHistory() throws Exception {
     try (HubFixture f =
         new HubFixture(
-            Hub.builder().store("memory").retention(new Retention(2, Duration.ofHours(1))))) {
+            Hub.builder()
+                .log(
+                    dev.herald.server.MemoryEventLog.builder()
+                        .retention(new Retention(2, Duration.ofHours(1)))
+                        .build()))) {
       String first = f.publish("{\"topic\": \"x\", \"data\": \"1\"}");
       for (int i = 2; i <= 4; i++) {
         f.publish("{\"topic\": \"x\", \"data\": \"" + i + "\"}");
@@ -189,8 +193,7 @@ class HubEndToEndTest {
 
   @Test
   void idleStreamGetsHeartbeatComments() throws Exception {
-    try (HubFixture f =
-            new HubFixture(Hub.builder().store("memory").heartbeat(Duration.ofMillis(100)));
+    try (HubFixture f = new HubFixture(Hub.builder().heartbeat(Duration.ofMillis(100)));
         SseStream stream = f.subscribe("?topic=quiet")) {
       assertThat(stream.comment(Duration.ofSeconds(5))).isEqualTo("ok");
       assertThat(stream.comment(Duration.ofSeconds(5))).as("a heartbeat").isEqualTo("");
@@ -203,7 +206,7 @@ class HubEndToEndTest {
     int events = 400;
     String payload = "x".repeat(32 * 1024);
     // Room for a few frames: the fast reader's last write may not be counted as done yet.
-    try (HubFixture f = new HubFixture(Hub.builder().store("memory").maxBufferBytes(256 * 1024));
+    try (HubFixture f = new HubFixture(Hub.builder().maxBufferBytes(256 * 1024));
         SseStream fast = f.subscribe("?topic=firehose");
         Socket slow = new Socket()) {
       slow.setReceiveBufferSize(4096);

@@ -26,7 +26,7 @@ final class HubFixture implements AutoCloseable {
 
   /** A hub on the memory store with the defaults. */
   static HubFixture memory() {
-    return new HubFixture(Hub.builder().store("memory"));
+    return new HubFixture(Hub.builder());
   }
 
   URI uri(String pathAndQuery) {

@@ -45,13 +45,12 @@ class HubIdempotencyTest {
   private HubFixture hub(String store) {
     Hub.Builder builder = Hub.builder().idempotencyWindow(Duration.ofMinutes(10));
     if (store.equals("redis")) {
-      builder.eventLog(
+      builder.log(
           RedisEventLog.builder().uri(TestRedis.URI).keyPrefix(redisPrefix).clock(clock).build());
     } else if (store.equals("sqlite")) {
-      builder.eventLog(
-          SqliteEventLog.builder().path(dir.resolve("events.db")).clock(clock).build());
+      builder.log(SqliteEventLog.builder().path(dir.resolve("events.db")).clock(clock).build());
     } else {
-      builder.eventLog(MemoryEventLog.builder().clock(clock).build());
+      builder.log(MemoryEventLog.builder().clock(clock).build());
     }
     return new HubFixture(builder);
   }
@@ -222,7 +221,7 @@ class HubIdempotencyTest {
 
   @Test
   void keysAreScopedPerTokenSubject() throws Exception {
-    try (HubFixture f = new HubFixture(Hub.builder().store("memory").jwtSecret(Tokens.SECRET))) {
+    try (HubFixture f = new HubFixture(Hub.builder().jwtSecret(Tokens.SECRET))) {
       String alice = Tokens.hs256(Tokens.claims("alice", List.of("*"), List.of("*")).build());
       String bob = Tokens.hs256(Tokens.claims("bob", List.of("*"), List.of("*")).build());
       String a1 = f.publish(EVENT, "Idempotency-Key", "k", "Authorization", "Bearer " + alice);

@@ -25,7 +25,7 @@ class HubIoThreadsTest {
   void oneIoThreadServesEveryStreamAndPublishOnItsOwn() throws Exception {
     Set<String> before = ioThreadNames();
     List<SseStream> streams = new ArrayList<>();
-    try (HubFixture f = new HubFixture(Hub.builder().store("memory").ioThreads(1))) {
+    try (HubFixture f = new HubFixture(Hub.builder().ioThreads(1))) {
       for (int i = 0; i < 12; i++) {
         streams.add(f.subscribe("?topic=t" + i));
       }

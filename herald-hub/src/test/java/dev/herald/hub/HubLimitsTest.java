@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Timeout;
 class HubLimitsTest {
   @Test
   void connectionsOverTheLimitAre503WhileOpenStreamsKeepReceiving() throws Exception {
-    try (HubFixture f = new HubFixture(Hub.builder().store("memory").maxConnections(2));
+    try (HubFixture f = new HubFixture(Hub.builder().maxConnections(2));
         SseStream b = f.subscribe("?topic=c")) {
       SseStream a = f.subscribe("?topic=c");
       // Not a probe: probes are answered even when the hub is full (HubSlowClientTest).
@@ -50,7 +50,7 @@ class HubLimitsTest {
 
   @Test
   void connectionsPerAddressAreLimited() throws Exception {
-    try (HubFixture f = new HubFixture(Hub.builder().store("memory").maxConnectionsPerIp(1));
+    try (HubFixture f = new HubFixture(Hub.builder().maxConnectionsPerIp(1));
         SseStream a = f.subscribe("?topic=c")) {
       assertThat(a.response().statusCode()).isEqualTo(200);
       HttpResponse<String> second = f.get("/presence?topic=c");
@@ -85,7 +85,7 @@ class HubLimitsTest {
   @Test
   void storeFailureIs503StoreUnavailableAndNothingIsPublished() throws Exception {
     SwitchableLog log = new SwitchableLog();
-    try (HubFixture f = new HubFixture(Hub.builder().eventLog(log));
+    try (HubFixture f = new HubFixture(Hub.builder().log(log));
         SseStream stream = f.subscribe("?topic=s")) {
       log.down = true;
       HttpResponse<String> refused = f.post("{\"topic\": \"s\", \"data\": \"lost\"}");
@@ -104,36 +104,9 @@ class HubLimitsTest {
   }
 
   @Test
-  void unreachableRedisIsRefusedAtStartWithAClearMessageWithoutItsPassword() throws Exception {
-    int closedPort;
-    try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
-      closedPort = socket.getLocalPort();
-    }
-    Hub hub = Hub.builder().port(0).store("redis://:s3cret@127.0.0.1:" + closedPort + "/0").build();
-    org.assertj.core.api.Assertions.assertThatThrownBy(hub::start)
-        .isInstanceOf(HubStartException.class)
-        .hasMessageContaining("cannot open the store redis://:***@127.0.0.1:" + closedPort)
-        .hasMessageNotContaining("s3cret");
-  }
-
-  @Test
-  void malformedRedisUrlIsRefusedByTheBuilder() {
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> Hub.builder().store("redis://:x@"))
-        .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining("not a Redis URL");
-  }
-
-  @Test
-  void unknownStoreSpecIsRefusedByTheBuilder() {
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> Hub.builder().store("mongo://x"))
-        .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining("memory, sqlite:<path>");
-  }
-
-  @Test
   void portInUseIsAHubStartException() {
     try (HubFixture f = HubFixture.memory()) {
-      Hub second = Hub.builder().port(f.hub.address().getPort()).store("memory").build();
+      Hub second = Hub.builder().port(f.hub.address().getPort()).build();
       org.assertj.core.api.Assertions.assertThatThrownBy(second::start)
           .isInstanceOf(HubStartException.class)
           .hasMessageContaining("cannot listen on");

@@ -45,9 +45,7 @@ class HubOnRedisClusterTest {
   private HubFixture node(RedisProcess seed) {
     HubFixture node =
         new HubFixture(
-            Hub.builder()
-                .store("redis-cluster://127.0.0.1:" + seed.port())
-                .redisKeyPrefix(prefix)
+            TestStores.on(Hub.builder(), "redis-cluster://127.0.0.1:" + seed.port(), prefix)
                 .publishRate(0));
     resources.add(node);
     return node;

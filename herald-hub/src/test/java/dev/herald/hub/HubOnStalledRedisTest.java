@@ -250,7 +250,7 @@ class HubOnStalledRedisTest {
 
   private HubFixture hub(RedisProcess redis) {
     HubFixture hub =
-        new HubFixture(Hub.builder().store(redis.uri()).redisKeyPrefix(prefix).publishRate(0));
+        new HubFixture(TestStores.on(Hub.builder(), redis.uri(), prefix).publishRate(0));
     resources.add(hub);
     return hub;
   }

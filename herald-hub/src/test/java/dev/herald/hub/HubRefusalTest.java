@@ -36,7 +36,7 @@ class HubRefusalTest {
 
   @BeforeAll
   static void start() {
-    f = new HubFixture(Hub.builder().store("memory").maxEventBytes(MAX_EVENT_BYTES));
+    f = new HubFixture(Hub.builder().maxEventBytes(MAX_EVENT_BYTES));
   }
 
   @AfterAll

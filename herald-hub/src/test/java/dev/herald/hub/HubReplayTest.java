@@ -15,7 +15,7 @@ class HubReplayTest {
     int events = 300;
     String payload = "y".repeat(8 * 1024);
     // 2.4 MB of history against a 256 KiB bound: sent at once, it would close the stream as slow.
-    try (HubFixture f = new HubFixture(Hub.builder().store("memory").maxBufferBytes(256 * 1024))) {
+    try (HubFixture f = new HubFixture(Hub.builder().maxBufferBytes(256 * 1024))) {
       List<String> ids = new ArrayList<>();
       for (int i = 0; i < events; i++) {
         ids.add(f.publish("{\"topic\": \"history\", \"data\": \"" + i + payload + "\"}"));

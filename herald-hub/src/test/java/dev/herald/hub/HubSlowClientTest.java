@@ -27,11 +27,7 @@ class HubSlowClientTest {
   private static final String HEALTHZ = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
 
   private static Hub.Builder shortTimeouts() {
-    return Hub.builder()
-        .store("memory")
-        .requestHeadTimeout(SHORT)
-        .requestBodyTimeout(SHORT)
-        .idleTimeout(SHORT);
+    return Hub.builder().requestHeadTimeout(SHORT).requestBodyTimeout(SHORT).idleTimeout(SHORT);
   }
 
   @Test
@@ -85,10 +81,7 @@ class HubSlowClientTest {
   void closesAKeepAliveConnectionIdleLongerThanTheIdleTimeout() throws Exception {
     try (HubFixture f =
             new HubFixture(
-                Hub.builder()
-                    .store("memory")
-                    .requestHeadTimeout(Duration.ofSeconds(20))
-                    .idleTimeout(SHORT));
+                Hub.builder().requestHeadTimeout(Duration.ofSeconds(20)).idleTimeout(SHORT));
         RawConnection idle = RawConnection.open(f.hub)) {
       idle.send(HEALTHZ).await("{\"status\":\"up\"}", BOUND);
       List<Response> responses = idle.responsesUntilEnd();
@@ -116,11 +109,8 @@ class HubSlowClientTest {
   void letsARealClientInOnceTheSilentConnectionsFillingTheLimitTimeOut() throws Exception {
     // Long enough for the hub to be seen full before the silent connections time out.
     try (HubFixture f =
-        new HubFixture(
-            Hub.builder()
-                .store("memory")
-                .maxConnections(3)
-                .requestHeadTimeout(Duration.ofSeconds(2)))) {
+        new HubFixture(Hub.builder().maxConnections(3).requestHeadTimeout(Duration.ofSeconds(2)))) {
+
       List<RawConnection> silent = new ArrayList<>();
       try {
         for (int i = 0; i < 3; i++) {
@@ -155,10 +145,8 @@ class HubSlowClientTest {
     // A head timeout far longer than the test: only an answer at once ends a connection here.
     try (HubFixture f =
         new HubFixture(
-            Hub.builder()
-                .store("memory")
-                .maxConnections(1)
-                .requestHeadTimeout(Duration.ofSeconds(60)))) {
+            Hub.builder().maxConnections(1).requestHeadTimeout(Duration.ofSeconds(60)))) {
+
       List<RawConnection> connections = new ArrayList<>();
       try {
         for (int i = 0; i < 1 + ConnectionLimiter.PROBE_RESERVE + beyond; i++) {
@@ -194,7 +182,7 @@ class HubSlowClientTest {
 
   @Test
   void answersProbesButNothingElseWhenTheHubIsFull() throws Exception {
-    try (HubFixture f = new HubFixture(Hub.builder().store("memory").maxConnections(1));
+    try (HubFixture f = new HubFixture(Hub.builder().maxConnections(1));
         SseStream full = f.subscribe("?topic=full")) {
       answersProbesOnly(f);
       assertThat(full.awaitEnd(Duration.ZERO)).as("the stream holding the place stays").isFalse();
@@ -203,8 +191,7 @@ class HubSlowClientTest {
 
   @Test
   void answersProbesButNothingElseOverTheNewConnectionRate() throws Exception {
-    try (HubFixture f =
-            new HubFixture(Hub.builder().store("memory").maxNewConnectionsPerSecond(1));
+    try (HubFixture f = new HubFixture(Hub.builder().maxNewConnectionsPerSecond(1));
         RawConnection first = RawConnection.open(f.hub)) {
       // The first connection took the second's token: every one opened now is over the rate.
       first.send(HEALTHZ).await("{\"status\":\"up\"}", BOUND);

@@ -117,8 +117,7 @@ class HubStreamTest {
 
   @Test
   void aStreamIsChunkedByHandAndKeepsItsHeartbeats() throws Exception {
-    try (HubFixture f =
-            new HubFixture(Hub.builder().store("memory").heartbeat(Duration.ofMillis(100)));
+    try (HubFixture f = new HubFixture(Hub.builder().heartbeat(Duration.ofMillis(100)));
         RawStream stream = new RawStream(f, "quiet")) {
       String head = stream.await("\r\n\r\n");
       assertThat(head)
@@ -179,10 +178,8 @@ class HubStreamTest {
     try (LogCapture logs = new LogCapture();
         HubFixture f =
             new HubFixture(
-                Hub.builder()
-                    .store("memory")
-                    .heartbeat(Duration.ofMillis(50))
-                    .maxNewConnectionsPerSecond(0))) {
+                Hub.builder().heartbeat(Duration.ofMillis(50)).maxNewConnectionsPerSecond(0))) {
+
       f.publish("{\"topic\": \"t\", \"data\": \"history\"}");
       for (int i = 0; i < 2000; i++) {
         try (RawStream stream = new RawStream(f, "t")) {

@@ -48,8 +48,7 @@ class ManySubscribersTest {
     CountDownLatch opened = new CountDownLatch(SUBSCRIBERS);
     CountDownLatch done = new CountDownLatch(SUBSCRIBERS);
     // 2000 connections at once are this test's point, not a reconnect storm.
-    try (HubFixture f =
-        new HubFixture(Hub.builder().store("memory").maxNewConnectionsPerSecond(0))) {
+    try (HubFixture f = new HubFixture(Hub.builder().maxNewConnectionsPerSecond(0))) {
       int port = f.hub.address().getPort();
       Bootstrap bootstrap =
           new Bootstrap()

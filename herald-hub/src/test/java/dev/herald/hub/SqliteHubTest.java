@@ -25,14 +25,16 @@ class SqliteHubTest {
 
   @Test
   void resumesAfterDisconnectWithLastEventIdOnSqlite() throws Exception {
-    try (HubFixture f = new HubFixture(Hub.builder().store("sqlite:" + dir.resolve("events.db")))) {
+    try (HubFixture f =
+        new HubFixture(TestStores.on(Hub.builder(), "sqlite:" + dir.resolve("events.db")))) {
       HubEndToEndTest.resumes(f);
     }
   }
 
   @Test
   void pipelinedRequestsAreAnsweredInOrderWhileTheStoreWrites() throws Exception {
-    try (HubFixture f = new HubFixture(Hub.builder().store("sqlite:" + dir.resolve("events.db")))) {
+    try (HubFixture f =
+        new HubFixture(TestStores.on(Hub.builder(), "sqlite:" + dir.resolve("events.db")))) {
       for (int i = 0; i < 20; i++) {
         HubEndToEndTest.answersPipelinedRequestsInOrder(f);
       }
@@ -43,12 +45,12 @@ class SqliteHubTest {
   void historySurvivesAGracefulRestart() throws Exception {
     String spec = "sqlite:" + dir.resolve("nested/dir/events.db");
     List<String> ids = new ArrayList<>();
-    try (HubFixture f = new HubFixture(Hub.builder().store(spec))) {
+    try (HubFixture f = new HubFixture(TestStores.on(Hub.builder(), spec))) {
       for (int i = 0; i < 3; i++) {
         ids.add(f.publish("{\"topic\": \"keep\", \"data\": \"" + i + "\"}"));
       }
     }
-    try (HubFixture f = new HubFixture(Hub.builder().store(spec));
+    try (HubFixture f = new HubFixture(TestStores.on(Hub.builder(), spec));
         SseStream stream = f.subscribe("?topic=keep", "Last-Event-ID", "earliest")) {
       assertThat(stream.next(3)).extracting(e -> e.id().orElseThrow()).isEqualTo(ids);
     }

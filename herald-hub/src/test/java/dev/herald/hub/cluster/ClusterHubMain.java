@@ -1,6 +1,7 @@
 package dev.herald.hub.cluster;
 
 import dev.herald.hub.Hub;
+import dev.herald.hub.TestStores;
 import java.util.concurrent.CountDownLatch;
 
 /**
@@ -12,7 +13,7 @@ public final class ClusterHubMain {
 
   /** {@code args[0]}: the Redis URL; {@code args[1]}: the key prefix. */
   public static void main(String[] args) throws InterruptedException {
-    Hub hub = Hub.builder().port(0).store(args[0]).redisKeyPrefix(args[1]).build().start();
+    Hub hub = TestStores.on(Hub.builder().port(0), args[0], args[1]).build().start();
     System.out.println("port " + hub.address().getPort());
     System.out.flush();
     new CountDownLatch(1).await();

@@ -4,6 +4,7 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.herald.hub.Hub;
+import dev.herald.hub.TestStores;
 import dev.herald.hub.cluster.Follower.Received;
 import dev.herald.hub.cluster.Publisher.Answer;
 import dev.herald.redis.testing.RedisProcess;
@@ -333,8 +334,7 @@ class ClusterTest {
   }
 
   private URI node(String redisUri) {
-    Hub hub =
-        Hub.builder().port(0).store(redisUri).redisKeyPrefix(prefix).publishRate(0).build().start();
+    Hub hub = TestStores.on(Hub.builder().port(0), redisUri, prefix).publishRate(0).build().start();
     resources.add(hub);
     return URI.create("http://127.0.0.1:" + hub.address().getPort());
   }

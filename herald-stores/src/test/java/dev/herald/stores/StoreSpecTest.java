@@ -1,9 +1,9 @@
-package dev.herald.hub.internal.config;
+package dev.herald.stores;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.herald.hub.internal.config.StoreSpec.Kind;
+import dev.herald.stores.StoreSpec.Kind;
 import org.junit.jupiter.api.Test;
 
 /** Parsing {@code --store} specs, and masking Redis passwords when they are shown. */

@@ -1,4 +1,4 @@
-package dev.herald.hub.internal.config;
+package dev.herald.stores;
 
 import dev.herald.redis.RedisEventLog;
 import dev.herald.redis.RedisPresence;
