@@ -54,7 +54,9 @@ public final class Herald implements Runnable {
       // --help shows every flag's default: the built-in one, or the env variable's when set.
       sub.getCommandSpec().usageMessage().showDefaultValues(true);
     }
-    line.getSubcommands().get("serve").setDefaultValueProvider(new EnvDefaults(env));
+    line.getSubcommands()
+        .get("serve")
+        .setDefaultValueProvider(new EnvDefaults(env, ServeDefaults.BY_FLAG));
     // The hub's address, set once for every client command: HERALD_URL.
     EnvDefaults url = EnvDefaults.only(env, "--url");
     line.getSubcommands().get("publish").setDefaultValueProvider(url);

@@ -31,15 +31,14 @@ import picocli.CommandLine.Option;
 final class ServeCommand implements Callable<Integer> {
   @CommandLine.Spec private CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--port", defaultValue = "8080", description = "TCP port (0: any free port).")
+  @Option(names = "--port", description = "TCP port (0: any free port).")
   int port;
 
-  @Option(names = "--bind", defaultValue = "127.0.0.1", description = "Address to listen on.")
+  @Option(names = "--bind", description = "Address to listen on.")
   String bind;
 
   @Option(
       names = "--store",
-      defaultValue = "sqlite:./herald-data/events.db",
       description =
           "memory, sqlite:<path>, redis://host:port, redis-cluster://host:port[,host:port...]"
               + " or redis-sentinel://host:port[,host:port...]#<master>.")
@@ -47,47 +46,36 @@ final class ServeCommand implements Callable<Integer> {
 
   @Option(
       names = "--heartbeat",
-      defaultValue = "15s",
       converter = Units.DurationConverter.class,
       description = "Idle time before a heartbeat comment, e.g. 15s (0s: none).")
   Duration heartbeat;
 
-  @Option(
-      names = "--retention-count",
-      defaultValue = "1000",
-      description = "Events kept per topic.")
+  @Option(names = "--retention-count", description = "Events kept per topic.")
   int retentionCount;
 
   @Option(
       names = "--retention-age",
-      defaultValue = "24h",
       converter = Units.DurationConverter.class,
       description = "Age after which events are dropped, e.g. 24h.")
   Duration retentionAge;
 
   @Option(
       names = "--max-event-bytes",
-      defaultValue = "1MiB",
       converter = Units.SizeConverter.class,
       description = "Largest publish body, e.g. 1MiB (413 above).")
   long maxEventBytes;
 
   @Option(
       names = "--max-buffer-bytes",
-      defaultValue = "1MiB",
       converter = Units.SizeConverter.class,
       description = "Unsent bytes per stream before it is closed as a slow consumer.")
   long maxBufferBytes;
 
-  @Option(
-      names = "--max-connections",
-      defaultValue = "10000",
-      description = "Most open connections (0: no limit).")
+  @Option(names = "--max-connections", description = "Most open connections (0: no limit).")
   int maxConnections;
 
   @Option(
       names = "--max-connections-per-ip",
-      defaultValue = "0",
       description = "Most open connections per client address (0: no limit).")
   int maxConnectionsPerIp;
 
@@ -121,7 +109,6 @@ final class ServeCommand implements Callable<Integer> {
 
   @Option(
       names = "--jwt-clock-skew",
-      defaultValue = "30s",
       converter = Units.DurationConverter.class,
       description = "Leeway for the exp and nbf claims.")
   Duration jwtClockSkew;
@@ -153,19 +140,16 @@ final class ServeCommand implements Callable<Integer> {
 
   @Option(
       names = "--max-new-connections-per-second",
-      defaultValue = "1000",
       description = "New connections accepted per second, all clients together (0: no limit).")
   int maxNewConnectionsPerSecond;
 
   @Option(
       names = "--publish-rate",
-      defaultValue = "1000",
       description = "Events per second per token subject, per address when anonymous (0: none).")
   double publishRate;
 
   @Option(
       names = "--max-batch-events",
-      defaultValue = "1000",
       description = "Most events in one batch publish (413 batch_too_large above).")
   int maxBatchEvents;
 
@@ -177,14 +161,12 @@ final class ServeCommand implements Callable<Integer> {
 
   @Option(
       names = "--idempotency-window",
-      defaultValue = "24h",
       converter = Units.DurationConverter.class,
       description = "How long an Idempotency-Key answers its first publish, e.g. 24h.")
   Duration idempotencyWindow;
 
   @Option(
       names = "--request-head-timeout",
-      defaultValue = "10s",
       converter = Units.DurationConverter.class,
       description =
           "Time a request head may take from its first byte, and a new connection to send its"
@@ -193,14 +175,12 @@ final class ServeCommand implements Callable<Integer> {
 
   @Option(
       names = "--request-body-timeout",
-      defaultValue = "30s",
       converter = Units.DurationConverter.class,
       description = "Time a request body may take after its head (408; 0s: no limit).")
   Duration requestBodyTimeout;
 
   @Option(
       names = "--idle-timeout",
-      defaultValue = "60s",
       converter = Units.DurationConverter.class,
       description =
           "Time a keep-alive connection may wait for its next request; never applies to streams"
@@ -209,7 +189,6 @@ final class ServeCommand implements Callable<Integer> {
 
   @Option(
       names = "--redis-key-prefix",
-      defaultValue = StoreSpec.DEFAULT_REDIS_KEY_PREFIX,
       description =
           "Prefix of every Redis key (Redis stores); deployments sharing a Redis need"
               + " different ones.")

@@ -14,6 +14,42 @@ final class Units {
   private Units() {}
 
   /**
+   * {@code d} as its flag is written: {@code 15s}, {@code 24h}, {@code 500ms}; inverse of {@link
+   * #duration}.
+   */
+  static String format(Duration d) {
+    long millis = d.toMillis();
+    if (millis % 1000 != 0) {
+      return millis + "ms";
+    }
+    long seconds = millis / 1000;
+    if (seconds != 0 && seconds % 86_400 == 0) {
+      return seconds / 86_400 + "d";
+    }
+    if (seconds != 0 && seconds % 3600 == 0) {
+      return seconds / 3600 + "h";
+    }
+    if (seconds != 0 && seconds % 60 == 0) {
+      return seconds / 60 + "m";
+    }
+    return seconds + "s";
+  }
+
+  /**
+   * {@code bytes} as its flag is written: {@code 1MiB}, {@code 512KiB}; inverse of {@link #size}.
+   */
+  static String formatSize(long bytes) {
+    String[] units = {"GiB", "MiB", "KiB"};
+    for (int i = 0; i < units.length; i++) {
+      long unit = 1L << (10 * (3 - i));
+      if (bytes != 0 && bytes % unit == 0) {
+        return bytes / unit + units[i];
+      }
+    }
+    return Long.toString(bytes);
+  }
+
+  /**
    * Parses {@code 500ms}, {@code 15s}, {@code 5m}, {@code 24h} or {@code 7d}.
    *
    * @throws IllegalArgumentException saying which forms are accepted

@@ -80,6 +80,27 @@ import org.slf4j.LoggerFactory;
  * reconnect), flushes and closes the store, all within {@value #SHUTDOWN_SECONDS} seconds.
  */
 public final class Hub implements AutoCloseable {
+  /** The default port. */
+  public static final int DEFAULT_PORT = 8080;
+
+  /** The default address to listen on: loopback only. */
+  public static final String DEFAULT_BIND = "127.0.0.1";
+
+  /** The default largest publish request body: 1 MiB. */
+  public static final int DEFAULT_MAX_EVENT_BYTES = 1 << 20;
+
+  /** The default unsent bytes a stream may hold before it is closed as a slow consumer: 1 MiB. */
+  public static final long DEFAULT_MAX_BUFFER_BYTES = 1L << 20;
+
+  /** The default most open connections. */
+  public static final int DEFAULT_MAX_CONNECTIONS = 10_000;
+
+  /** The default most events in one batch publish. */
+  public static final int DEFAULT_MAX_BATCH_EVENTS = 1000;
+
+  /** The default time an {@code Idempotency-Key} answers its first publish. */
+  public static final Duration DEFAULT_IDEMPOTENCY_WINDOW = Duration.ofHours(24);
+
   /** The default leeway for {@code exp} and {@code nbf}. */
   public static final Duration DEFAULT_CLOCK_SKEW = Duration.ofSeconds(30);
 
@@ -401,15 +422,15 @@ public final class Hub implements AutoCloseable {
    * its value at once.
    */
   public static final class Builder {
-    private int port = 8080;
-    private String bind = "127.0.0.1";
+    private int port = DEFAULT_PORT;
+    private String bind = DEFAULT_BIND;
     // A fresh memory log per build unless one is given: each hub closes its log.
     private java.util.function.Supplier<EventLog> logs = () -> MemoryEventLog.builder().build();
     private Optional<Presence> presence = Optional.empty();
     private Duration heartbeat = Broker.DEFAULT_HEARTBEAT;
-    private int maxEventBytes = 1024 * 1024;
-    private long maxBufferBytes = 1024 * 1024;
-    private int maxConnections = 10_000;
+    private int maxEventBytes = DEFAULT_MAX_EVENT_BYTES;
+    private long maxBufferBytes = DEFAULT_MAX_BUFFER_BYTES;
+    private int maxConnections = DEFAULT_MAX_CONNECTIONS;
     private int maxConnectionsPerIp;
     private Clock clock = Clock.systemUTC();
     private Function<Duration, TokenVerifier> key;
@@ -419,8 +440,8 @@ public final class Hub implements AutoCloseable {
     private final Set<String> corsOrigins = new LinkedHashSet<>();
     private int maxNewConnectionsPerSecond = DEFAULT_NEW_CONNECTIONS_PER_SECOND;
     private double publishRate = DEFAULT_PUBLISH_RATE;
-    private int maxBatchEvents = PublishHandler.DEFAULT_MAX_BATCH_EVENTS;
-    private Duration idempotencyWindow = PublishHandler.DEFAULT_IDEMPOTENCY_WINDOW;
+    private int maxBatchEvents = DEFAULT_MAX_BATCH_EVENTS;
+    private Duration idempotencyWindow = DEFAULT_IDEMPOTENCY_WINDOW;
     private int ioThreads = Runtime.getRuntime().availableProcessors();
     private Duration requestHeadTimeout = DEFAULT_REQUEST_HEAD_TIMEOUT;
     private Duration requestBodyTimeout = DEFAULT_REQUEST_BODY_TIMEOUT;

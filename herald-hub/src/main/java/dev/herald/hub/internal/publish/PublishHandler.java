@@ -60,23 +60,6 @@ public final class PublishHandler extends ChannelInboundHandlerAdapter {
   private final int maxBatchEvents;
   private final Duration idempotencyWindow;
 
-  /** The default time an {@code Idempotency-Key} is remembered: 24 hours. */
-  public static final Duration DEFAULT_IDEMPOTENCY_WINDOW = Duration.ofHours(24);
-
-  /** The default most events in one batch publish. */
-  public static final int DEFAULT_MAX_BATCH_EVENTS = 1000;
-
-  /** Publishes on {@code broker}, stamping member-form events with {@code clock}; no rate limit. */
-  public PublishHandler(Broker broker, HubMetrics metrics, Clock clock) {
-    this(
-        broker,
-        metrics,
-        clock,
-        RateLimiter.perSecond(0),
-        DEFAULT_MAX_BATCH_EVENTS,
-        DEFAULT_IDEMPOTENCY_WINDOW);
-  }
-
   /**
    * Publishes on {@code broker}, stamping member-form events with {@code clock}, at most at {@code
    * publishRate} events per token subject (per client address when anonymous; a batch takes one
