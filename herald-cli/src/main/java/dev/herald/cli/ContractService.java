@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.herald.client.EventSource;
+import dev.herald.core.internal.DaemonThreads;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -67,13 +68,7 @@ final class ContractService implements AutoCloseable {
   private ContractService(HttpServer server, PrintWriter log) {
     this.server = server;
     this.log = log;
-    this.handlers =
-        Executors.newCachedThreadPool(
-            runnable -> {
-              Thread thread = new Thread(runnable, "contract-service-http");
-              thread.setDaemon(true);
-              return thread;
-            });
+    this.handlers = Executors.newCachedThreadPool(DaemonThreads.named("contract-service-http"));
     this.callbacks = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     server.createContext("/", this::handle);
     server.setExecutor(handlers);

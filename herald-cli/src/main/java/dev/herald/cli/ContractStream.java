@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.herald.client.EventSource;
 import dev.herald.client.EventSourceListener;
 import dev.herald.core.Event;
+import dev.herald.core.internal.DaemonThreads;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.URI;
@@ -51,11 +52,7 @@ final class ContractStream implements EventSourceListener {
     this.log = log;
     this.sender =
         Executors.newSingleThreadExecutor(
-            runnable -> {
-              Thread thread = new Thread(runnable, "contract-stream-" + id + "-callbacks");
-              thread.setDaemon(true);
-              return thread;
-            });
+            DaemonThreads.named("contract-stream-" + id + "-callbacks"));
   }
 
   /**

@@ -1,15 +1,14 @@
 package dev.herald.client;
 
+import dev.herald.core.internal.DaemonThreads;
 import java.net.http.HttpClient;
 import java.time.Duration;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.SynchronousQueue;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The resources every {@link EventSource} shares unless it is given its own: one worker pool, one
@@ -41,15 +40,6 @@ final class DefaultResources {
     return Client.INSTANCE;
   }
 
-  private static ThreadFactory daemons(String prefix) {
-    AtomicInteger count = new AtomicInteger();
-    return runnable -> {
-      Thread thread = new Thread(runnable, prefix + count.incrementAndGet());
-      thread.setDaemon(true);
-      return thread;
-    };
-  }
-
   // Holder classes: nothing is created until a source first needs it.
 
   private static final class Pool {
@@ -60,7 +50,7 @@ final class DefaultResources {
             IDLE_SECONDS,
             TimeUnit.SECONDS,
             new SynchronousQueue<>(),
-            daemons("herald-client-worker-"));
+            DaemonThreads.named("herald-client-worker"));
   }
 
   private static final class Timer {
@@ -68,7 +58,7 @@ final class DefaultResources {
 
     private static ScheduledThreadPoolExecutor create() {
       ScheduledThreadPoolExecutor timer =
-          new ScheduledThreadPoolExecutor(1, daemons("herald-client-timer-"));
+          new ScheduledThreadPoolExecutor(1, DaemonThreads.named("herald-client-timer"));
       // Cancelled watchdogs leave the queue at once instead of piling up until their deadline.
       timer.setRemoveOnCancelPolicy(true);
       timer.setKeepAliveTime(IDLE_SECONDS, TimeUnit.SECONDS);

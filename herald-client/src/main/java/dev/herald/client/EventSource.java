@@ -2,6 +2,7 @@ package dev.herald.client;
 
 import dev.herald.core.Event;
 import dev.herald.core.SseParser;
+import dev.herald.core.internal.Checks;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -390,7 +391,7 @@ public final class EventSource implements Flow.Publisher<Event>, AutoCloseable {
      * connection. Default 3 s; zero is allowed (tests).
      */
     public Builder reconnectionTime(Duration reconnectionTime) {
-      this.reconnectionTime = nonNegative(reconnectionTime, "reconnectionTime");
+      this.reconnectionTime = Checks.notNegative("reconnectionTime", reconnectionTime);
       return this;
     }
 
@@ -399,7 +400,7 @@ public final class EventSource implements Flow.Publisher<Event>, AutoCloseable {
      * {@code Retry-After} above it is still honoured. Default 30 s.
      */
     public Builder maxReconnectionDelay(Duration maxReconnectionDelay) {
-      this.maxReconnectionDelay = nonNegative(maxReconnectionDelay, "maxReconnectionDelay");
+      this.maxReconnectionDelay = Checks.notNegative("maxReconnectionDelay", maxReconnectionDelay);
       return this;
     }
 
@@ -408,7 +409,7 @@ public final class EventSource implements Flow.Publisher<Event>, AutoCloseable {
      * reconnection time. Default 60 s.
      */
     public Builder backoffResetAfter(Duration backoffResetAfter) {
-      this.backoffResetAfter = nonNegative(backoffResetAfter, "backoffResetAfter");
+      this.backoffResetAfter = Checks.notNegative("backoffResetAfter", backoffResetAfter);
       return this;
     }
 
@@ -420,7 +421,7 @@ public final class EventSource implements Flow.Publisher<Event>, AutoCloseable {
      * count. Zero turns it off. Default 5 minutes.
      */
     public Builder readTimeout(Duration readTimeout) {
-      this.readTimeout = nonNegative(readTimeout, "readTimeout");
+      this.readTimeout = Checks.notNegative("readTimeout", readTimeout);
       return this;
     }
 
@@ -430,10 +431,7 @@ public final class EventSource implements Flow.Publisher<Event>, AutoCloseable {
      * {@link SseParser#DEFAULT_MAX_EVENT_BYTES} (32 MiB).
      */
     public Builder maxEventBytes(int maxEventBytes) {
-      if (maxEventBytes < 1) {
-        throw new IllegalArgumentException("maxEventBytes must be positive: " + maxEventBytes);
-      }
-      this.maxEventBytes = maxEventBytes;
+      this.maxEventBytes = Checks.positive("maxEventBytes", maxEventBytes);
       return this;
     }
 
@@ -486,14 +484,6 @@ public final class EventSource implements Flow.Publisher<Event>, AutoCloseable {
               executor != null ? executor : DefaultResources.pool(),
               errorPolicy,
               listener));
-    }
-
-    private static Duration nonNegative(Duration duration, String name) {
-      Objects.requireNonNull(duration, name);
-      if (duration.isNegative()) {
-        throw new IllegalArgumentException(name + " must not be negative: " + duration);
-      }
-      return duration;
     }
   }
 }

@@ -1,5 +1,6 @@
 package dev.herald.core;
 
+import dev.herald.core.internal.Checks;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
@@ -195,9 +196,7 @@ public final class SseParser {
    * @throws SseLimitExceededException if a line or an event grows past its limit
    */
   public int feed(ByteBuffer buffer, int maxEvents) {
-    if (maxEvents < 1) {
-      throw new IllegalArgumentException("maxEvents must be positive: " + maxEvents);
-    }
+    Checks.positive("maxEvents", maxEvents);
     if (buffer.hasArray()) {
       int start = buffer.arrayOffset() + buffer.position();
       int stop = parse(buffer.array(), start, start + buffer.remaining(), maxEvents);
@@ -558,19 +557,13 @@ public final class SseParser {
 
     /** The longest line accepted, in bytes, line end excluded. */
     public Builder maxLineBytes(int maxLineBytes) {
-      if (maxLineBytes < 1) {
-        throw new IllegalArgumentException("maxLineBytes must be positive: " + maxLineBytes);
-      }
-      this.maxLineBytes = maxLineBytes;
+      this.maxLineBytes = Checks.positive("maxLineBytes", maxLineBytes);
       return this;
     }
 
     /** The most data one event may carry, in bytes, counting one LF per data line. */
     public Builder maxEventBytes(int maxEventBytes) {
-      if (maxEventBytes < 1) {
-        throw new IllegalArgumentException("maxEventBytes must be positive: " + maxEventBytes);
-      }
-      this.maxEventBytes = maxEventBytes;
+      this.maxEventBytes = Checks.positive("maxEventBytes", maxEventBytes);
       return this;
     }
 

@@ -1,5 +1,7 @@
 package dev.herald.hub;
 
+import dev.herald.core.internal.Checks;
+import dev.herald.core.internal.DaemonThreads;
 import dev.herald.hub.internal.auth.AuthHandler;
 import dev.herald.hub.internal.auth.Authenticator;
 import dev.herald.hub.internal.auth.TokenVerifier;
@@ -243,11 +245,7 @@ public final class Hub implements AutoCloseable {
             30,
             TimeUnit.SECONDS,
             new ArrayBlockingQueue<>(10_000),
-            r -> {
-              Thread t = new Thread(r, "herald-jwks");
-              t.setDaemon(true);
-              return t;
-            });
+            DaemonThreads.named("herald-jwks"));
     jwksVerifications.allowCoreThreadTimeOut(true);
     errors = new ErrorResponder(metrics::refused);
     Pipeline pipeline =
@@ -492,11 +490,7 @@ public final class Hub implements AutoCloseable {
 
     /** The leeway for {@code exp} and {@code nbf}; default 30 s. */
     public Builder jwtClockSkew(Duration skew) {
-      Objects.requireNonNull(skew, "skew");
-      if (skew.isNegative()) {
-        throw new IllegalArgumentException("jwtClockSkew must not be negative: " + skew);
-      }
-      this.clockSkew = skew;
+      this.clockSkew = Checks.notNegative("jwtClockSkew", skew);
       return this;
     }
 
@@ -563,11 +557,7 @@ public final class Hub implements AutoCloseable {
      * never evicted. Default 1000, 0 for no limit.
      */
     public Builder maxNewConnectionsPerSecond(int perSecond) {
-      if (perSecond < 0) {
-        throw new IllegalArgumentException(
-            "maxNewConnectionsPerSecond must not be negative: " + perSecond);
-      }
-      this.maxNewConnectionsPerSecond = perSecond;
+      this.maxNewConnectionsPerSecond = Checks.notNegative("maxNewConnectionsPerSecond", perSecond);
       return this;
     }
 
@@ -592,10 +582,7 @@ public final class Hub implements AutoCloseable {
      * @throws IllegalArgumentException if {@code threads} is less than 1
      */
     public Builder ioThreads(int threads) {
-      if (threads < 1) {
-        throw new IllegalArgumentException("ioThreads must be positive: " + threads);
-      }
-      this.ioThreads = threads;
+      this.ioThreads = Checks.positive("ioThreads", threads);
       return this;
     }
 
@@ -604,10 +591,7 @@ public final class Hub implements AutoCloseable {
      * {@code batch_too_large}; the body limit ({@link #maxEventBytes}) still applies. Default 1000.
      */
     public Builder maxBatchEvents(int max) {
-      if (max < 1) {
-        throw new IllegalArgumentException("maxBatchEvents must be positive: " + max);
-      }
-      this.maxBatchEvents = max;
+      this.maxBatchEvents = Checks.positive("maxBatchEvents", max);
       return this;
     }
 
@@ -616,11 +600,7 @@ public final class Hub implements AutoCloseable {
      * the first ids and publishes nothing); default 24 h.
      */
     public Builder idempotencyWindow(Duration window) {
-      Objects.requireNonNull(window, "window");
-      if (window.isNegative() || window.isZero()) {
-        throw new IllegalArgumentException("idempotencyWindow must be positive: " + window);
-      }
-      this.idempotencyWindow = window;
+      this.idempotencyWindow = Checks.positive("idempotencyWindow", window);
       return this;
     }
 
@@ -630,7 +610,7 @@ public final class Hub implements AutoCloseable {
      * connection that sent nothing is closed. Default 10 s, zero for no limit.
      */
     public Builder requestHeadTimeout(Duration timeout) {
-      this.requestHeadTimeout = checkTimeout("requestHeadTimeout", timeout);
+      this.requestHeadTimeout = Checks.notNegative("requestHeadTimeout", timeout);
       return this;
     }
 
@@ -639,7 +619,7 @@ public final class Hub implements AutoCloseable {
      * request_timeout}). Default 30 s, zero for no limit.
      */
     public Builder requestBodyTimeout(Duration timeout) {
-      this.requestBodyTimeout = checkTimeout("requestBodyTimeout", timeout);
+      this.requestBodyTimeout = Checks.notNegative("requestBodyTimeout", timeout);
       return this;
     }
 
@@ -648,16 +628,8 @@ public final class Hub implements AutoCloseable {
      * streams are never idle-timed-out (heartbeats keep them). Default 60 s, zero for no limit.
      */
     public Builder idleTimeout(Duration timeout) {
-      this.idleTimeout = checkTimeout("idleTimeout", timeout);
+      this.idleTimeout = Checks.notNegative("idleTimeout", timeout);
       return this;
-    }
-
-    private static Duration checkTimeout(String name, Duration timeout) {
-      Objects.requireNonNull(timeout, name);
-      if (timeout.isNegative()) {
-        throw new IllegalArgumentException(name + " must not be negative: " + timeout);
-      }
-      return timeout;
     }
 
     /** The TCP port, 0 for any free one; default 8080. */
@@ -698,29 +670,19 @@ public final class Hub implements AutoCloseable {
 
     /** How long a stream may be idle before a heartbeat comment; default 15 s, zero for none. */
     public Builder heartbeat(Duration heartbeat) {
-      Objects.requireNonNull(heartbeat, "heartbeat");
-      if (heartbeat.isNegative()) {
-        throw new IllegalArgumentException("heartbeat must not be negative: " + heartbeat);
-      }
-      this.heartbeat = heartbeat;
+      this.heartbeat = Checks.notNegative("heartbeat", heartbeat);
       return this;
     }
 
     /** The largest publish request body (413 above it); default 1 MiB. */
     public Builder maxEventBytes(int bytes) {
-      if (bytes < 1) {
-        throw new IllegalArgumentException("maxEventBytes must be positive: " + bytes);
-      }
-      this.maxEventBytes = bytes;
+      this.maxEventBytes = Checks.positive("maxEventBytes", bytes);
       return this;
     }
 
     /** Unsent bytes a stream may hold before it is closed as a slow consumer; default 1 MiB. */
     public Builder maxBufferBytes(long bytes) {
-      if (bytes < 1) {
-        throw new IllegalArgumentException("maxBufferBytes must be positive: " + bytes);
-      }
-      this.maxBufferBytes = bytes;
+      this.maxBufferBytes = Checks.positive("maxBufferBytes", bytes);
       return this;
     }
 
@@ -730,19 +692,13 @@ public final class Hub implements AutoCloseable {
      * beyond the limit.
      */
     public Builder maxConnections(int max) {
-      if (max < 0) {
-        throw new IllegalArgumentException("maxConnections must not be negative: " + max);
-      }
-      this.maxConnections = max;
+      this.maxConnections = Checks.notNegative("maxConnections", max);
       return this;
     }
 
     /** The most open connections per client address (503 beyond); default 0, no limit. */
     public Builder maxConnectionsPerIp(int max) {
-      if (max < 0) {
-        throw new IllegalArgumentException("maxConnectionsPerIp must not be negative: " + max);
-      }
-      this.maxConnectionsPerIp = max;
+      this.maxConnectionsPerIp = Checks.notNegative("maxConnectionsPerIp", max);
       return this;
     }
 

@@ -1,5 +1,6 @@
 package dev.herald.server;
 
+import dev.herald.core.internal.Checks;
 import dev.herald.core.internal.DaemonThreads;
 import dev.herald.server.spi.Appended;
 import dev.herald.server.spi.CursorKey;
@@ -644,11 +645,7 @@ public final class Broker implements AutoCloseable {
      * Cursors of closed streams are saved at the next flush too, and on {@link Broker#close}.
      */
     public Builder cursorFlushInterval(Duration interval) {
-      Objects.requireNonNull(interval, "interval");
-      if (interval.isNegative() || interval.isZero()) {
-        throw new IllegalArgumentException("cursorFlushInterval must be positive: " + interval);
-      }
-      this.cursorFlushInterval = interval;
+      this.cursorFlushInterval = Checks.positive("cursorFlushInterval", interval);
       return this;
     }
 
@@ -666,11 +663,7 @@ public final class Broker implements AutoCloseable {
      * {@link Duration#ZERO} turns heartbeats off.
      */
     public Builder heartbeat(Duration heartbeat) {
-      Objects.requireNonNull(heartbeat, "heartbeat");
-      if (heartbeat.isNegative()) {
-        throw new IllegalArgumentException("heartbeat must not be negative: " + heartbeat);
-      }
-      this.heartbeat = heartbeat;
+      this.heartbeat = Checks.notNegative("heartbeat", heartbeat);
       return this;
     }
 
@@ -682,10 +675,7 @@ public final class Broker implements AutoCloseable {
 
     /** Sets how many events one read from the log returns during replay; default 500. */
     public Builder replayPageSize(int replayPageSize) {
-      if (replayPageSize < 1) {
-        throw new IllegalArgumentException("replayPageSize must be positive: " + replayPageSize);
-      }
-      this.replayPageSize = replayPageSize;
+      this.replayPageSize = Checks.positive("replayPageSize", replayPageSize);
       return this;
     }
 
@@ -695,11 +685,7 @@ public final class Broker implements AutoCloseable {
      * than grow without bound. Default 10 000.
      */
     public Builder maxBufferedEvents(int maxBufferedEvents) {
-      if (maxBufferedEvents < 1) {
-        throw new IllegalArgumentException(
-            "maxBufferedEvents must be positive: " + maxBufferedEvents);
-      }
-      this.maxBufferedEvents = maxBufferedEvents;
+      this.maxBufferedEvents = Checks.positive("maxBufferedEvents", maxBufferedEvents);
       return this;
     }
 

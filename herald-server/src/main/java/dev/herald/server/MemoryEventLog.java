@@ -1,5 +1,6 @@
 package dev.herald.server;
 
+import dev.herald.core.internal.Checks;
 import dev.herald.server.spi.Appended;
 import dev.herald.server.spi.CursorKey;
 import dev.herald.server.spi.EventLog;
@@ -301,9 +302,7 @@ public final class MemoryEventLog implements EventLog {
   @Override
   public List<StoredEvent> readAfter(Set<String> topicSet, long afterId, int limit) {
     Objects.requireNonNull(topicSet, "topics");
-    if (limit < 1) {
-      throw new IllegalArgumentException("limit must be positive: " + limit);
-    }
+    Checks.positive("limit", limit);
     lock.lock();
     try {
       checkOpen();
@@ -700,10 +699,7 @@ public final class MemoryEventLog implements EventLog {
 
     /** Sets the global cap on the log's estimated heap use, in bytes; default 64 MiB. */
     public Builder maxBytes(long maxBytes) {
-      if (maxBytes < 1) {
-        throw new IllegalArgumentException("maxBytes must be positive: " + maxBytes);
-      }
-      this.maxBytes = maxBytes;
+      this.maxBytes = Checks.positive("maxBytes", maxBytes);
       return this;
     }
 

@@ -1,7 +1,7 @@
 package dev.herald.server;
 
+import dev.herald.core.internal.Checks;
 import java.time.Duration;
-import java.util.Objects;
 
 /**
  * How much history each topic keeps: at most {@code maxCount} events and none older than {@code
@@ -19,9 +19,6 @@ public record Retention(int maxCount, Duration maxAge) {
     if (maxCount < 1) {
       throw new IllegalArgumentException("maxCount must be at least 1: " + maxCount);
     }
-    Objects.requireNonNull(maxAge, "maxAge");
-    if (maxAge.isNegative() || maxAge.isZero()) {
-      throw new IllegalArgumentException("maxAge must be positive: " + maxAge);
-    }
+    Checks.positive("maxAge", maxAge);
   }
 }

@@ -2,6 +2,7 @@ package dev.herald.server;
 
 import dev.herald.core.Event;
 import dev.herald.core.SseEncoder;
+import dev.herald.core.internal.Checks;
 import java.time.Instant;
 import java.util.Objects;
 import java.util.Set;
@@ -30,9 +31,7 @@ public final class StoredEvent {
    * @param id the id the log assigned, positive
    */
   public static StoredEvent of(long id, Set<String> topics, Event event, Instant timestamp) {
-    if (id <= 0) {
-      throw new IllegalArgumentException("id must be positive: " + id);
-    }
+    Checks.positive("id", id);
     return new StoredEvent(
         id,
         Set.copyOf(topics),

@@ -1,5 +1,6 @@
 package dev.herald.server;
 
+import dev.herald.core.internal.Checks;
 import java.util.List;
 import java.util.Objects;
 
@@ -15,8 +16,6 @@ public record TopicPresence(String topic, List<DeviceStream> devices, int subscr
   public TopicPresence {
     Objects.requireNonNull(topic, "topic");
     devices = List.copyOf(devices);
-    if (subscriptions < 0) {
-      throw new IllegalArgumentException("subscriptions must not be negative: " + subscriptions);
-    }
+    Checks.notNegative("subscriptions", subscriptions);
   }
 }

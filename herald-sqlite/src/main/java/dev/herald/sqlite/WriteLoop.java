@@ -1,5 +1,6 @@
 package dev.herald.sqlite;
 
+import dev.herald.core.internal.DaemonThreads;
 import dev.herald.server.StoreUnavailableException;
 import dev.herald.server.spi.CursorKey;
 import dev.herald.server.spi.EventLog;
@@ -68,12 +69,7 @@ final class WriteLoop implements Runnable {
    * group's commit. Announcing stays on the writer, before the hand-over.
    */
   private final ExecutorService completer =
-      Executors.newSingleThreadExecutor(
-          task -> {
-            Thread t = new Thread(task, "herald-sqlite-completer");
-            t.setDaemon(true);
-            return t;
-          });
+      Executors.newSingleThreadExecutor(DaemonThreads.named("herald-sqlite-completer"));
 
   private final AtomicLong transactions = new AtomicLong();
   private final AtomicBoolean probing = new AtomicBoolean();

@@ -2,6 +2,7 @@ package dev.herald.server.servlet;
 
 import dev.herald.core.Comment;
 import dev.herald.core.SseEncoder;
+import dev.herald.core.internal.Checks;
 import dev.herald.core.internal.JsonStrings;
 import dev.herald.server.Broker;
 import dev.herald.server.CloseReason;
@@ -186,10 +187,7 @@ public final class EventStreams {
      * ({@link CloseReason#SLOW_CONSUMER}); default 1 MiB.
      */
     public Builder maxBufferBytes(long maxBufferBytes) {
-      if (maxBufferBytes < 1) {
-        throw new IllegalArgumentException("maxBufferBytes must be positive: " + maxBufferBytes);
-      }
-      this.maxBufferBytes = maxBufferBytes;
+      this.maxBufferBytes = Checks.positive("maxBufferBytes", maxBufferBytes);
       return this;
     }
 

@@ -1,5 +1,6 @@
 package dev.herald.hub.internal.http;
 
+import dev.herald.core.internal.Checks;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongSupplier;
 
@@ -80,9 +81,7 @@ public final class RateLimiter {
     if (perSecond <= 0) {
       return 0;
     }
-    if (permits < 1) {
-      throw new IllegalArgumentException("permits must be positive: " + permits);
-    }
+    Checks.positive("permits", permits);
     if (buckets.size() >= MAX_KEYS) {
       buckets.values().removeIf(Bucket::full);
     }
