@@ -51,7 +51,7 @@ class EventStreamsTest {
   @Retention(RetentionPolicy.RUNTIME)
   @Target(ElementType.METHOD)
   @ParameterizedTest(name = "{0}")
-  @MethodSource("dev.herald.server.ServletContainer#all")
+  @MethodSource("dev.herald.server.servlet.ServletContainer#all")
   @interface OnEachContainer {}
 
   private final Map<CloseReason, AtomicInteger> closes = new ConcurrentHashMap<>();
