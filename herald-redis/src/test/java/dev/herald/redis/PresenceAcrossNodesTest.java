@@ -10,7 +10,7 @@ import dev.herald.server.CloseReason;
 import dev.herald.server.DeviceStream;
 import dev.herald.server.Position;
 import dev.herald.server.Publication;
-import dev.herald.server.Published;
+import dev.herald.server.PublishReceipt;
 import dev.herald.server.RecordingSink;
 import dev.herald.server.Retention;
 import dev.herald.server.Subscription;
@@ -126,7 +126,7 @@ class PresenceAcrossNodesTest {
       return last;
     }
 
-    Published publish(String topic, String data) throws Exception {
+    PublishReceipt publish(String topic, String data) throws Exception {
       return broker
           .publish(List.of(Publication.of(topic, Event.of(data))), Optional.empty())
           .get(10, SECONDS);
@@ -161,7 +161,7 @@ class PresenceAcrossNodesTest {
     // Both nodes report the same since-times, to the microsecond.
     assertThat(a.presence(ANA).devices()).isEqualTo(b.presence(ANA).devices());
 
-    Published published = a.publish(ANA, "shipped");
+    PublishReceipt published = a.publish(ANA, "shipped");
     assertThat(published.reached()).containsExactly(3);
     long id = published.ids().get(0);
     assertThat(phone.await(s -> s.ids().contains(id), WAIT)).isTrue();

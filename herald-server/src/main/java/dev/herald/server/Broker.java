@@ -170,7 +170,7 @@ public final class Broker implements AutoCloseable {
    *     with {@link PublishOutcomeUnknownException} when the log cannot tell whether it stored the
    *     batch (a retry with the same key stores it at most once)
    */
-  public CompletableFuture<Published> publish(
+  public CompletableFuture<PublishReceipt> publish(
       List<Publication> batch, Optional<IdempotencyKey> key) {
     List<Publication> copy = List.copyOf(batch);
     Objects.requireNonNull(key, "key");
@@ -178,7 +178,7 @@ public final class Broker implements AutoCloseable {
       return CompletableFuture.failedFuture(new StoreUnavailableException("the broker is closed"));
     }
     if (copy.isEmpty()) {
-      return CompletableFuture.completedFuture(new Published(List.of(), false, List.of()));
+      return CompletableFuture.completedFuture(new PublishReceipt(List.of(), false, List.of()));
     }
     // Asked while the log appends, so the answer costs no extra round trip.
     CompletableFuture<Map<String, Integer>> remote = roster.remoteCounts(copy);
@@ -211,7 +211,7 @@ public final class Broker implements AutoCloseable {
                 }
                 reached.add(n);
               }
-              return new Published(result.ids(), result.replayed(), reached);
+              return new PublishReceipt(result.ids(), result.replayed(), reached);
             });
   }
 

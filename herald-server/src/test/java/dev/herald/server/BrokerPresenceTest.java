@@ -114,7 +114,7 @@ class BrokerPresenceTest {
           .extracting(DeviceStream::deviceId)
           .containsExactly("laptop", "phone");
       assertThat(presence.subscriptions()).isEqualTo(3);
-      Published published =
+      PublishReceipt published =
           broker
               .publish(
                   List.of(
@@ -140,7 +140,7 @@ class BrokerPresenceTest {
     elsewhere.down = true;
     try (Broker broker = broker(elsewhere)) {
       broker.subscribe(Set.of("a"), Position.live(), new RecordingSink(), "phone").opened();
-      Published published =
+      PublishReceipt published =
           broker
               .publish(List.of(Publication.of("a", Event.of("1"))), Optional.empty())
               .get(10, SECONDS);

@@ -20,7 +20,7 @@ class BrokerPublishOutcomeTest {
       RecordingSink b = new RecordingSink();
       broker.subscribe(Set.of("x"), Position.live(), a);
       broker.subscribe(Set.of("x", "y"), Position.live(), b);
-      Published published =
+      PublishReceipt published =
           broker
               .publish(
                   List.of(
@@ -43,8 +43,8 @@ class BrokerPublishOutcomeTest {
       broker.subscribe(Set.of("x"), Position.live(), sink);
       IdempotencyKey key = new IdempotencyKey("", "k", "f", Duration.ofHours(1));
       List<Publication> batch = List.of(Publication.of("x", Event.of("once")));
-      Published first = broker.publish(batch, Optional.of(key)).get(10, SECONDS);
-      Published second = broker.publish(batch, Optional.of(key)).get(10, SECONDS);
+      PublishReceipt first = broker.publish(batch, Optional.of(key)).get(10, SECONDS);
+      PublishReceipt second = broker.publish(batch, Optional.of(key)).get(10, SECONDS);
       assertThat(first.reached()).containsExactly(1);
       assertThat(second.replayed()).isTrue();
       assertThat(second.ids()).isEqualTo(first.ids());

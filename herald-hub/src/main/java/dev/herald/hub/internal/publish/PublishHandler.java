@@ -16,7 +16,7 @@ import dev.herald.server.IdempotencyConflictException;
 import dev.herald.server.IdempotencyKey;
 import dev.herald.server.Publication;
 import dev.herald.server.PublishOutcomeUnknownException;
-import dev.herald.server.Published;
+import dev.herald.server.PublishReceipt;
 import dev.herald.server.StoreUnavailableException;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
@@ -165,7 +165,7 @@ public final class PublishHandler extends ChannelInboundHandlerAdapter {
    * {@code {"id": ..., "reached": n}} for one event, {@code {"ids": [...], "reached": [...]}} for a
    * batch: reached counts the live subscriptions on this node each event was handed to.
    */
-  private static String answer(Published published, PublishRequest.Parsed parsed) {
+  private static String answer(PublishReceipt published, PublishRequest.Parsed parsed) {
     if (!parsed.batch()) {
       return "{\"id\":\""
           + published.ids().get(0)
@@ -213,7 +213,7 @@ public final class PublishHandler extends ChannelInboundHandlerAdapter {
       Channel channel, PublishRequest.Parsed parsed, Optional<IdempotencyKey> key) {
     boolean keepAlive = Responses.keepAlive(channel);
     long start = System.nanoTime();
-    CompletableFuture<Published> stored;
+    CompletableFuture<PublishReceipt> stored;
     try {
       stored = broker.publish(parsed.publications(), key);
     } catch (IllegalStateException e) {
