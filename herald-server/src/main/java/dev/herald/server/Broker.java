@@ -14,7 +14,6 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -77,8 +76,7 @@ public final class Broker implements AutoCloseable {
   private final Presence presence;
   private final int replayPageSize;
   private final int maxBufferedEvents;
-  private final ConcurrentHashMap<String, Set<BrokerSubscription>> index =
-      new ConcurrentHashMap<>();
+  private final TopicIndex index = new TopicIndex();
   private final ScheduledThreadPoolExecutor scheduler;
   private final Heartbeats heartbeats;
   private final Replays replays;
@@ -392,16 +390,7 @@ public final class Broker implements AutoCloseable {
     }
     listener.subscriptionOpened();
     heartbeats.add(subscription);
-    for (String topic : subscription.topics()) {
-      index.compute(
-          topic,
-          (key, set) -> {
-            Set<BrokerSubscription> members = set != null ? set : ConcurrentHashMap.newKeySet();
-            members.add(subscription);
-            return members;
-          });
-      presence.subscriptionsChanged(topic);
-    }
+    index.add(subscription, presence::subscriptionsChanged);
     if (closed) {
       // close() may have missed it; either it did not (the sink hears SHUTDOWN once) or nobody
       // will ever call the sink and the caller learns it here.
@@ -565,16 +554,12 @@ public final class Broker implements AutoCloseable {
     @Override
     public void unregister(BrokerSubscription subscription) {
       devices.release(subscription);
-      for (String topic : subscription.topics()) {
-        index.computeIfPresent(
-            topic,
-            (key, set) -> {
-              set.remove(subscription);
-              return set.isEmpty() ? null : set;
-            });
-        log.unwatch(topic);
-        presence.subscriptionsChanged(topic);
-      }
+      index.remove(
+          subscription,
+          topic -> {
+            log.unwatch(topic);
+            presence.subscriptionsChanged(topic);
+          });
       heartbeats.remove(subscription);
     }
   }
@@ -583,23 +568,9 @@ public final class Broker implements AutoCloseable {
   private void onAppended(List<StoredEvent> events) {
     for (int i = 0, n = events.size(); i < n; i++) {
       StoredEvent event = events.get(i);
-      int reached = 0;
-      int delivered = 0;
-      for (String topic : event.topics()) {
-        Set<BrokerSubscription> members = index.get(topic);
-        if (members == null) {
-          continue;
-        }
-        for (BrokerSubscription subscription : members) {
-          BrokerSubscription.Offered outcome = subscription.offer(event);
-          if (outcome != BrokerSubscription.Offered.SKIPPED) {
-            reached++;
-            if (outcome == BrokerSubscription.Offered.DELIVERED) {
-              delivered++;
-            }
-          }
-        }
-      }
+      long counts = index.fanOut(event);
+      int reached = (int) (counts >>> 32);
+      int delivered = (int) counts;
       reach.record(event.id(), reached);
       try {
         listener.published(event, reached);

@@ -4,9 +4,7 @@ import dev.herald.core.Event;
 import dev.herald.core.SseEncoder;
 import dev.herald.core.internal.JsonStrings;
 import dev.herald.server.spi.CursorKey;
-import dev.herald.server.spi.EventLog;
 import java.util.ArrayDeque;
-import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 
@@ -62,11 +60,6 @@ final class BrokerSubscription implements Subscription {
   /** Live events drained per lock hold at hand-off, so publishers never wait long on it. */
   private static final int DRAIN_CHUNK = 64;
 
-  private static final long MAX_PAUSE_MILLIS = 1000;
-
-  /** Longest wait between two tries of a replay whose store is unreachable. */
-  private static final long MAX_STORE_RETRY_MILLIS = 2000;
-
   private final SubscriptionHost host;
   private final Set<String> topics;
   private final Position position;
@@ -80,7 +73,6 @@ final class BrokerSubscription implements Subscription {
       new java.util.concurrent.atomic.AtomicBoolean();
   // The cursor last handed to the log; only the broker's scheduler thread touches it.
   volatile long savedCursor;
-  private final String[] topicList;
 
   // Guarded by this; phase is also read without it as a fast path.
   private volatile Phase phase;
@@ -96,21 +88,10 @@ final class BrokerSubscription implements Subscription {
   private int idleTicks;
   private final int heartbeatSlot;
 
-  // Replay state: touched by one replay step at a time (each step submits the next).
-  private boolean started;
-  // History is written (or told lost by a reset) through this id.
-  private long cursor;
-  // The buffer holds every event after this id; history is read up to it, no further.
-  private long bufferedAfter;
-  // No page checked yet: a drop found now means the position itself cannot be honoured.
-  private boolean opening = true;
-  // All retained history was asked for (or follows a reset): drops before it began are no gap.
-  private boolean fromOldest;
-  // For a stream of all retained history: per topic (topicList order), what was dropped before
-  // its first read, which is no gap; null for the others.
-  private long[] floor;
-  private long pauseMillis;
-  private long storeRetryMillis;
+  // Set when the buffer restarts after an overflow (see drainChunk); guarded by this.
+  private long rearmedAfter;
+  // The replay until the subscription is live; then null (replay threads only read it).
+  private volatile Replay replay;
 
   /**
    * A subscription of {@code host}; of a device if {@code device} is present, whose stream is named
@@ -135,11 +116,11 @@ final class BrokerSubscription implements Subscription {
     this.topics = topics;
     this.position = position;
     this.sink = sink;
-    this.topicList = topics.toArray(new String[0]);
     this.heartbeatSlot = heartbeatSlot;
     // Live-only too: until startLive, what is offered may be older than where it starts.
     phase = Phase.REPLAY;
     buffer = new ArrayDeque<>();
+    replay = new Replay(this, host, position, sink);
   }
 
   @Override
@@ -228,6 +209,7 @@ final class BrokerSubscription implements Subscription {
       }
       phase = Phase.CLOSED;
       buffer = null;
+      replay = null;
       host.unregister(this);
       host.listener().subscriptionClosed(CloseReason.SHUTDOWN);
       return true;
@@ -259,6 +241,7 @@ final class BrokerSubscription implements Subscription {
       }
       phase = Phase.LIVE;
       buffer = null;
+      replay = null;
       return false;
     }
   }
@@ -322,211 +305,18 @@ final class BrokerSubscription implements Subscription {
     }
   }
 
-  /**
-   * One step of the replay: a page of history, or the hand-off to live. Runs on a broker thread.
-   */
+  /** One step of the replay, on a replay thread (see {@link Replay}). */
   void replayStep() {
-    if (phase == Phase.CLOSED) {
-      return;
-    }
-    EventLog log = host.log();
-    try {
-      if (!started) {
-        if (!begin(log)) {
-          return;
-        }
-        started = true;
-      }
-      if (!sink.writable()) {
-        pauseMillis = pauseMillis == 0 ? 5 : Math.min(MAX_PAUSE_MILLIS, pauseMillis * 2);
-        host.replayLater(this, pauseMillis);
-        return;
-      }
-      pauseMillis = 0;
-      if (cursor >= bufferedAfter) {
-        // History is written through where the buffer starts: the buffer holds the rest.
-        handOff();
-      } else {
-        replayPage(log);
-      }
-      storeRetryMillis = 0;
-    } catch (StoreUnavailableException e) {
-      // The stream stays open through an outage (heartbeats keep it alive) and goes on exactly
-      // where it was once the store answers; each step is safe to run again.
-      if (storeRetryMillis == 0) {
-        LOG.log(
-            System.Logger.Level.INFO,
-            "replay of {0} waits for the store: {1}",
-            topics,
-            e.getMessage());
-      }
-      storeRetryMillis =
-          storeRetryMillis == 0 ? 50 : Math.min(MAX_STORE_RETRY_MILLIS, storeRetryMillis * 2);
-      host.replayLater(this, storeRetryMillis);
-    } catch (RuntimeException e) {
-      LOG.log(System.Logger.Level.WARNING, "replay failed for " + topics, e);
-      close(CloseReason.ERROR);
+    Replay current = replay;
+    if (current != null && phase != Phase.CLOSED) {
+      current.step();
     }
   }
 
-  /** Reads and writes one page of history after the cursor, up to where the buffer starts. */
-  private void replayPage(EventLog log) {
-    if (opening && fromOldest) {
-      // Read before the page: what is dropped by then comes before the oldest event it returns.
-      floor = droppedPerTopic(log);
-    }
-    int pageSize = host.replayPageSize();
-    List<StoredEvent> page = log.readAfter(topics, cursor, pageSize);
-    // Checked after the read: retention drops oldest first, so if nothing after the cursor is
-    // dropped now, nothing was when the page was read, and the page starts right at the cursor.
-    long[] dropped = droppedPerTopic(log);
-    if (opening) {
-      opening = false;
-      if (!fromOldest && position.kind() == Position.Kind.AFTER && max(dropped) > cursor) {
-        // The position itself is expired: a reset, then all retained history, including what the
-        // client may have had.
-        if (sendReset(position.lastEventId(), "expired")) {
-          cursor = 0;
-          fromOldest = true;
-          opening = true;
-          synchronized (this) {
-            lastWritten = 0;
-          }
-          host.replay(this);
-        }
-        return;
-      }
-    }
-    if (lostAfterCursor(dropped)) {
-      // Retention dropped events this stream had not written (it replays slower than the topic
-      // turns over): say so right before the gap, then go on from the oldest retained event,
-      // which the page starts at. Drops past the page are found, and told, at the next page.
-      long had;
-      synchronized (this) {
-        had = lastWritten;
-      }
-      if (!sendReset(had > 0 ? Long.toString(had) : position.lastEventId(), "expired")) {
-        return;
-      }
-    }
-    int written = 0;
-    boolean reachedBuffer = page.size() < pageSize;
-    for (int i = 0, n = page.size(); i < n; i++) {
-      StoredEvent event = page.get(i);
-      if (event.id() > bufferedAfter) {
-        // The buffer has it, and everything after it.
-        reachedBuffer = true;
-        break;
-      }
-      if (!writeHistory(event)) {
-        return;
-      }
-      cursor = event.id();
-      written++;
-      if (i + 1 < n && !sink.writable()) {
-        // A page can hold many times the transport's bound: pause inside it, not only between.
-        host.listener().replayed(written);
-        pauseMillis = 5;
-        host.replayLater(this, pauseMillis);
-        return;
-      }
-    }
-    if (written > 0) {
-      host.listener().replayed(written);
-    }
-    if (reachedBuffer) {
-      cursor = Math.max(cursor, bufferedAfter);
-    }
-    host.replay(this);
-  }
+  // What the replay shares with the subscription, each under its lock.
 
-  /** Each topic's newest dropped id, in {@link #topicList} order. */
-  private long[] droppedPerTopic(EventLog log) {
-    long[] dropped = new long[topicList.length];
-    if (dropped.length == 1) {
-      dropped[0] = log.droppedThrough(topics);
-    } else {
-      for (int i = 0; i < dropped.length; i++) {
-        dropped[i] = log.droppedThrough(Set.of(topicList[i]));
-      }
-    }
-    return dropped;
-  }
-
-  /**
-   * Whether retention dropped an event after the cursor, other than before the stream began. Per
-   * topic: an old drop in one topic (before the position) must neither trip nor mask a new one in
-   * another. A topic's newest dropped id is one of its events, so a drop above the cursor is an
-   * event this stream never wrote.
-   */
-  private boolean lostAfterCursor(long[] dropped) {
-    for (int i = 0; i < dropped.length; i++) {
-      if (dropped[i] > cursor && (floor == null || dropped[i] > floor[i])) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  private static long max(long[] values) {
-    long max = 0;
-    for (long value : values) {
-      max = Math.max(max, value);
-    }
-    return max;
-  }
-
-  /** Decides where history starts; sends a reset if the position cannot be honoured. */
-  private boolean begin(EventLog log) {
-    if (position.kind() == Position.Kind.LIVE) {
-      // No history: only what is offered after where it starts (see startLive).
-      synchronized (this) {
-        cursor = liveFloor();
-        bufferedAfter = cursor;
-      }
-      return true;
-    }
-    // Read after registering: every event with a higher id is announced later, so buffered.
-    long newest = log.lastId();
-    bufferedAfter = newest;
-    switch (position.kind()) {
-      case EARLIEST:
-        cursor = 0;
-        fromOldest = true;
-        return true;
-      case UNKNOWN:
-        cursor = 0;
-        fromOldest = true;
-        return sendReset(position.lastEventId(), "unknown");
-      case AFTER:
-        if (position.id() > newest) {
-          cursor = 0;
-          fromOldest = true;
-          return sendReset(position.lastEventId(), "unknown");
-        }
-        cursor = position.id();
-        synchronized (this) {
-          // Live events up to the position, buffered meanwhile, are ones the client already has.
-          lastWritten = Math.max(lastWritten, cursor);
-        }
-        return true;
-      default:
-        throw new IllegalStateException("no replay for position " + position);
-    }
-  }
-
-  /**
-   * Where a live-only subscription's events start, under lock: after the newest id when it
-   * registered, or, if the log could not tell then, before the first event offered to it.
-   */
-  private long liveFloor() {
-    if (liveAfter > 0 || firstOffered == 0) {
-      return liveAfter;
-    }
-    return firstOffered - 1;
-  }
-
-  private boolean sendReset(String lastEventId, String reason) {
+  /** Writes a reset (no id); false if the subscription ended. */
+  boolean sendReset(String lastEventId, String reason) {
     String data =
         "{\"lastEventId\":" + JsonStrings.quote(lastEventId) + ",\"reason\":\"" + reason + "\"}";
     byte[] frame = SseEncoder.encode(Event.builder().type("reset").data(data).build());
@@ -539,7 +329,8 @@ final class BrokerSubscription implements Subscription {
     }
   }
 
-  private boolean writeHistory(StoredEvent event) {
+  /** Writes an event of history unless written already; false if the subscription ended. */
+  boolean writeHistory(StoredEvent event) {
     synchronized (this) {
       if (phase == Phase.CLOSED) {
         return false;
@@ -548,52 +339,93 @@ final class BrokerSubscription implements Subscription {
     }
   }
 
+  /** The id of the last event written. */
+  synchronized long lastWritten() {
+    return lastWritten;
+  }
+
   /**
-   * Drains the live events buffered during replay, skipping those history already wrote, a chunk
-   * per lock hold and pausing while the sink is full; then the subscription is live. If the buffer
-   * overflowed, the replay reads on from the log up to what was offered last, and buffers anew.
+   * Where history resumes: everything through {@code id} counts as written (the client has it, or
+   * {@code 0}: all retained history follows a reset).
    */
-  private void handOff() {
-    while (true) {
-      int delivered = 0;
-      try {
-        synchronized (this) {
-          if (phase == Phase.CLOSED) {
-            return;
-          }
-          if (overflowed) {
-            overflowed = false;
-            cursor = Math.max(cursor, Math.max(lastWritten, liveFloor()));
-            bufferedAfter = lastOffered;
-            host.replay(this);
-            return;
-          }
-          while (!buffer.isEmpty() && delivered < DRAIN_CHUNK) {
-            StoredEvent event = buffer.poll();
-            if (event.id() > lastWritten && event.id() > liveAfter) {
-              if (!write(event)) {
-                return;
-              }
-              delivered++;
+  synchronized void writtenThrough(long id) {
+    lastWritten = id == 0 ? 0 : Math.max(lastWritten, id);
+  }
+
+  /**
+   * Where a live-only subscription's events start: after the newest id when it registered, or, if
+   * the log could not tell then, before the first event offered to it.
+   */
+  synchronized long liveFloor() {
+    if (liveAfter > 0 || firstOffered == 0) {
+      return liveAfter;
+    }
+    return firstOffered - 1;
+  }
+
+  /** What one chunk of the hand-off came to. */
+  enum HandOff {
+    /** The buffer is drained: the subscription is live. */
+    LIVE,
+    /** More is buffered. */
+    MORE,
+    /** The buffer had overflowed: it buffers anew after {@link #rearmedAfter}. */
+    REARMED,
+    /** The subscription ended. */
+    CLOSED
+  }
+
+  /**
+   * Drains up to {@value #DRAIN_CHUNK} buffered events, skipping those history already wrote, in
+   * one lock hold, so publishers never wait long on it; turns the subscription live once the buffer
+   * is empty. If it overflowed, it starts buffering anew after the last event offered ({@link
+   * #rearmedAfter}), which the replay then reads from the log.
+   */
+  HandOff drainChunk() {
+    int delivered = 0;
+    try {
+      synchronized (this) {
+        if (phase == Phase.CLOSED) {
+          return HandOff.CLOSED;
+        }
+        if (overflowed) {
+          overflowed = false;
+          rearmedAfter = lastOffered;
+          return HandOff.REARMED;
+        }
+        while (!buffer.isEmpty() && delivered < DRAIN_CHUNK) {
+          StoredEvent event = buffer.poll();
+          if (event.id() > lastWritten && event.id() > liveAfter) {
+            if (!write(event)) {
+              return HandOff.CLOSED;
             }
-          }
-          if (buffer.isEmpty()) {
-            phase = Phase.LIVE;
-            buffer = null;
-            return;
+            delivered++;
           }
         }
-      } finally {
-        if (delivered > 0) {
-          host.listener().delivered(delivered);
+        if (!buffer.isEmpty()) {
+          return HandOff.MORE;
         }
+        phase = Phase.LIVE;
+        buffer = null;
+        // Live: the replay's state is garbage now, not part of every idle stream.
+        replay = null;
+        return HandOff.LIVE;
       }
-      if (!sink.writable()) {
-        pauseMillis = 5;
-        host.replayLater(this, pauseMillis);
-        return;
+    } finally {
+      if (delivered > 0) {
+        host.listener().delivered(delivered);
       }
     }
+  }
+
+  /** After a {@link HandOff#REARMED} chunk: the buffer holds every event after this id. */
+  synchronized long rearmedAfter() {
+    return rearmedAfter;
+  }
+
+  /** Closes the subscription for what its replay met. */
+  void replayFailed(CloseReason reason) {
+    close(reason);
   }
 
   /** Writes an event's shared frame; under lock. False if the subscription ended. */
@@ -629,6 +461,7 @@ final class BrokerSubscription implements Subscription {
   private void closeLocked(CloseReason reason) {
     phase = Phase.CLOSED;
     buffer = null;
+    replay = null;
     host.unregister(this);
     try {
       sink.closed(reason);

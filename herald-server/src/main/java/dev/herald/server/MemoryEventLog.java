@@ -1,6 +1,8 @@
 package dev.herald.server;
 
 import dev.herald.core.internal.Checks;
+import dev.herald.server.MemoryStorage.Node;
+import dev.herald.server.MemoryStorage.TopicLog;
 import dev.herald.server.spi.Appended;
 import dev.herald.server.spi.CursorKey;
 import dev.herald.server.spi.EventLog;
@@ -606,81 +608,6 @@ public final class MemoryEventLog implements EventLog {
 
   private static long micros(Instant instant) {
     return TimeUnit.SECONDS.toMicros(instant.getEpochSecond()) + instant.getNano() / 1000;
-  }
-
-  /** One stored event, linked in the log-wide id order. */
-  private static final class Node {
-    final StoredEvent event;
-    final long bytes;
-    int refs;
-    Node prev;
-    Node next;
-
-    Node(StoredEvent event, long bytes) {
-      this.event = event;
-      this.bytes = bytes;
-    }
-  }
-
-  /** One topic's retained events in id order: a growable ring of nodes. */
-  private static final class TopicLog {
-    final String name;
-    long droppedThrough;
-    Node[] ring = new Node[2];
-    int head;
-    int size;
-    TopicLog prevEmpty;
-    TopicLog nextEmpty;
-
-    TopicLog(String name, long droppedThrough) {
-      this.name = name;
-      this.droppedThrough = droppedThrough;
-    }
-
-    Node get(int i) {
-      return ring[(head + i) & (ring.length - 1)];
-    }
-
-    void push(Node node) {
-      if (size == ring.length) {
-        Node[] bigger = new Node[ring.length * 2];
-        for (int i = 0; i < size; i++) {
-          bigger[i] = get(i);
-        }
-        ring = bigger;
-        head = 0;
-      }
-      ring[(head + size) & (ring.length - 1)] = node;
-      size++;
-    }
-
-    Node poll() {
-      Node node = ring[head];
-      ring[head] = null;
-      head = (head + 1) & (ring.length - 1);
-      size--;
-      if (size == 0) {
-        // An emptied topic keeps only its name and watermark: release the ring it grew.
-        ring = new Node[2];
-        head = 0;
-      }
-      return node;
-    }
-
-    /** The index of the first event with an id above {@code afterId} ({@code size} if none). */
-    int firstAfter(long afterId) {
-      int lo = 0;
-      int hi = size;
-      while (lo < hi) {
-        int mid = (lo + hi) >>> 1;
-        if (get(mid).event.id() <= afterId) {
-          lo = mid + 1;
-        } else {
-          hi = mid;
-        }
-      }
-      return lo;
-    }
   }
 
   /** Builds a {@link MemoryEventLog}. */

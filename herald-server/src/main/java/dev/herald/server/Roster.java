@@ -4,13 +4,11 @@ import dev.herald.server.spi.CursorKey;
 import dev.herald.server.spi.Presence;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Who is connected: the subscriptions and device streams of this node, read from the broker's topic
@@ -25,14 +23,11 @@ final class Roster {
   private static final Comparator<DeviceStream> OLDEST_FIRST =
       Comparator.comparing(DeviceStream::since).thenComparing(DeviceStream::deviceId);
 
-  private final ConcurrentHashMap<String, Set<BrokerSubscription>> index;
+  private final TopicIndex index;
   private final Devices devices;
   private final Presence presence;
 
-  Roster(
-      ConcurrentHashMap<String, Set<BrokerSubscription>> index,
-      Devices devices,
-      Presence presence) {
+  Roster(TopicIndex index, Devices devices, Presence presence) {
     this.index = index;
     this.devices = devices;
     this.presence = presence;
@@ -41,12 +36,9 @@ final class Roster {
   /** The opened device streams on this node covering {@code topic}, oldest first. */
   List<DeviceStream> devices(String topic) {
     List<DeviceStream> result = new ArrayList<>();
-    Set<BrokerSubscription> members = index.get(topic);
-    if (members != null) {
-      for (BrokerSubscription subscription : members) {
-        if (subscription.device() != null && subscription.wasOpened() && subscription.isOpen()) {
-          result.add(new DeviceStream(subscription.device().deviceId(), subscription.since()));
-        }
+    for (BrokerSubscription subscription : index.members(topic)) {
+      if (subscription.device() != null && subscription.wasOpened() && subscription.isOpen()) {
+        result.add(new DeviceStream(subscription.device().deviceId(), subscription.since()));
       }
     }
     result.sort(OLDEST_FIRST);
@@ -55,8 +47,7 @@ final class Roster {
 
   /** How many open subscriptions on this node cover {@code topic}. */
   int count(String topic) {
-    Set<BrokerSubscription> members = index.get(topic);
-    return members == null ? 0 : members.size();
+    return index.count(topic);
   }
 
   /** This node's view of {@code topic} plus the other nodes'; never blocks. */
@@ -112,10 +103,7 @@ final class Roster {
 
       @Override
       public Map<String, Integer> subscriptionCounts() {
-        Map<String, Integer> counts = new HashMap<>();
-        index.forEach((topic, members) -> counts.put(topic, members.size()));
-        counts.values().removeIf(n -> n == 0);
-        return counts;
+        return index.counts();
       }
 
       @Override
