@@ -108,12 +108,14 @@ final class Connector implements AutoCloseable {
   }
 
   /**
-   * Checks a URI without connecting.
+   * Checks a URI without connecting, for the builders: they fail when given it, not at build().
    *
+   * @return the URI
    * @throws IllegalArgumentException if it is not a Redis URI
    */
-  static void check(String uri) {
+  static String check(String uri) {
     parse(uri);
+    return uri;
   }
 
   /**

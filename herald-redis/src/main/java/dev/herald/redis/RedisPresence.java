@@ -6,7 +6,6 @@ import dev.herald.server.TopicPresence;
 import dev.herald.server.spi.CursorKey;
 import dev.herald.server.spi.Presence;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
@@ -25,15 +24,9 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -97,17 +90,15 @@ public final class RedisPresence implements Presence {
   private final String controlPrefix;
   private final long heartbeatMillis;
   private final String staleMillis;
-  private final long timeoutMillis;
   private final String target;
-  private final Connector connector;
-  private final StatefulConnection<String, String> connection;
+
+  /** Its worker runs heartbeats, count writes and replacements, in order. */
+  private final Connections connections;
+
   private final RedisClusterAsyncCommands<String, String> redis;
 
   /** Subscribed to this node's control channel only. */
   private final StatefulRedisPubSubConnection<String, String> control;
-
-  /** Heartbeats, count writes and replacements: one thread, in order. */
-  private final ScheduledThreadPoolExecutor worker;
 
   private final Set<String> dirty = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean flushScheduled = new AtomicBoolean();
@@ -128,29 +119,12 @@ public final class RedisPresence implements Presence {
     this.controlPrefix = tag + "x:";
     this.heartbeatMillis = builder.heartbeat.toMillis();
     this.staleMillis = Long.toString(builder.staleAfter.toMillis());
-    this.timeoutMillis = builder.commandTimeout.toMillis();
-    this.connector = new Connector(builder.uri, builder.commandTimeout);
-    this.target = connector.target();
-    Connector.Commands commands;
-    try {
-      commands = connector.commands();
-      this.control = connector.pubSub();
-    } catch (RuntimeException e) {
-      connector.close(); // closes the command connection too
-      throw e;
-    }
-    this.connection = commands.connection();
-    this.redis = commands.async();
-    this.worker =
-        new ScheduledThreadPoolExecutor(
-            1,
-            runnable -> {
-              Thread thread = new Thread(runnable, "herald-redis-presence");
-              thread.setDaemon(true);
-              return thread;
-            });
-    worker.setRemoveOnCancelPolicy(true);
-    worker.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+    this.connections =
+        new Connections(
+            builder.uri, builder.commandTimeout, "the Redis presence", "herald-redis-presence");
+    this.target = connections.target();
+    this.redis = connections.redis();
+    this.control = connections.pubSub();
   }
 
   /**
@@ -179,15 +153,17 @@ public final class RedisPresence implements Presence {
           @Override
           public void message(String channel, String message) {
             // On Lettuce's I/O thread: hand over, never block it.
-            run(() -> onReplaceMessage(message));
+            connections.execute(() -> onReplaceMessage(message));
           }
         });
     // On Cluster the subscription is on one node, whichever: PUBLISH reaches every node.
-    await(control.async().subscribe(controlPrefix + node), "listen");
-    await(beatOnce(), "register this node");
+    connections.await(control.async().subscribe(controlPrefix + node), "listen");
+    connections.await(beatOnce(), "register this node");
     ScheduledFuture<?> unused =
-        worker.scheduleWithFixedDelay(
-            this::beat, heartbeatMillis, heartbeatMillis, TimeUnit.MILLISECONDS);
+        connections
+            .worker()
+            .scheduleWithFixedDelay(
+                this::beat, heartbeatMillis, heartbeatMillis, TimeUnit.MILLISECONDS);
   }
 
   @Override
@@ -219,7 +195,7 @@ public final class RedisPresence implements Presence {
             writeFailed("record an opened device stream", failure);
           } else if (answer == 1) {
             // The device opened a newer stream elsewhere before this one got here.
-            run(() -> local.replaced(key, stream.token()));
+            connections.execute(() -> local.replaced(key, stream.token()));
           }
         });
   }
@@ -245,7 +221,7 @@ public final class RedisPresence implements Presence {
   @Override
   public void subscriptionsChanged(String topic) {
     if (dirty.add(topic) && flushScheduled.compareAndSet(false, true)) {
-      run(this::flushCounts);
+      connections.execute(this::flushCounts);
     }
   }
 
@@ -311,23 +287,22 @@ public final class RedisPresence implements Presence {
     if (!closed.compareAndSet(false, true)) {
       return;
     }
-    stopWorker();
+    connections.stopWorker();
     try {
       // Gone at once for every reader; then the entries go, batch by batch. If this is cut short,
       // another node's heartbeat sweeps the rest.
-      await(redis.zadd(nodes, 0, node), "leave");
+      connections.await(redis.zadd(nodes, 0, node), "leave");
       sweep(node, true);
     } catch (RuntimeException e) {
       LOG.log(Level.WARNING, "could not remove this node's presence from Redis: " + e.getMessage());
     }
-    closeConnections();
+    connections.close();
   }
 
   /** Stops without removing anything, as a node that dies would. For tests. */
   void abandon() {
     if (closed.compareAndSet(false, true)) {
-      stopWorker();
-      closeConnections();
+      connections.close();
     }
   }
 
@@ -407,7 +382,7 @@ public final class RedisPresence implements Presence {
   /** The heartbeat: on the worker thread, every {@link Builder#heartbeat}. */
   private void beat() {
     try {
-      List<Object> answer = await(beatOnce(), "beat");
+      List<Object> answer = connections.await(beatOnce(), "beat");
       if ((Long) answer.get(0) == 1 || resync) {
         resync = false;
         LOG.log(Level.INFO, "writing this node's presence to Redis again");
@@ -436,7 +411,7 @@ public final class RedisPresence implements Presence {
   private void sweep(String whose, boolean forget) {
     for (int round = 0; round < SWEEP_ROUNDS; round++) {
       long left =
-          await(
+          connections.await(
               SWEEP.<Long>run(
                   redis,
                   ScriptOutputType.INTEGER,
@@ -454,63 +429,9 @@ public final class RedisPresence implements Presence {
     }
   }
 
-  private void run(Runnable task) {
-    try {
-      worker.execute(task);
-    } catch (RejectedExecutionException e) {
-      LOG.log(Level.DEBUG, "the Redis presence is closed; dropped a task");
-    }
-  }
-
-  private void stopWorker() {
-    worker.shutdown();
-    try {
-      if (!worker.awaitTermination(timeoutMillis + 1000, TimeUnit.MILLISECONDS)) {
-        worker.shutdownNow();
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-  }
-
-  private void closeConnections() {
-    try {
-      control.close();
-      connection.close();
-    } finally {
-      connector.close();
-    }
-  }
-
-  private <T> T await(CompletionStage<T> stage, String what) {
-    try {
-      return stage.toCompletableFuture().get(timeoutMillis + 500, TimeUnit.MILLISECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new StoreUnavailableException("interrupted while waiting for Redis to " + what, e);
-    } catch (ExecutionException e) {
-      throw unavailable(what, e.getCause());
-    } catch (TimeoutException e) {
-      throw new StoreUnavailableException(
-          "Redis at " + target + " did not answer in time to " + what, e);
-    }
-  }
-
   private <T> CompletableFuture<T> unavailableOnFailure(CompletableFuture<T> future, String what) {
     return future.exceptionallyCompose(
-        failure -> CompletableFuture.failedFuture(unavailable(what, failure)));
-  }
-
-  private StoreUnavailableException unavailable(String what, Throwable cause) {
-    if (cause instanceof CompletionException && cause.getCause() != null) {
-      cause = cause.getCause();
-    }
-    if (cause instanceof StoreUnavailableException e) {
-      return e;
-    }
-    return new StoreUnavailableException(
-        "Redis at " + target + " is unavailable, could not " + what + ": " + cause.getMessage(),
-        cause);
+        failure -> CompletableFuture.failedFuture(connections.unavailable(what, failure)));
   }
 
   private static String field(CursorKey key) {
@@ -548,9 +469,7 @@ public final class RedisPresence implements Presence {
      * @throws IllegalArgumentException if it is not a Redis URI
      */
     public Builder uri(String uri) {
-      Objects.requireNonNull(uri, "uri");
-      Connector.check(uri); // fail here, not at build()
-      this.uri = uri;
+      this.uri = Connector.check(uri);
       return this;
     }
 

@@ -1,0 +1,165 @@
+package dev.herald.redis;
+
+import java.lang.System.Logger.Level;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The topics a node watches for the {@link Announcer}: counted, each with its subscription to the
+ * topic's channel on the Pub/Sub connection, so that a node hears only what its subscribers want.
+ * May be called from any thread.
+ */
+final class WatchedTopics {
+  // The log's logger: to operators these are the log's messages.
+  private static final System.Logger LOG = System.getLogger(RedisEventLog.class.getName());
+
+  private final Keys keys;
+  private final Connections connections;
+  private final long timeoutMillis;
+
+  /** Told when a subscription failed: notifications may be missed from now until a catch-up. */
+  private final Runnable lost;
+
+  /** Guarded by itself, as is closing. */
+  private final Map<String, Interest> interests = new HashMap<>();
+
+  private volatile boolean closed;
+
+  /**
+   * @param lost told when a subscription failed, from any thread
+   */
+  WatchedTopics(Keys keys, Connections connections, Runnable lost) {
+    this.keys = keys;
+    this.connections = connections;
+    this.timeoutMillis = connections.timeoutMillis();
+    this.lost = lost;
+  }
+
+  /** See {@link RedisEventLog#watch}: never completes exceptionally. */
+  CompletableFuture<Void> watch(String topic) {
+    if (closed) {
+      return CompletableFuture.completedFuture(null);
+    }
+    CompletableFuture<Void> ready;
+    synchronized (interests) {
+      Interest interest = interests.get(topic);
+      if (interest == null) {
+        interest = new Interest();
+        interests.put(topic, interest);
+        interest.ready = subscribe(topic, interest);
+      }
+      interest.count++;
+      ready = interest.ready;
+    }
+    // Never exceptionally: if Redis does not answer in time, subscribe() has put the log in
+    // catch-up mode, and the topic is announced once Redis is back.
+    return ready
+        .handle(
+            (done, failure) -> {
+              if (failure != null) {
+                LOG.log(Level.DEBUG, "watching " + topic + " is delayed: " + failure);
+              }
+              return (Void) null;
+            })
+        .completeOnTimeout(null, timeoutMillis + 500, TimeUnit.MILLISECONDS);
+  }
+
+  /** See {@link RedisEventLog#unwatch}. */
+  void unwatch(String topic) {
+    synchronized (interests) {
+      Interest interest = interests.get(topic);
+      if (interest == null) {
+        // A caller's bug, but not worth failing a subscription's close over.
+        LOG.log(Level.WARNING, "unwatch of a topic that is not watched: " + topic);
+        return;
+      }
+      if (--interest.count > 0) {
+        return;
+      }
+      interests.remove(topic);
+      if (!closed) {
+        // Sent after this topic's SUBSCRIBE on the same connection, so Redis applies it last.
+        connections
+            .pubSub()
+            .async()
+            .unsubscribe(keys.channel(topic))
+            .whenComplete(
+                (ok, error) -> {
+                  if (error != null) {
+                    // Notifications that still arrive are ignored: the topic is not watched.
+                    LOG.log(Level.DEBUG, "unsubscribing from " + topic + " failed: " + error);
+                  }
+                });
+      }
+    }
+  }
+
+  /** Whether any of {@code topics} is watched. */
+  boolean any(Set<String> topics) {
+    synchronized (interests) {
+      for (String topic : topics) {
+        if (interests.containsKey(topic)) {
+          return true;
+        }
+      }
+      return false;
+    }
+  }
+
+  /**
+   * Each watched topic with the sequence read when its subscription was confirmed: its events up to
+   * that id were published before, so they were never due to be announced.
+   */
+  Map<String, Long> since() {
+    Map<String, Long> since = new HashMap<>();
+    synchronized (interests) {
+      interests.forEach((topic, interest) -> since.put(topic, interest.since));
+    }
+    return since;
+  }
+
+  /** Stops subscribing and unsubscribing: the connection is about to close. */
+  void close() {
+    synchronized (interests) {
+      closed = true;
+    }
+  }
+
+  private CompletableFuture<Void> subscribe(String topic, Interest interest) {
+    CompletableFuture<Void> ready;
+    try {
+      ready =
+          connections
+              .pubSub()
+              .async()
+              .subscribe(keys.channel(topic))
+              .toCompletableFuture()
+              // Events up to the id read now were published before the subscription, so they
+              // were never due to be announced: a catch-up skips them.
+              .thenCompose(
+                  subscribed -> connections.redis().hget(keys.meta, "seq").toCompletableFuture())
+              .thenAccept(seq -> interest.since = seq == null ? 0 : Long.parseLong(seq));
+    } catch (RuntimeException e) {
+      ready = CompletableFuture.failedFuture(e);
+    }
+    ready.whenComplete(
+        (ok, error) -> {
+          if (error != null) {
+            lost.run();
+          }
+        });
+    return ready;
+  }
+
+  /** One watched topic: how many watches, and its subscription. */
+  private static final class Interest {
+    int count;
+    CompletableFuture<Void> ready;
+
+    /** The sequence when the subscription was confirmed: events up to it were never due. */
+    volatile long since;
+  }
+}
