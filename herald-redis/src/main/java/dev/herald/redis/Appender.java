@@ -5,7 +5,7 @@ import dev.herald.server.Publication;
 import dev.herald.server.PublishOutcomeUnknownException;
 import dev.herald.server.StoreUnavailableException;
 import dev.herald.server.StoredEvent;
-import dev.herald.server.spi.Appended;
+import dev.herald.server.spi.AppendReceipt;
 import io.lettuce.core.ScriptOutputType;
 import java.lang.System.Logger.Level;
 import java.time.Clock;
@@ -109,15 +109,15 @@ final class Appender {
   }
 
   /** Appends a non-empty batch under an idempotency key (see {@link RedisEventLog#append}). */
-  CompletableFuture<Appended> append(List<Publication> batch, IdempotencyKey key) {
-    CompletableFuture<Appended> keyed = new CompletableFuture<>();
+  CompletableFuture<AppendReceipt> append(List<Publication> batch, IdempotencyKey key) {
+    CompletableFuture<AppendReceipt> keyed = new CompletableFuture<>();
     CompletableFuture<List<StoredEvent>> stored = new CompletableFuture<>();
     stored.whenComplete(
         (events, error) -> {
           if (error != null) {
             keyed.completeExceptionally(error);
           } else {
-            keyed.complete(new Appended(events.stream().map(StoredEvent::id).toList(), false));
+            keyed.complete(new AppendReceipt(events.stream().map(StoredEvent::id).toList(), false));
           }
         });
     publish(batch, key, stored, keyed);
@@ -132,7 +132,7 @@ final class Appender {
       List<Publication> batch,
       IdempotencyKey key,
       CompletableFuture<List<StoredEvent>> result,
-      CompletableFuture<Appended> keyed) {
+      CompletableFuture<AppendReceipt> keyed) {
     Set<String> topics = new HashSet<>();
     batch.forEach(publication -> topics.addAll(publication.topics()));
     long token = announcer.barrierFor(topics);
@@ -193,7 +193,7 @@ final class Appender {
   private void settle(
       List<Publication> batch,
       IdempotencyKey key,
-      CompletableFuture<Appended> keyed,
+      CompletableFuture<AppendReceipt> keyed,
       CompletableFuture<List<StoredEvent>> result,
       long token,
       List<Object> reply) {

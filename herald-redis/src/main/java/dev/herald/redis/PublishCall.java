@@ -3,7 +3,7 @@ package dev.herald.redis;
 import dev.herald.server.IdempotencyConflictException;
 import dev.herald.server.IdempotencyKey;
 import dev.herald.server.Publication;
-import dev.herald.server.spi.Appended;
+import dev.herald.server.spi.AppendReceipt;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import java.util.ArrayList;
@@ -142,7 +142,8 @@ final class PublishCall {
    * Answers a keyed append whose key was used within its window: with the first append's ids, or a
    * conflict. Returns false for a reply of a fresh append.
    */
-  static boolean known(List<Object> reply, IdempotencyKey key, CompletableFuture<Appended> keyed) {
+  static boolean known(
+      List<Object> reply, IdempotencyKey key, CompletableFuture<AppendReceipt> keyed) {
     Object status = reply.get(0);
     if ("replay".equals(status)) {
       long first = Long.parseLong((String) reply.get(1));
@@ -151,7 +152,7 @@ final class PublishCall {
       for (int i = 0; i < count; i++) {
         ids.add(first + i); // the ids of one batch are consecutive
       }
-      keyed.complete(new Appended(ids, true));
+      keyed.complete(new AppendReceipt(ids, true));
       return true;
     }
     if ("conflict".equals(status)) {

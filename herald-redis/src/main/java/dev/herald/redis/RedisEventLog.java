@@ -7,7 +7,7 @@ import dev.herald.server.Retention;
 import dev.herald.server.StoreUnavailableException;
 import dev.herald.server.StoredEvent;
 import dev.herald.server.Topics;
-import dev.herald.server.spi.Appended;
+import dev.herald.server.spi.AppendReceipt;
 import dev.herald.server.spi.CursorKey;
 import dev.herald.server.spi.EventLog;
 import io.lettuce.core.ScriptOutputType;
@@ -167,14 +167,14 @@ public final class RedisEventLog implements EventLog {
    * after the window. A replay stores and announces nothing and completes at once.
    */
   @Override
-  public CompletableFuture<Appended> append(List<Publication> batch, IdempotencyKey key) {
+  public CompletableFuture<AppendReceipt> append(List<Publication> batch, IdempotencyKey key) {
     Objects.requireNonNull(batch, "batch");
     Objects.requireNonNull(key, "key");
     if (closed.get()) {
       return CompletableFuture.failedFuture(closedException());
     }
     if (batch.isEmpty()) {
-      return CompletableFuture.completedFuture(new Appended(List.of(), false));
+      return CompletableFuture.completedFuture(new AppendReceipt(List.of(), false));
     }
     return appender.append(batch, key);
   }

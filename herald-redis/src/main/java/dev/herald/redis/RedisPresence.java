@@ -48,12 +48,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * restarted without its data) writes all its entries again.
  *
  * <p><b>Devices</b>: per topic a hash {@code {prefix}p:<topic>} of device streams, field {@code
- * <device> LF <topics>} (one per device and topic set), value {@code <node> LF <token> LF <since>}.
- * An opened stream takes the fields of its topics in one script, which tells the node of the stream
- * it replaced on that node's control channel {@code {prefix}x:<node>}; that node closes its stream
- * ({@code REPLACED}). Two streams of one device on two nodes resolve by their opening times (the
- * later one stays), so nodes' clocks should be in sync (as for retention). A closed stream removes
- * its entries where they are still its own.
+ * <device> LF <topics>} (one per device and topic set), value {@code <node> LF <stream id> LF
+ * <since>}. An opened stream takes the fields of its topics in one script, which tells the node of
+ * the stream it replaced on that node's control channel {@code {prefix}x:<node>}; that node closes
+ * its stream ({@code REPLACED}). Two streams of one device on two nodes resolve by their opening
+ * times (the later one stays), so nodes' clocks should be in sync (as for retention). A closed
+ * stream removes its entries where they are still its own.
  *
  * <p><b>Reach</b>: per topic a hash {@code {prefix}r:<topic>} of each node's number of
  * subscriptions covering it, written shortly after it changes. A publish adds the other live nodes'
@@ -178,7 +178,7 @@ public final class RedisPresence implements Presence {
     List<String> args = new ArrayList<>();
     args.add(node);
     args.add(field(key));
-    args.add(stream.token());
+    args.add(stream.streamId());
     args.add(Long.toString(micros(stream.since())));
     args.add(controlPrefix);
     args.add(staleMillis);
@@ -195,7 +195,7 @@ public final class RedisPresence implements Presence {
             writeFailed("record an opened device stream", failure);
           } else if (answer == 1) {
             // The device opened a newer stream elsewhere before this one got here.
-            connections.execute(() -> local.replaced(key, stream.token()));
+            connections.execute(() -> local.replaced(key, stream.streamId()));
           }
         });
   }
@@ -209,7 +209,11 @@ public final class RedisPresence implements Presence {
     String[] keys = key.topics().stream().map(t -> devicePrefix + t).toArray(String[]::new);
     CompletableFuture<Long> done =
         CLOSE.run(
-            redis, ScriptOutputType.INTEGER, keys, field(key), node + "\n" + stream.token() + "\n");
+            redis,
+            ScriptOutputType.INTEGER,
+            keys,
+            field(key),
+            node + "\n" + stream.streamId() + "\n");
     done.whenComplete(
         (ok, failure) -> {
           if (failure != null) {

@@ -12,7 +12,7 @@ import dev.herald.server.Publication;
 import dev.herald.server.Retention;
 import dev.herald.server.StoreUnavailableException;
 import dev.herald.server.StoredEvent;
-import dev.herald.server.spi.Appended;
+import dev.herald.server.spi.AppendReceipt;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
@@ -64,15 +64,15 @@ class RedisIdempotencyTest {
     a.listener(heardByA);
     a.watch("t").join();
 
-    Appended first =
+    AppendReceipt first =
         a.append(batch("x", "y"), key("k", "f", Duration.ofMinutes(5))).get(10, SECONDS);
     assertThat(first.replayed()).isFalse();
     assertThat(first.ids()).hasSize(2);
     assertThat(first.ids().get(1)).isEqualTo(first.ids().get(0) + 1);
     // The retry reaches the other node: the key is shared through Redis.
-    Appended retried =
+    AppendReceipt retried =
         b.append(batch("x", "y"), key("k", "f", Duration.ofMinutes(5))).get(10, SECONDS);
-    assertThat(retried).isEqualTo(new Appended(first.ids(), true));
+    assertThat(retried).isEqualTo(new AppendReceipt(first.ids(), true));
     long later = a.append(batch("z")).get(10, SECONDS).get(0).id();
 
     assertThat(a.readAfter(Set.of("t"), 0, 10))
@@ -107,7 +107,7 @@ class RedisIdempotencyTest {
       for (int round = 0; round < 10; round++) {
         IdempotencyKey key = key("race" + round, "f", Duration.ofMinutes(5));
         CountDownLatch go = new CountDownLatch(1);
-        List<Future<Appended>> results = new ArrayList<>();
+        List<Future<AppendReceipt>> results = new ArrayList<>();
         for (int i = 0; i < 8; i++) {
           RedisEventLog node = i % 2 == 0 ? a : b;
           results.add(
@@ -120,8 +120,8 @@ class RedisIdempotencyTest {
         go.countDown();
         Set<List<Long>> ids = new HashSet<>();
         int fresh = 0;
-        for (Future<Appended> result : results) {
-          Appended appended = result.get(20, SECONDS);
+        for (Future<AppendReceipt> result : results) {
+          AppendReceipt appended = result.get(20, SECONDS);
           ids.add(appended.ids());
           fresh += appended.replayed() ? 0 : 1;
         }
@@ -139,10 +139,11 @@ class RedisIdempotencyTest {
     BlockingQueue<String> notifications = subscribeRaw(keys.channel("t"));
     RedisEventLog a = open(TestRedis.URI);
     RedisEventLog b = open(TestRedis.URI);
-    Appended first = a.append(batch("x"), key("k", "f1", Duration.ofMinutes(5))).get(10, SECONDS);
+    AppendReceipt first =
+        a.append(batch("x"), key("k", "f1", Duration.ofMinutes(5))).get(10, SECONDS);
     assertThat(notifications.poll(10, SECONDS)).isNotNull();
 
-    CompletableFuture<Appended> conflict =
+    CompletableFuture<AppendReceipt> conflict =
         b.append(batch("y"), key("k", "f2", Duration.ofMinutes(5)));
 
     assertThat(conflict)
@@ -161,21 +162,21 @@ class RedisIdempotencyTest {
         .isNull();
     // The key still belongs to the first request.
     assertThat(b.append(batch("x"), key("k", "f1", Duration.ofMinutes(5))).get(10, SECONDS))
-        .isEqualTo(new Appended(first.ids(), true));
+        .isEqualTo(new AppendReceipt(first.ids(), true));
   }
 
   @Test
   void aKeyPastItsWindowIsForgottenByRedisAndPublishesAgain() throws Exception {
     RedisEventLog log = open(TestRedis.URI);
     IdempotencyKey key = key("short", "f", Duration.ofMillis(300));
-    Appended first = log.append(batch("x"), key).get(10, SECONDS);
+    AppendReceipt first = log.append(batch("x"), key).get(10, SECONDS);
     // Fast enough to be inside the window on a loaded machine only most of the time: not asserted.
     try (Raw raw = new Raw(TestRedis.URI)) {
       String name = keys.idempotency("tenant", "short");
       awaitTrue(() -> raw.connection.sync().exists(name) == 0, "Redis expired the key");
     }
 
-    Appended again = log.append(batch("x"), key).get(10, SECONDS);
+    AppendReceipt again = log.append(batch("x"), key).get(10, SECONDS);
 
     assertThat(again.replayed()).isFalse();
     assertThat(again.ids().get(0)).isGreaterThan(first.ids().get(0));
@@ -190,13 +191,13 @@ class RedisIdempotencyTest {
     IdempotencyKey two = new IdempotencyKey(scope + "2", "k", "f", Duration.ofMinutes(5));
     assertThat(keys.idempotency(one.scope(), "k")).hasSizeLessThan(150).contains("\t");
 
-    Appended first = log.append(batch("x"), one).get(10, SECONDS);
-    Appended other = log.append(batch("x"), two).get(10, SECONDS);
+    AppendReceipt first = log.append(batch("x"), one).get(10, SECONDS);
+    AppendReceipt other = log.append(batch("x"), two).get(10, SECONDS);
 
     assertThat(first.replayed()).isFalse();
     assertThat(other.replayed()).isFalse();
     assertThat(log.append(batch("x"), one).get(10, SECONDS))
-        .isEqualTo(new Appended(first.ids(), true));
+        .isEqualTo(new AppendReceipt(first.ids(), true));
   }
 
   @Test
@@ -224,7 +225,7 @@ class RedisIdempotencyTest {
     awaitTrue(log::isAvailable, "the log reconnected");
     assertThat(log.readAfter(Set.of("t"), 0, 10)).as("nothing stored").isEmpty();
     assertThat(log.lastId()).isZero();
-    Appended appended = log.append(batch("x"), key).get(10, SECONDS);
+    AppendReceipt appended = log.append(batch("x"), key).get(10, SECONDS);
     assertThat(appended.replayed()).as("the key was not remembered").isFalse();
   }
 

@@ -13,7 +13,7 @@ import dev.herald.server.PublishOutcomeUnknownException;
 import dev.herald.server.Retention;
 import dev.herald.server.StoreUnavailableException;
 import dev.herald.server.StoredEvent;
-import dev.herald.server.spi.Appended;
+import dev.herald.server.spi.AppendReceipt;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -106,7 +106,7 @@ class RedisPublishOutcomeTest {
       if (attempt.key() == null) {
         continue;
       }
-      Appended retry = log.append(attempt.batch(), attempt.key()).get(10, SECONDS);
+      AppendReceipt retry = log.append(attempt.batch(), attempt.key()).get(10, SECONDS);
       assertThat(retry.replayed()).as("%s retried with its key", attempt).isTrue();
       assertThat(retry.ids()).isEqualTo(attempt.data().stream().map(stream::get).toList());
     }
@@ -238,7 +238,7 @@ class RedisPublishOutcomeTest {
                     .thenApply(events -> events.stream().map(StoredEvent::id).toList())));
       } else {
         IdempotencyKey key = new IdempotencyKey("tenant", "k" + i, "f" + i, Duration.ofHours(1));
-        attempts.add(new Attempt(batch, key, log.append(batch, key).thenApply(Appended::ids)));
+        attempts.add(new Attempt(batch, key, log.append(batch, key).thenApply(AppendReceipt::ids)));
       }
     }
     assertThat(n).isEqualTo(24);

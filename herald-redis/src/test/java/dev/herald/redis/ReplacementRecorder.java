@@ -40,7 +40,7 @@ final class ReplacementRecorder implements Presence.Local {
   }
 
   @Override
-  public void replaced(CursorKey key, String token) {
-    replaced.add(describe.apply(key, token));
+  public void replaced(CursorKey key, String streamId) {
+    replaced.add(describe.apply(key, streamId));
   }
 }

@@ -4,7 +4,7 @@ import dev.herald.server.ForwardingEventLog;
 import dev.herald.server.IdempotencyKey;
 import dev.herald.server.Publication;
 import dev.herald.server.StoredEvent;
-import dev.herald.server.spi.Appended;
+import dev.herald.server.spi.AppendReceipt;
 import dev.herald.server.spi.EventLog;
 import java.util.HashSet;
 import java.util.List;
@@ -30,7 +30,7 @@ final class WatchingLog extends ForwardingEventLog {
   }
 
   @Override
-  public CompletableFuture<Appended> append(List<Publication> batch, IdempotencyKey key) {
+  public CompletableFuture<AppendReceipt> append(List<Publication> batch, IdempotencyKey key) {
     watchTopics(batch);
     return super.append(batch, key);
   }

@@ -2,7 +2,7 @@ package dev.herald.server;
 
 import dev.herald.core.internal.Checks;
 import dev.herald.core.internal.DaemonThreads;
-import dev.herald.server.spi.Appended;
+import dev.herald.server.spi.AppendReceipt;
 import dev.herald.server.spi.CursorKey;
 import dev.herald.server.spi.EventLog;
 import dev.herald.server.spi.Presence;
@@ -181,14 +181,15 @@ public final class Broker implements AutoCloseable {
     // Asked while the log appends, so the answer costs no extra round trip.
     CompletableFuture<Map<String, Integer>> remote = roster.remoteCounts(copy);
     reach.publishing();
-    CompletableFuture<Appended> appended;
+    CompletableFuture<AppendReceipt> appended;
     try {
       appended =
           key.isPresent()
               ? log.append(copy, key.get())
               : log.append(copy)
                   .thenApply(
-                      events -> new Appended(events.stream().map(StoredEvent::id).toList(), false));
+                      events ->
+                          new AppendReceipt(events.stream().map(StoredEvent::id).toList(), false));
     } catch (RuntimeException e) {
       reach.published();
       return CompletableFuture.failedFuture(e);
@@ -316,7 +317,7 @@ public final class Broker implements AutoCloseable {
                   from,
                   sink,
                   Optional.of(key),
-                  devices.nextToken(),
+                  devices.nextStreamId(),
                   base,
                   heartbeats.nextSlot()));
         });

@@ -68,7 +68,7 @@ final class BrokerSubscription implements Subscription {
   private final long cursorBase;
   private final java.time.Instant since;
   // Names this device stream in the broker's Presence; empty for other subscriptions.
-  private final String token;
+  private final String streamId;
   private final java.util.concurrent.atomic.AtomicBoolean opened =
       new java.util.concurrent.atomic.AtomicBoolean();
   // The cursor last handed to the log; only the broker's scheduler thread touches it.
@@ -95,8 +95,8 @@ final class BrokerSubscription implements Subscription {
 
   /**
    * A subscription of {@code host}; of a device if {@code device} is present, whose stream is named
-   * {@code token} and whose cursor starts at {@code cursorBase}: what the device has without this
-   * stream writing anything.
+   * {@code streamId} and whose cursor starts at {@code cursorBase}: what the device has without
+   * this stream writing anything.
    */
   BrokerSubscription(
       SubscriptionHost host,
@@ -104,14 +104,14 @@ final class BrokerSubscription implements Subscription {
       Position position,
       Sink sink,
       java.util.Optional<CursorKey> device,
-      String token,
+      String streamId,
       long cursorBase,
       int heartbeatSlot) {
     this.device = device.orElse(null);
     this.cursorBase = cursorBase;
     // Milliseconds, like event timestamps: the same on every node that lists it.
     this.since = java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
-    this.token = token;
+    this.streamId = streamId;
     this.host = host;
     this.topics = topics;
     this.position = position;
@@ -142,8 +142,8 @@ final class BrokerSubscription implements Subscription {
   }
 
   /** Names this device stream among the broker's streams of its key. */
-  String token() {
-    return token;
+  String streamId() {
+    return streamId;
   }
 
   /** Whether {@link #opened} was called. */

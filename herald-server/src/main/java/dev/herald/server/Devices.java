@@ -32,7 +32,7 @@ final class Devices {
   private final Presence presence;
   private final boolean shared;
   private final ScheduledExecutorService scheduler;
-  private final AtomicLong tokens = new AtomicLong();
+  private final AtomicLong streamIds = new AtomicLong();
   // The open stream of each device and topic set.
   private final ConcurrentHashMap<CursorKey, BrokerSubscription> open = new ConcurrentHashMap<>();
   // Final cursors of closed device streams, not yet handed to the log.
@@ -60,8 +60,8 @@ final class Devices {
   }
 
   /** Names a new device stream among the broker's streams of its key. */
-  String nextToken() {
-    return Long.toString(tokens.incrementAndGet(), 36);
+  String nextStreamId() {
+    return Long.toString(streamIds.incrementAndGet(), 36);
   }
 
   /**
@@ -114,10 +114,10 @@ final class Devices {
     return open.values().stream().filter(BrokerSubscription::isOpen).map(Devices::stream).toList();
   }
 
-  /** Closes this node's stream {@code token} of {@code key}, if open: another took its place. */
-  void replaced(CursorKey key, String token) {
+  /** Closes this node's stream {@code streamId} of {@code key}, if open: another took its place. */
+  void replaced(CursorKey key, String streamId) {
     BrokerSubscription current = open.get(key);
-    if (current != null && current.token().equals(token)) {
+    if (current != null && current.streamId().equals(streamId)) {
       current.close(CloseReason.REPLACED);
     }
   }
@@ -186,6 +186,7 @@ final class Devices {
   }
 
   private static Presence.Stream stream(BrokerSubscription subscription) {
-    return new Presence.Stream(subscription.device(), subscription.token(), subscription.since());
+    return new Presence.Stream(
+        subscription.device(), subscription.streamId(), subscription.since());
   }
 }

@@ -3,7 +3,7 @@ package dev.herald.server;
 import dev.herald.core.internal.Checks;
 import dev.herald.server.MemoryStorage.Node;
 import dev.herald.server.MemoryStorage.TopicLog;
-import dev.herald.server.spi.Appended;
+import dev.herald.server.spi.AppendReceipt;
 import dev.herald.server.spi.CursorKey;
 import dev.herald.server.spi.EventLog;
 import java.time.Clock;
@@ -161,7 +161,7 @@ public final class MemoryEventLog implements EventLog {
   }
 
   @Override
-  public CompletableFuture<Appended> append(List<Publication> batch, IdempotencyKey key) {
+  public CompletableFuture<AppendReceipt> append(List<Publication> batch, IdempotencyKey key) {
     Objects.requireNonNull(batch, "batch");
     Objects.requireNonNull(key, "key");
     lock.lock();
@@ -174,7 +174,7 @@ public final class MemoryEventLog implements EventLog {
         if (!known.fingerprint().equals(key.fingerprint())) {
           return CompletableFuture.failedFuture(conflict(key));
         }
-        return CompletableFuture.completedFuture(new Appended(known.ids(), true));
+        return CompletableFuture.completedFuture(new AppendReceipt(known.ids(), true));
       }
       // The lock is reentrant: the check, the append and remembering the key are one step.
       CompletableFuture<List<StoredEvent>> stored = append(batch);
@@ -189,7 +189,7 @@ public final class MemoryEventLog implements EventLog {
       keys.put(scoped, remembered);
       bytes += remembered.bytes();
       evictOverCap();
-      return CompletableFuture.completedFuture(new Appended(ids, false));
+      return CompletableFuture.completedFuture(new AppendReceipt(ids, false));
     } finally {
       lock.unlock();
     }

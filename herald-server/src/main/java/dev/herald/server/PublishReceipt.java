@@ -6,7 +6,7 @@ import java.util.List;
  * What {@link Broker#publish(List, java.util.Optional)} answers once the batch is stored: its ids,
  * whether an idempotency key made it a replay of an earlier publish, and how many streams each
  * event reached. ({@link Publication} is what is published; the store's own answer is {@link
- * dev.herald.server.spi.Appended}.)
+ * dev.herald.server.spi.AppendReceipt}.)
  *
  * @param ids the ids of the batch, in order
  * @param replayed {@code true} when an idempotency key had been used before: nothing new was

@@ -112,8 +112,8 @@ final class Roster {
       }
 
       @Override
-      public void replaced(CursorKey key, String token) {
-        devices.replaced(key, token);
+      public void replaced(CursorKey key, String streamId) {
+        devices.replaced(key, streamId);
       }
     };
   }

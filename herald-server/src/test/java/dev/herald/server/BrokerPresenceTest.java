@@ -45,12 +45,12 @@ class BrokerPresenceTest {
 
     @Override
     public void opened(Stream stream) {
-      told.add("opened " + stream.key().deviceId() + " " + stream.token());
+      told.add("opened " + stream.key().deviceId() + " " + stream.streamId());
     }
 
     @Override
     public void closed(Stream stream) {
-      told.add("closed " + stream.key().deviceId() + " " + stream.token());
+      told.add("closed " + stream.key().deviceId() + " " + stream.streamId());
     }
 
     @Override

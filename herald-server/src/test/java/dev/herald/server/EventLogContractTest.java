@@ -4,7 +4,7 @@ import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.herald.core.Event;
-import dev.herald.server.spi.Appended;
+import dev.herald.server.spi.AppendReceipt;
 import dev.herald.server.spi.CursorKey;
 import dev.herald.server.spi.EventLog;
 import java.time.Clock;
@@ -499,12 +499,12 @@ public abstract class EventLogContractTest {
   void retriedKeyAnswersTheFirstIdsAndStoresNothing() throws Exception {
     Assumptions.assumeTrue(supportsIdempotencyKeys(), "the log supports no idempotency keys");
     EventLog log = open(PLENTY);
-    Appended first =
+    AppendReceipt first =
         log.append(List.of(publication("a", "t"), publication("b", "t")), key("k1", "f1"))
             .get(10, SECONDS);
     assertThat(first.replayed()).isFalse();
     assertThat(first.ids()).hasSize(2);
-    Appended again =
+    AppendReceipt again =
         log.append(List.of(publication("a", "t"), publication("b", "t")), key("k1", "f1"))
             .get(10, SECONDS);
     assertThat(again.replayed()).isTrue();
@@ -512,7 +512,7 @@ public abstract class EventLogContractTest {
     assertThat(log.readAfter(Set.of("t"), 0, 10)).hasSize(2);
     assertThat(log.lastId()).isEqualTo(first.ids().get(1));
     // The same key in another scope is another key.
-    Appended otherScope =
+    AppendReceipt otherScope =
         log.append(
                 List.of(publication("a", "t")),
                 new IdempotencyKey("other", "k1", "f1", Duration.ofMinutes(10)))
@@ -526,7 +526,7 @@ public abstract class EventLogContractTest {
     Assumptions.assumeTrue(supportsIdempotencyKeys(), "the log supports no idempotency keys");
     EventLog log = open(PLENTY);
     log.append(List.of(publication("a", "t")), key("k", "f1")).get(10, SECONDS);
-    CompletableFuture<Appended> conflict =
+    CompletableFuture<AppendReceipt> conflict =
         log.append(List.of(publication("b", "t")), key("k", "f2"));
     assertThat(conflict)
         .failsWithin(Duration.ofSeconds(10))
@@ -544,7 +544,7 @@ public abstract class EventLogContractTest {
     ExecutorService pool = Executors.newFixedThreadPool(8);
     try {
       CountDownLatch go = new CountDownLatch(1);
-      List<Future<Appended>> results = new ArrayList<>();
+      List<Future<AppendReceipt>> results = new ArrayList<>();
       for (int i = 0; i < 16; i++) {
         results.add(
             pool.submit(
@@ -557,8 +557,8 @@ public abstract class EventLogContractTest {
       go.countDown();
       Set<List<Long>> ids = new java.util.HashSet<>();
       int fresh = 0;
-      for (Future<Appended> result : results) {
-        Appended appended = result.get(20, SECONDS);
+      for (Future<AppendReceipt> result : results) {
+        AppendReceipt appended = result.get(20, SECONDS);
         ids.add(appended.ids());
         fresh += appended.replayed() ? 0 : 1;
       }
@@ -574,12 +574,14 @@ public abstract class EventLogContractTest {
   void keyIsForgottenAfterItsWindow() throws Exception {
     Assumptions.assumeTrue(supportsIdempotencyKeys(), "the log supports no idempotency keys");
     EventLog log = open(PLENTY);
-    Appended first = log.append(List.of(publication("a", "t")), key("k", "f")).get(10, SECONDS);
+    AppendReceipt first =
+        log.append(List.of(publication("a", "t")), key("k", "f")).get(10, SECONDS);
     clock.advance(Duration.ofMinutes(9));
     assertThat(log.append(List.of(publication("a", "t")), key("k", "f")).get(10, SECONDS))
-        .isEqualTo(new Appended(first.ids(), true));
+        .isEqualTo(new AppendReceipt(first.ids(), true));
     clock.advance(Duration.ofMinutes(2));
-    Appended later = log.append(List.of(publication("a", "t")), key("k", "f")).get(10, SECONDS);
+    AppendReceipt later =
+        log.append(List.of(publication("a", "t")), key("k", "f")).get(10, SECONDS);
     assertThat(later.replayed()).isFalse();
     assertThat(later.ids().get(0)).isGreaterThan(first.ids().get(0));
     // And a different request may now use the key.

@@ -1,6 +1,6 @@
 package dev.herald.server;
 
-import dev.herald.server.spi.Appended;
+import dev.herald.server.spi.AppendReceipt;
 import dev.herald.server.spi.CursorKey;
 import dev.herald.server.spi.EventLog;
 import java.util.List;
@@ -32,7 +32,7 @@ public class ForwardingEventLog implements EventLog {
   }
 
   @Override
-  public CompletableFuture<Appended> append(List<Publication> batch, IdempotencyKey key) {
+  public CompletableFuture<AppendReceipt> append(List<Publication> batch, IdempotencyKey key) {
     return delegate.append(batch, key);
   }
 

@@ -3,7 +3,7 @@ package dev.herald.server;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.herald.core.Event;
-import dev.herald.server.spi.Appended;
+import dev.herald.server.spi.AppendReceipt;
 import dev.herald.server.spi.CursorKey;
 import dev.herald.server.spi.EventLog;
 import java.time.Clock;
@@ -125,13 +125,13 @@ class MemoryEventLogTest extends EventLogContractTest {
     long lastId = log.lastId();
     IdempotencyKey newest =
         new IdempotencyKey("", "k" + (keys - 1), "f" + (keys - 1), Duration.ofHours(24));
-    Appended retried = log.append(List.of(publication("{}", "members/9")), newest).join();
+    AppendReceipt retried = log.append(List.of(publication("{}", "members/9")), newest).join();
     assertThat(retried.replayed()).isTrue();
     assertThat(retried.ids()).containsExactly(lastId);
     assertThat(log.lastId()).isEqualTo(lastId);
     // The oldest was forgotten to stay under the cap: a retry of it publishes again.
     IdempotencyKey oldest = new IdempotencyKey("", "k0", "f0", Duration.ofHours(24));
-    Appended again = log.append(List.of(publication("{}", "members/0")), oldest).join();
+    AppendReceipt again = log.append(List.of(publication("{}", "members/0")), oldest).join();
     assertThat(again.replayed()).isFalse();
     assertThat(again.ids()).containsExactly(lastId + 1);
     log.close();
@@ -175,7 +175,7 @@ class MemoryEventLogTest extends EventLogContractTest {
     assertThat(log.retainedBytes()).isLessThanOrEqualTo(8_000);
     assertThat(log.readAfter(Set.of("a"), 0, 10)).as("the oldest event went first").isEmpty();
     assertThat(log.droppedThrough(Set.of("a"))).isGreaterThanOrEqualTo(old.id());
-    Appended retried = log.append(List.of(publication("{}", "b")), key).join();
+    AppendReceipt retried = log.append(List.of(publication("{}", "b")), key).join();
     assertThat(retried.replayed()).as("the newer key is still remembered").isTrue();
     assertThat(retried.ids()).isEqualTo(keyed);
     log.close();

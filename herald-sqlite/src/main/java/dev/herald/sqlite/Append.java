@@ -3,7 +3,7 @@ package dev.herald.sqlite;
 import dev.herald.server.IdempotencyKey;
 import dev.herald.server.Publication;
 import dev.herald.server.StoredEvent;
-import dev.herald.server.spi.Appended;
+import dev.herald.server.spi.AppendReceipt;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
@@ -16,7 +16,7 @@ record Append(
     List<Publication> batch,
     CompletableFuture<List<StoredEvent>> future,
     IdempotencyKey key,
-    CompletableFuture<Appended> keyed)
+    CompletableFuture<AppendReceipt> keyed)
     implements WriteLoop.Task {
 
   static Append of(List<Publication> batch) {
@@ -25,7 +25,7 @@ record Append(
 
   static Append keyed(List<Publication> batch, IdempotencyKey key) {
     CompletableFuture<List<StoredEvent>> future = new CompletableFuture<>();
-    CompletableFuture<Appended> keyed = new CompletableFuture<>();
+    CompletableFuture<AppendReceipt> keyed = new CompletableFuture<>();
     // Failures are completed on future only, wherever they happen; one link passes them on.
     future.whenComplete(
         (events, failure) -> {

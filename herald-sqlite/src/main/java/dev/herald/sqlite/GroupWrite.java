@@ -1,7 +1,7 @@
 package dev.herald.sqlite;
 
 import dev.herald.server.StoredEvent;
-import dev.herald.server.spi.Appended;
+import dev.herald.server.spi.AppendReceipt;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -49,7 +49,7 @@ final class GroupWrite {
   void complete() {
     for (Stored s : stored) {
       if (s.append().idempotent()) {
-        s.append().keyed().complete(new Appended(ids(s.events()), false));
+        s.append().keyed().complete(new AppendReceipt(ids(s.events()), false));
       }
       s.append().future().complete(s.events());
     }
@@ -59,7 +59,7 @@ final class GroupWrite {
   /** Answers the appends whose keys were known; all a group of nothing but replays needs. */
   void answerReplays() {
     for (Replay replay : replays) {
-      replay.append().keyed().complete(new Appended(replay.ids(), true));
+      replay.append().keyed().complete(new AppendReceipt(replay.ids(), true));
     }
   }
 

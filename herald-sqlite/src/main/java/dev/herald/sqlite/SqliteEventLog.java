@@ -5,7 +5,7 @@ import dev.herald.server.Publication;
 import dev.herald.server.Retention;
 import dev.herald.server.StoreUnavailableException;
 import dev.herald.server.StoredEvent;
-import dev.herald.server.spi.Appended;
+import dev.herald.server.spi.AppendReceipt;
 import dev.herald.server.spi.CursorKey;
 import dev.herald.server.spi.EventLog;
 import java.io.IOException;
@@ -140,11 +140,11 @@ public final class SqliteEventLog implements EventLog {
    * retention job deletes keys past their window.
    */
   @Override
-  public CompletableFuture<Appended> append(List<Publication> batch, IdempotencyKey key) {
+  public CompletableFuture<AppendReceipt> append(List<Publication> batch, IdempotencyKey key) {
     List<Publication> copy = List.copyOf(batch);
     Objects.requireNonNull(key, "key");
     if (copy.isEmpty()) {
-      return CompletableFuture.completedFuture(new Appended(List.of(), false));
+      return CompletableFuture.completedFuture(new AppendReceipt(List.of(), false));
     }
     Append append = Append.keyed(copy, key);
     submitUnlessClosed(append.future(), () -> writer.submit(append));

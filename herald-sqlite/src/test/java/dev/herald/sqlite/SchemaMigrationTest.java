@@ -7,7 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.herald.server.IdempotencyKey;
 import dev.herald.server.StoredEvent;
-import dev.herald.server.spi.Appended;
+import dev.herald.server.spi.AppendReceipt;
 import dev.herald.server.spi.CursorKey;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -41,7 +41,7 @@ class SchemaMigrationTest {
     }
     try (SqliteEventLog log = SqliteEventLog.builder().path(file).build()) {
       assertThat(log.readAfter(Set.of("t"), 0, 10)).containsExactly(old);
-      Appended first =
+      AppendReceipt first =
           log.append(
                   List.of(publication("new", "t")),
                   new IdempotencyKey("", "k", "f", Duration.ofHours(1)))

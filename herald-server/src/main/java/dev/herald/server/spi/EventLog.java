@@ -61,15 +61,15 @@ public interface EventLog extends AutoCloseable {
   /**
    * Stores the publications like {@link #append(List)}, unless {@code key} was used within its
    * window: then it stores nothing and answers the ids of that first append ({@link
-   * Appended#replayed}), or, if the key came with another fingerprint, completes exceptionally with
-   * {@link IdempotencyConflictException}. The check, the append and remembering the key are one
-   * atomic step (in one transaction for a durable log), so concurrent identical requests store the
-   * events once. Keys are forgotten after their window, by the retention job or lazily.
+   * AppendReceipt#replayed}), or, if the key came with another fingerprint, completes exceptionally
+   * with {@link IdempotencyConflictException}. The check, the append and remembering the key are
+   * one atomic step (in one transaction for a durable log), so concurrent identical requests store
+   * the events once. Keys are forgotten after their window, by the retention job or lazily.
    *
    * <p>The default supports no keys: it completes exceptionally with {@link
    * UnsupportedOperationException}.
    */
-  default CompletableFuture<Appended> append(List<Publication> batch, IdempotencyKey key) {
+  default CompletableFuture<AppendReceipt> append(List<Publication> batch, IdempotencyKey key) {
     return CompletableFuture.failedFuture(
         new UnsupportedOperationException(
             getClass().getSimpleName() + " does not support idempotency keys"));

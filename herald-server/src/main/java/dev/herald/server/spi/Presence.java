@@ -82,24 +82,24 @@ public interface Presence extends AutoCloseable {
     List<Stream> deviceStreams();
 
     /**
-     * Closes this node's stream {@code token} of {@code key} with {@link CloseReason#REPLACED}, if
-     * it is still open: a newer stream of the device took its place.
+     * Closes this node's stream {@code streamId} of {@code key} with {@link CloseReason#REPLACED},
+     * if it is still open: a newer stream of the device took its place.
      */
-    void replaced(CursorKey key, String token);
+    void replaced(CursorKey key, String streamId);
   }
 
   /**
    * One device stream of this node.
    *
    * @param key the device and the topics of its stream
-   * @param token names this stream among the node's streams of the same key (unique per broker)
+   * @param streamId names this stream among the node's streams of the same key (unique per broker)
    * @param since when the stream opened
    */
-  record Stream(CursorKey key, String token, Instant since) {
+  record Stream(CursorKey key, String streamId, Instant since) {
     /** Checks the parts. */
     public Stream {
       Objects.requireNonNull(key, "key");
-      Objects.requireNonNull(token, "token");
+      Objects.requireNonNull(streamId, "streamId");
       Objects.requireNonNull(since, "since");
     }
   }

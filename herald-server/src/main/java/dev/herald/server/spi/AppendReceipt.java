@@ -8,9 +8,9 @@ import java.util.List;
  * @param ids the ids of the batch, in order: new ones, or those of the first append with the key
  * @param replayed {@code true} when the key had been used: nothing new was stored
  */
-public record Appended(List<Long> ids, boolean replayed) {
+public record AppendReceipt(List<Long> ids, boolean replayed) {
   /** Copies the ids. */
-  public Appended {
+  public AppendReceipt {
     ids = List.copyOf(ids);
   }
 }
