@@ -2,8 +2,6 @@ package dev.herald.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -17,19 +15,6 @@ import picocli.CommandLine.Model.OptionSpec;
 class HelpAndErrorsTest {
   private static final List<String> COMMANDS = List.of("serve", "publish", "listen", "token");
 
-  private record Run(int exit, String out, String err) {}
-
-  private static Run herald(Map<String, String> env, String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int exit =
-        Herald.commandLine(env)
-            .setOut(new PrintWriter(out, true))
-            .setErr(new PrintWriter(err, true))
-            .execute(args);
-    return new Run(exit, out.toString(), err.toString());
-  }
-
   @ParameterizedTest
   @CsvSource({
     "listen --bogus, herald listen: Unknown option: '--bogus'",
@@ -38,7 +23,7 @@ class HelpAndErrorsTest {
     "token --ttl 1h, herald token: Missing required option: '--secret=<secret>'",
   })
   void aUsageErrorPrintsTheErrorAndOneLinePointingAtHelp(String args, String error) {
-    Run run = herald(Map.of(), args.split(" "));
+    CliRun run = CliRun.herald(Map.of(), args.split(" "));
 
     assertThat(run.exit()).isEqualTo(2);
     assertThat(run.out()).isEmpty();
@@ -49,7 +34,7 @@ class HelpAndErrorsTest {
 
   @Test
   void aMistypedFlagAlsoGetsTheSuggestion() {
-    Run run = herald(Map.of(), "listen", "--max-event", "1", "http://127.0.0.1:1/events");
+    CliRun run = CliRun.herald(Map.of(), "listen", "--max-event", "1", "http://127.0.0.1:1/events");
 
     assertThat(run.exit()).isEqualTo(2);
     assertThat(run.err()).doesNotContain("Usage:").contains("--max-events");
@@ -62,7 +47,7 @@ class HelpAndErrorsTest {
   @ParameterizedTest
   @ValueSource(strings = {"serve", "publish", "listen", "token", "contract-service"})
   void helpShowsTheDefaultOfEveryFlagThatHasOne(String command) {
-    Run run = herald(Map.of(), command, "--help");
+    CliRun run = CliRun.herald(Map.of(), command, "--help");
 
     assertThat(run.exit()).isZero();
     CommandLine line = Herald.commandLine(Map.of()).getSubcommands().get(command);
@@ -83,9 +68,11 @@ class HelpAndErrorsTest {
   @Test
   void helpShowsAnEnvironmentDefaultButNeverTheJwtSecret() {
     String secret = "a-secret-of-at-least-thirty-two-bytes!";
-    Run serve =
-        herald(Map.of("HERALD_PORT", "9191", "HERALD_JWT_SECRET", secret), "serve", "--help");
-    Run publish = herald(Map.of("HERALD_URL", "http://hub.example:9191"), "publish", "--help");
+    CliRun serve =
+        CliRun.herald(
+            Map.of("HERALD_PORT", "9191", "HERALD_JWT_SECRET", secret), "serve", "--help");
+    CliRun publish =
+        CliRun.herald(Map.of("HERALD_URL", "http://hub.example:9191"), "publish", "--help");
 
     assertThat(serve.out()).contains("Default: 9191").doesNotContain(secret);
     assertThat(publish.out()).contains("Default: http://hub.example:9191");
@@ -93,19 +80,21 @@ class HelpAndErrorsTest {
 
   @Test
   void versionIsTheMavenProjectVersionForEveryCommand() {
-    Run top = herald(Map.of(), "--version");
+    CliRun top = CliRun.herald(Map.of(), "--version");
 
     assertThat(top.exit()).isZero();
     assertThat(top.out().strip()).matches("herald \\d+\\.\\d+\\.\\d+(-SNAPSHOT)?");
     for (String command : COMMANDS) {
-      assertThat(herald(Map.of(), command, "--version").out()).as(command).isEqualTo(top.out());
+      assertThat(CliRun.herald(Map.of(), command, "--version").out())
+          .as(command)
+          .isEqualTo(top.out());
     }
   }
 
   @Test
   void theContractServiceIsHiddenFromTheMainHelpButStillRuns() {
-    Run help = herald(Map.of(), "--help");
-    Run service = herald(Map.of(), "contract-service", "--help");
+    CliRun help = CliRun.herald(Map.of(), "--help");
+    CliRun service = CliRun.herald(Map.of(), "contract-service", "--help");
 
     assertThat(help.out()).contains("serve", "publish", "listen", "token");
     assertThat(help.out()).doesNotContain("contract");

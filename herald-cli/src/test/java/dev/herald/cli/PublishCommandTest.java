@@ -8,8 +8,6 @@ import dev.herald.core.Event;
 import dev.herald.core.SseParser;
 import dev.herald.hub.Hub;
 import java.io.InputStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -42,21 +40,8 @@ class PublishCommandTest {
     hub.close();
   }
 
-  private record Run(int exit, String out, String err) {}
-
-  private static Run herald(String... args) {
-    return herald(Map.of(), args);
-  }
-
-  private static Run herald(Map<String, String> env, String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int exit =
-        Herald.commandLine(env)
-            .setOut(new PrintWriter(out, true))
-            .setErr(new PrintWriter(err, true))
-            .execute(args);
-    return new Run(exit, out.toString(), err.toString());
+  private static CliRun herald(String... args) {
+    return CliRun.herald(Map.of(), args);
   }
 
   /** Every event retained on {@code topic}, read with {@code Last-Event-ID: earliest}. */
@@ -84,7 +69,7 @@ class PublishCommandTest {
 
   @Test
   void publishesToATopicAndPrintsTheNewId() throws Exception {
-    Run run = herald("publish", "--url", base, "--topic", "cli", "--data", "{\"a\": [1, 2]}");
+    CliRun run = herald("publish", "--url", base, "--topic", "cli", "--data", "{\"a\": [1, 2]}");
     assertThat(run.exit()).as(run.err()).isZero();
     String id = run.out().strip();
     assertThat(id).matches("\\d+");
@@ -95,7 +80,7 @@ class PublishCommandTest {
 
   @Test
   void textThatIsNotJsonIsSentAsAStringAndTypeIsKept() throws Exception {
-    Run run =
+    CliRun run =
         herald("publish", "--url", base, "--topic", "cli-text", "--type", "note", "--data", "hi");
     assertThat(run.exit()).as(run.err()).isZero();
     Event event = history("?topic=cli-text", 1).get(0);
@@ -107,7 +92,7 @@ class PublishCommandTest {
   void memberFormReadsDataFromAFile(@TempDir Path dir) throws Exception {
     Path file = dir.resolve("body.json");
     Files.writeString(file, "{\"order\": 7}");
-    Run run =
+    CliRun run =
         herald(
             "publish",
             "--url",
@@ -128,7 +113,7 @@ class PublishCommandTest {
 
   @Test
   void hubRefusalExitsNonZeroWithTheHubsMessage() {
-    Run run = herald("publish", "--url", base, "--topic", "bad\u0001topic", "--data", "1");
+    CliRun run = herald("publish", "--url", base, "--topic", "bad\u0001topic", "--data", "1");
     assertThat(run.exit()).isNotZero();
     assertThat(run.out()).isEmpty();
     assertThat(run.err()).contains("400 topic_invalid").contains("control characters");
@@ -136,21 +121,22 @@ class PublishCommandTest {
 
   @Test
   void unreachableHubExitsNonZero() {
-    Run run = herald("publish", "--url", "http://127.0.0.1:1", "--topic", "t", "--data", "1");
+    CliRun run = herald("publish", "--url", "http://127.0.0.1:1", "--topic", "t", "--data", "1");
     assertThat(run.exit()).isNotZero();
     assertThat(run.err()).contains("cannot reach");
   }
 
   @Test
   void topicAndMemberTogetherAreAUsageError() {
-    Run run = herald("publish", "--url", base, "--topic", "t", "--member", "m", "--data", "1");
+    CliRun run = herald("publish", "--url", base, "--topic", "t", "--member", "m", "--data", "1");
     assertThat(run.exit()).isEqualTo(2);
     assertThat(run.err()).contains("mutually exclusive");
   }
 
   @Test
   void publishesToTheHubHeraldUrlNames() throws Exception {
-    Run run = herald(Map.of("HERALD_URL", base), "publish", "--topic", "cli-env", "--data", "1");
+    CliRun run =
+        CliRun.herald(Map.of("HERALD_URL", base), "publish", "--topic", "cli-env", "--data", "1");
 
     assertThat(run.exit()).as(run.err()).isZero();
     assertThat(history("?topic=cli-env", 1).get(0).id()).hasValue(run.out().strip());
@@ -158,8 +144,8 @@ class PublishCommandTest {
 
   @Test
   void theUrlFlagBeatsHeraldUrl() throws Exception {
-    Run run =
-        herald(
+    CliRun run =
+        CliRun.herald(
             Map.of("HERALD_URL", "http://127.0.0.1:1"),
             "publish",
             "--url",
@@ -175,7 +161,7 @@ class PublishCommandTest {
 
   @Test
   void aHeraldUrlThatIsNotAnHttpUrlIsAUsageErrorNamingIt() {
-    Run run = herald(Map.of("HERALD_URL", "localhost:8080"), "publish", "--topic", "t");
+    CliRun run = CliRun.herald(Map.of("HERALD_URL", "localhost:8080"), "publish", "--topic", "t");
 
     assertThat(run.exit()).isEqualTo(2);
     assertThat(run.out()).isEmpty();

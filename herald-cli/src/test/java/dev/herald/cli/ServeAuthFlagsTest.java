@@ -20,17 +20,9 @@ import picocli.CommandLine;
 class ServeAuthFlagsTest {
   private static final String SECRET = "a-cli-test-secret-that-is-long-enough-for-hs256";
 
-  private static ServeCommand serve(Map<String, String> env, String... args) {
-    CommandLine line = Herald.commandLine(env);
-    String[] full = new String[args.length + 1];
-    full[0] = "serve";
-    System.arraycopy(args, 0, full, 1, args.length);
-    return (ServeCommand) line.parseArgs(full).subcommand().commandSpec().userObject();
-  }
-
   @Test
   void defaultsAreDevModeWithLimits() {
-    ServeCommand serve = serve(Map.of());
+    ServeCommand serve = CliRun.serve(Map.of());
     assertThat(serve.jwtSecret).isNull();
     assertThat(serve.jwtClockSkew).isEqualTo(Duration.ofSeconds(30));
     assertThat(serve.noQueryToken).isFalse();
@@ -44,7 +36,7 @@ class ServeAuthFlagsTest {
   @Test
   void everyNewFlagReadsItsEnvironmentVariable() {
     ServeCommand serve =
-        serve(
+        CliRun.serve(
             Map.ofEntries(
                 Map.entry("HERALD_JWT_SECRET", SECRET),
                 Map.entry("HERALD_JWT_CLOCK_SKEW", "5s"),
@@ -67,28 +59,28 @@ class ServeAuthFlagsTest {
 
   @Test
   void bannerSaysWhichHsAlgorithmsTheSecretAllows() {
-    assertThat(serve(Map.of("HERALD_JWT_SECRET", "s".repeat(40))).auth())
+    assertThat(CliRun.serve(Map.of("HERALD_JWT_SECRET", "s".repeat(40))).auth())
         .startsWith(
             "JWT, HMAC secret (HS256 only: the secret is 40 bytes; HS384 needs at least 48, HS512"
                 + " needs at least 64)");
-    assertThat(serve(Map.of("HERALD_JWT_SECRET", "s".repeat(48))).auth())
+    assertThat(CliRun.serve(Map.of("HERALD_JWT_SECRET", "s".repeat(48))).auth())
         .startsWith("JWT, HMAC secret (HS256, HS384 only: the secret is 48 bytes; HS512 needs");
-    assertThat(serve(Map.of("HERALD_JWT_SECRET", "s".repeat(64))).auth())
+    assertThat(CliRun.serve(Map.of("HERALD_JWT_SECRET", "s".repeat(64))).auth())
         .startsWith("JWT, HMAC secret (HS256, HS384, HS512)");
   }
 
   @Test
   void keyFileAndJwksUrlFlagsParse() {
-    assertThat(serve(Map.of(), "--jwt-public-key", "k.pem").jwtPublicKey)
+    assertThat(CliRun.serve(Map.of(), "--jwt-public-key", "k.pem").jwtPublicKey)
         .isEqualTo(Path.of("k.pem"));
-    assertThat(serve(Map.of("HERALD_JWKS_URL", "https://idp.example/jwks.json")).jwksUrl)
+    assertThat(CliRun.serve(Map.of("HERALD_JWKS_URL", "https://idp.example/jwks.json")).jwksUrl)
         .isEqualTo(URI.create("https://idp.example/jwks.json"));
   }
 
   @Test
   void repeatedCorsOriginFlagsAccumulate() {
     assertThat(
-            serve(
+            CliRun.serve(
                     Map.of(),
                     "--cors-origin",
                     "https://a.example",
@@ -100,15 +92,17 @@ class ServeAuthFlagsTest {
 
   @Test
   void shortSecretWildcardOriginAndTwoKeysAreParameterErrors() {
-    assertThatThrownBy(() -> serve(Map.of(), "--jwt-secret", "short", "--store", "memory").hub())
+    assertThatThrownBy(
+            () -> CliRun.serve(Map.of(), "--jwt-secret", "short", "--store", "memory").hub())
         .isInstanceOf(CommandLine.ParameterException.class)
         .hasMessageContaining("at least 32");
-    assertThatThrownBy(() -> serve(Map.of(), "--cors-origin", "*", "--store", "memory").hub())
+    assertThatThrownBy(
+            () -> CliRun.serve(Map.of(), "--cors-origin", "*", "--store", "memory").hub())
         .isInstanceOf(CommandLine.ParameterException.class)
         .hasMessageContaining("wildcard");
     assertThatThrownBy(
             () ->
-                serve(
+                CliRun.serve(
                         Map.of(),
                         "--jwt-secret",
                         SECRET,
@@ -133,7 +127,8 @@ class ServeAuthFlagsTest {
 
   @Test
   void bannerIsLoudInDevModeAndNamesCors() {
-    ServeCommand serve = serve(Map.of(), "--cors-origin", "https://a.example", "--store", "memory");
+    ServeCommand serve =
+        CliRun.serve(Map.of(), "--cors-origin", "https://a.example", "--store", "memory");
     String banner = serve.banner(new java.net.InetSocketAddress("127.0.0.1", 8080));
     assertThat(banner).contains("NO AUTHENTICATION").contains("cors:      https://a.example");
     Hub hub = serve.hub();

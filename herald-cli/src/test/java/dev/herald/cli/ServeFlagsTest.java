@@ -15,18 +15,9 @@ import picocli.CommandLine;
 
 class ServeFlagsTest {
   /** Parses {@code herald serve <args>} with the given environment. */
-  private static ServeCommand serve(Map<String, String> env, String... args) {
-    CommandLine line = Herald.commandLine(env);
-    String[] full = new String[args.length + 1];
-    full[0] = "serve";
-    System.arraycopy(args, 0, full, 1, args.length);
-    CommandLine.ParseResult result = line.parseArgs(full);
-    return (ServeCommand) result.subcommand().commandSpec().userObject();
-  }
-
   @Test
   void defaultsAreThoseOfTheDesign() {
-    ServeCommand serve = serve(Map.of());
+    ServeCommand serve = CliRun.serve(Map.of());
     assertThat(serve.port).isEqualTo(8080);
     assertThat(serve.bind).isEqualTo("127.0.0.1");
     assertThat(serve.store).isEqualTo("sqlite:./herald-data/events.db");
@@ -42,7 +33,7 @@ class ServeFlagsTest {
   @Test
   void everyFlagReadsItsEnvironmentVariable() {
     ServeCommand serve =
-        serve(
+        CliRun.serve(
             Map.ofEntries(
                 Map.entry("HERALD_PORT", "9090"),
                 Map.entry("HERALD_BIND", "0.0.0.0"),
@@ -71,7 +62,7 @@ class ServeFlagsTest {
   @Test
   void aFlagBeatsItsEnvironmentVariable() {
     ServeCommand serve =
-        serve(
+        CliRun.serve(
             Map.of("HERALD_PORT", "9090", "HERALD_FSYNC", "true", "HERALD_HEARTBEAT", "1s"),
             "--port",
             "7070",
@@ -84,12 +75,12 @@ class ServeFlagsTest {
 
   @Test
   void timeoutFlagsHaveTheirDefaultsReadTheEnvironmentAndReachTheHub() throws Exception {
-    ServeCommand defaults = serve(Map.of());
+    ServeCommand defaults = CliRun.serve(Map.of());
     assertThat(defaults.requestHeadTimeout).isEqualTo(Duration.ofSeconds(10));
     assertThat(defaults.requestBodyTimeout).isEqualTo(Duration.ofSeconds(30));
     assertThat(defaults.idleTimeout).isEqualTo(Duration.ofSeconds(60));
     ServeCommand serve =
-        serve(
+        CliRun.serve(
             Map.of("HERALD_REQUEST_HEAD_TIMEOUT", "200ms", "HERALD_REQUEST_BODY_TIMEOUT", "5s"),
             "--idle-timeout",
             "2m",
@@ -109,7 +100,7 @@ class ServeFlagsTest {
 
   @Test
   void fsyncFlagAloneMeansTrue() {
-    assertThat(serve(Map.of(), "--fsync").fsync).isTrue();
+    assertThat(CliRun.serve(Map.of(), "--fsync").fsync).isTrue();
   }
 
   @ParameterizedTest
@@ -142,7 +133,7 @@ class ServeFlagsTest {
 
   @Test
   void badFlagValueIsAParameterErrorNamingTheFlag() {
-    assertThatThrownBy(() -> serve(Map.of(), "--heartbeat", "soon"))
+    assertThatThrownBy(() -> CliRun.serve(Map.of(), "--heartbeat", "soon"))
         .isInstanceOf(CommandLine.ParameterException.class)
         .hasMessageContaining("--heartbeat")
         .hasMessageContaining("'soon' is not a duration");
@@ -150,11 +141,11 @@ class ServeFlagsTest {
 
   @Test
   void badEnvironmentValueIsRefusedToo() {
-    assertThatThrownBy(() -> serve(Map.of("HERALD_MAX_EVENT_BYTES", "huge")))
+    assertThatThrownBy(() -> CliRun.serve(Map.of("HERALD_MAX_EVENT_BYTES", "huge")))
         .isInstanceOf(CommandLine.ParameterException.class)
         .hasMessageContaining("--max-event-bytes")
         .hasMessageContaining("'huge' is not a size");
-    assertThatThrownBy(() -> serve(Map.of("HERALD_FSYNC", "yes")))
+    assertThatThrownBy(() -> CliRun.serve(Map.of("HERALD_FSYNC", "yes")))
         .isInstanceOf(CommandLine.ParameterException.class)
         .hasMessageContaining("--fsync");
   }
@@ -167,7 +158,7 @@ class ServeFlagsTest {
 
   @Test
   void unknownStoreIsRefusedWithTheFormsAccepted() {
-    ServeCommand serve = serve(Map.of(), "--store", "postgres://x");
+    ServeCommand serve = CliRun.serve(Map.of(), "--store", "postgres://x");
     assertThatThrownBy(serve::hub)
         .isInstanceOf(CommandLine.ParameterException.class)
         .hasMessageContaining("memory, sqlite:<path>");

@@ -9,8 +9,6 @@ import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.sentinel.api.StatefulRedisSentinelConnection;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -48,19 +46,6 @@ class ServeOnSentinelProcessTest {
     }
   }
 
-  private record Run(int exit, String out, String err) {}
-
-  private static Run herald(Map<String, String> env, String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int exit =
-        Herald.commandLine(env)
-            .setOut(new PrintWriter(out, true))
-            .setErr(new PrintWriter(err, true))
-            .execute(args);
-    return new Run(exit, out.toString(), err.toString());
-  }
-
   /** Starts {@code herald serve --store store} and returns the env that points the CLI at it. */
   private Map<String, String> serve(String store) throws Exception {
     serve =
@@ -83,14 +68,14 @@ class ServeOnSentinelProcessTest {
   }
 
   private static String publish(Map<String, String> env, String data) {
-    Run published = herald(env, "publish", "--topic", "news", "--data", data);
+    CliRun published = CliRun.herald(env, "publish", "--topic", "news", "--data", data);
     assertThat(published.exit()).as(published.err()).isZero();
     return published.out().strip();
   }
 
   private static List<String> listen(Map<String, String> env, int events) {
-    Run listened =
-        herald(
+    CliRun listened =
+        CliRun.herald(
             env,
             "listen",
             "--last-event-id",
@@ -164,7 +149,7 @@ class ServeOnSentinelProcessTest {
       String[] after = new String[1];
       awaitTrue(
           () -> {
-            Run run = herald(env, "publish", "--topic", "news", "--data", "after");
+            CliRun run = CliRun.herald(env, "publish", "--topic", "news", "--data", "after");
             after[0] = run.out().strip();
             return run.exit() == 0;
           },

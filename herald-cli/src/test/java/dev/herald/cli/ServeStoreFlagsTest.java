@@ -11,34 +11,27 @@ import picocli.CommandLine;
 
 /** The store and publishing flags added with cluster mode and batch/idempotent publishing. */
 class ServeStoreFlagsTest {
-  private static ServeCommand serve(Map<String, String> env, String... args) {
-    CommandLine line = Herald.commandLine(env);
-    String[] full = new String[args.length + 1];
-    full[0] = "serve";
-    System.arraycopy(args, 0, full, 1, args.length);
-    return (ServeCommand) line.parseArgs(full).subcommand().commandSpec().userObject();
-  }
-
   @Test
   void redisKeyPrefixDefaultsToHeraldAndReadsFlagAndEnvironment() {
-    assertThat(serve(Map.of()).redisKeyPrefix).isEqualTo("herald:");
-    assertThat(serve(Map.of("HERALD_REDIS_KEY_PREFIX", "env:")).redisKeyPrefix).isEqualTo("env:");
+    assertThat(CliRun.serve(Map.of()).redisKeyPrefix).isEqualTo("herald:");
+    assertThat(CliRun.serve(Map.of("HERALD_REDIS_KEY_PREFIX", "env:")).redisKeyPrefix)
+        .isEqualTo("env:");
     assertThat(
-            serve(Map.of("HERALD_REDIS_KEY_PREFIX", "env:"), "--redis-key-prefix", "flag:")
+            CliRun.serve(Map.of("HERALD_REDIS_KEY_PREFIX", "env:"), "--redis-key-prefix", "flag:")
                 .redisKeyPrefix)
         .isEqualTo("flag:");
   }
 
   @Test
   void batchAndIdempotencyFlagsHaveDefaultsAndReadTheEnvironment() {
-    ServeCommand defaults = serve(Map.of());
+    ServeCommand defaults = CliRun.serve(Map.of());
     assertThat(defaults.maxBatchEvents).isEqualTo(1000);
     assertThat(defaults.idempotencyWindow).isEqualTo(java.time.Duration.ofHours(24));
     ServeCommand env =
-        serve(Map.of("HERALD_MAX_BATCH_EVENTS", "50", "HERALD_IDEMPOTENCY_WINDOW", "10m"));
+        CliRun.serve(Map.of("HERALD_MAX_BATCH_EVENTS", "50", "HERALD_IDEMPOTENCY_WINDOW", "10m"));
     assertThat(env.maxBatchEvents).isEqualTo(50);
     assertThat(env.idempotencyWindow).isEqualTo(java.time.Duration.ofMinutes(10));
-    assertThat(serve(Map.of(), "--max-batch-events", "7").maxBatchEvents).isEqualTo(7);
+    assertThat(CliRun.serve(Map.of(), "--max-batch-events", "7").maxBatchEvents).isEqualTo(7);
   }
 
   @ParameterizedTest
@@ -47,7 +40,7 @@ class ServeStoreFlagsTest {
     "--io-threads, -2, ioThreads must be positive: -2"
   })
   void aCountBelowItsMinimumIsRefusedWithAClearMessage(String flag, String value, String message) {
-    ServeCommand serve = serve(Map.of(), flag, value, "--store", "memory");
+    ServeCommand serve = CliRun.serve(Map.of(), flag, value, "--store", "memory");
     org.assertj.core.api.Assertions.assertThatThrownBy(serve::hub)
         .isInstanceOf(CommandLine.ParameterException.class)
         .hasMessageContaining(message);
@@ -55,15 +48,16 @@ class ServeStoreFlagsTest {
 
   @Test
   void ioThreadsDefaultToOnePerCoreAndReadFlagAndEnvironment() {
-    assertThat(serve(Map.of()).ioThreads).isZero(); // 0: one per core
-    assertThat(serve(Map.of(), "--store", "memory").hub()).isNotNull();
-    assertThat(serve(Map.of("HERALD_IO_THREADS", "3")).ioThreads).isEqualTo(3);
-    assertThat(serve(Map.of("HERALD_IO_THREADS", "3"), "--io-threads", "1").ioThreads).isEqualTo(1);
+    assertThat(CliRun.serve(Map.of()).ioThreads).isZero(); // 0: one per core
+    assertThat(CliRun.serve(Map.of(), "--store", "memory").hub()).isNotNull();
+    assertThat(CliRun.serve(Map.of("HERALD_IO_THREADS", "3")).ioThreads).isEqualTo(3);
+    assertThat(CliRun.serve(Map.of("HERALD_IO_THREADS", "3"), "--io-threads", "1").ioThreads)
+        .isEqualTo(1);
   }
 
   @Test
   void bannerNeverShowsTheRedisPassword() {
-    ServeCommand serve = serve(Map.of(), "--store", "redis://:s3cret-pass@127.0.0.1:6379/2");
+    ServeCommand serve = CliRun.serve(Map.of(), "--store", "redis://:s3cret-pass@127.0.0.1:6379/2");
     String banner = serve.banner(new InetSocketAddress("127.0.0.1", 8080));
     assertThat(banner)
         .doesNotContain("s3cret-pass")
@@ -73,7 +67,7 @@ class ServeStoreFlagsTest {
   @Test
   void aRedisClusterStorePassesThroughToTheHubWithItsPasswordMasked() {
     String uri = "redis-cluster://:s3cret-pass@127.0.0.1:7000,127.0.0.1:7001";
-    ServeCommand serve = serve(Map.of(), "--store", uri);
+    ServeCommand serve = CliRun.serve(Map.of(), "--store", uri);
     assertThat(serve.store).isEqualTo(uri);
     assertThat(serve.storeSpec()).isNotNull(); // parsed, not opened: no cluster needed
     assertThat(serve.banner(new InetSocketAddress("127.0.0.1", 8080)))
@@ -83,7 +77,7 @@ class ServeStoreFlagsTest {
 
   @Test
   void aRedisClusterStoreWithoutSeedsIsRefusedWithTheAcceptedForms() {
-    ServeCommand serve = serve(Map.of(), "--store", "redis-cluster://");
+    ServeCommand serve = CliRun.serve(Map.of(), "--store", "redis-cluster://");
     org.assertj.core.api.Assertions.assertThatThrownBy(serve::hub)
         .isInstanceOf(CommandLine.ParameterException.class)
         .hasMessageContaining("store \"redis-cluster://\" is not a Redis URL")
@@ -93,7 +87,7 @@ class ServeStoreFlagsTest {
   @Test
   void aRedisSentinelStorePassesThroughToTheHubWithItsPasswordMasked() {
     String uri = "redis-sentinel://:s3cret-pass@127.0.0.1:26379,127.0.0.1:26380/0#herald";
-    ServeCommand serve = serve(Map.of(), "--store", uri);
+    ServeCommand serve = CliRun.serve(Map.of(), "--store", uri);
     assertThat(serve.storeSpec()).isNotNull(); // parsed, not opened: no Sentinel needed
     assertThat(serve.banner(new InetSocketAddress("127.0.0.1", 8080)))
         .doesNotContain("s3cret-pass")
@@ -102,7 +96,7 @@ class ServeStoreFlagsTest {
 
   @Test
   void aRedisSentinelStoreWithoutItsMasterIsRefusedWithTheAcceptedForms() {
-    ServeCommand serve = serve(Map.of(), "--store", "redis-sentinel://127.0.0.1:26379");
+    ServeCommand serve = CliRun.serve(Map.of(), "--store", "redis-sentinel://127.0.0.1:26379");
     org.assertj.core.api.Assertions.assertThatThrownBy(serve::hub)
         .isInstanceOf(CommandLine.ParameterException.class)
         .hasMessageContaining("store \"redis-sentinel://127.0.0.1:26379\" is not a Redis URL")

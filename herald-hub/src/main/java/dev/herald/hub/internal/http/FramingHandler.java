@@ -1,15 +1,12 @@
 package dev.herald.hub.internal.http;
 
 import io.netty.channel.ChannelHandler;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
-import io.netty.util.ReferenceCountUtil;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -26,25 +23,15 @@ import java.util.Locale;
  * them, and {@link DecoderFailureHandler} answers 400.
  */
 @ChannelHandler.Sharable
-public final class FramingHandler extends ChannelInboundHandlerAdapter {
+public final class FramingHandler extends RequestHeadCheck {
   private static final String CHUNKED = HttpHeaderValues.CHUNKED.toString();
 
   @Override
-  public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    if (msg instanceof HttpRequest request
-        && request.headers().contains(HttpHeaderNames.TRANSFER_ENCODING)) {
-      try {
-        check(request);
-      } catch (Refusal refusal) {
-        ReferenceCountUtil.release(msg);
-        throw refusal;
-      }
-    }
-    ctx.fireChannelRead(msg);
-  }
-
-  private static void check(HttpRequest request) {
+  void check(HttpRequest request) {
     HttpHeaders headers = request.headers();
+    if (!headers.contains(HttpHeaderNames.TRANSFER_ENCODING)) {
+      return;
+    }
     if (headers.contains(HttpHeaderNames.CONTENT_LENGTH)) {
       throw invalid("a request must not carry both Content-Length and Transfer-Encoding");
     }

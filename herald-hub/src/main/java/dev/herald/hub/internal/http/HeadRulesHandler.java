@@ -1,14 +1,11 @@
 package dev.herald.hub.internal.http;
 
 import io.netty.channel.ChannelHandler;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
-import io.netty.util.ReferenceCountUtil;
 import java.util.List;
 
 /**
@@ -18,21 +15,9 @@ import java.util.List;
  * is 417 {@code expectation_failed}.
  */
 @ChannelHandler.Sharable
-public final class HeadRulesHandler extends ChannelInboundHandlerAdapter {
+public final class HeadRulesHandler extends RequestHeadCheck {
   @Override
-  public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    if (msg instanceof HttpRequest request) {
-      try {
-        check(request);
-      } catch (Refusal refusal) {
-        ReferenceCountUtil.release(msg);
-        throw refusal;
-      }
-    }
-    ctx.fireChannelRead(msg);
-  }
-
-  private static void check(HttpRequest request) {
+  void check(HttpRequest request) {
     List<String> hosts = request.headers().getAll(HttpHeaderNames.HOST);
     if (hosts.size() > 1) {
       throw Refusal.badRequest("host_invalid", "a request must carry one Host header, not several");
