@@ -38,6 +38,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class HubRetentionPressureTest {
   private static final int EVENTS = 1500;
   private static final int READERS = 3;
+  private static final int RETAINED = 100;
 
   @TempDir Path dir;
 
@@ -45,7 +46,7 @@ class HubRetentionPressureTest {
   @ValueSource(strings = {"memory", "sqlite"})
   void stalledClientsGetEveryEventOnceInOrderOrAResetBeforeTheGap(String store) throws Exception {
     long seed = Long.getLong("herald.stress.seed", System.nanoTime());
-    Retention retention = new Retention(100, Duration.ofHours(1));
+    Retention retention = new Retention(RETAINED, Duration.ofHours(1));
     EventLog log =
         store.equals("memory")
             ? MemoryEventLog.builder().retention(retention).build()
@@ -60,10 +61,14 @@ class HubRetentionPressureTest {
                 .maxBufferBytes(32 * 1024)
                 .heartbeat(Duration.ZERO))) {
       ConcurrentSkipListSet<Long> published = new ConcurrentSkipListSet<>();
+      java.util.concurrent.atomic.AtomicBoolean publishing =
+          new java.util.concurrent.atomic.AtomicBoolean(true);
       List<Reader> readers = new ArrayList<>();
       Random random = new Random(seed);
       for (int i = 0; i < READERS; i++) {
-        Reader reader = new Reader(published, timer, new Random(random.nextLong()));
+        // The first reader stays away, once, until the publisher is done.
+        Reader reader =
+            new Reader(published, timer, new Random(random.nextLong()), i == 0, publishing);
         EventSource source =
             EventSource.builder(f.uri("/events?topic=p"))
                 .reconnectionTime(Duration.ofMillis(20))
@@ -76,11 +81,12 @@ class HubRetentionPressureTest {
       for (Reader reader : readers) {
         assertThat(reader.subscribed.await(10, TimeUnit.SECONDS)).isTrue();
       }
-      String data = "x".repeat(4096);
+      String data = "x".repeat(16 * 1024);
       for (int i = 0; i < EVENTS; i++) {
         String id = f.publish("{\"topic\": \"p\", \"data\": \"" + i + data + "\"}");
         published.add(Long.parseLong(id));
       }
+      publishing.set(false);
       long last = published.last();
       for (Reader reader : readers) {
         assertThat(reader.reached(last, Duration.ofSeconds(60)))
@@ -114,16 +120,25 @@ class HubRetentionPressureTest {
     private final NavigableSet<Long> published;
     private final ScheduledExecutorService timer;
     private final Random random;
+    private final java.util.concurrent.atomic.AtomicBoolean publishing;
+    private boolean awayOnce;
     private final Object lock = new Object();
     private Flow.Subscription subscription;
     private volatile long previous;
     private boolean resetPending;
     private int taken;
 
-    Reader(NavigableSet<Long> published, ScheduledExecutorService timer, Random random) {
+    Reader(
+        NavigableSet<Long> published,
+        ScheduledExecutorService timer,
+        Random random,
+        boolean awayOnce,
+        java.util.concurrent.atomic.AtomicBoolean publishing) {
       this.published = published;
       this.timer = timer;
       this.random = random;
+      this.awayOnce = awayOnce;
+      this.publishing = publishing;
     }
 
     @Override
@@ -139,13 +154,32 @@ class HubRetentionPressureTest {
         take(event);
         lock.notifyAll();
       }
-      if (++taken % 200 == 0) {
+      if (++taken == 100 && awayOnce) {
+        awayOnce = false;
+        // Until the publisher is done: far more than retention keeps, and more bytes than the
+        // sockets between the hub and the client can hold, so the hub must cut the stream.
+        awaitThenRequest(() -> !publishing.get());
+      } else if (taken % 200 == 0) {
         // Stop reading for long enough that the stream is cut and retention moves on.
         timer.schedule(
             () -> subscription.request(1), 400 + random.nextInt(400), TimeUnit.MILLISECONDS);
       } else {
         subscription.request(1);
       }
+    }
+
+    /** Asks for the next event once {@code ready} holds, checking every 20 ms. */
+    private void awaitThenRequest(java.util.function.BooleanSupplier ready) {
+      timer.schedule(
+          () -> {
+            if (ready.getAsBoolean()) {
+              subscription.request(1);
+            } else {
+              awaitThenRequest(ready);
+            }
+          },
+          20,
+          TimeUnit.MILLISECONDS);
     }
 
     private void take(Event event) {
