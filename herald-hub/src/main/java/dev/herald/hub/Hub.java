@@ -60,7 +60,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The Herald hub: the HTTP API of DESIGN.md on Netty — {@code GET /events} to subscribe, {@code
+ * The Herald hub: the HTTP API of docs/http-api.md on Netty — {@code GET /events} to subscribe, {@code
  * POST /events} to publish, {@code /healthz}, {@code /readyz} and {@code /metrics} — over a {@link
  * Broker} and its event log.
  *

@@ -29,7 +29,7 @@ import java.time.Duration;
 
 /**
  * Assembles each connection's pipeline of small handlers, each with one job, in the order of
- * DESIGN.md's refusals: read timeouts (408), decoding (414, 431, 400), framing and the head's rules
+ * The refusals of docs/http-api.md: read timeouts (408), decoding (414, 431, 400), framing and the head's rules
  * (400, 501, 417), connection limits (503), CORS (preflight; its headers on every response), route
  * (404, 405), body size (413), media type and content coding (415), then the token (401), then the
  * endpoints, which check the request's content (400) before its rights (403, via {@code Access})

@@ -6,7 +6,7 @@ import io.netty.channel.Channel;
 import java.util.Collection;
 
 /**
- * The 403 checks, made by the endpoints once the request's content is valid (DESIGN.md: 401, then
+ * The 403 checks, made by the endpoints once the request's content is valid (docs/http-api.md: 401, then
  * 400, then 403): first the origin (a browser page from an origin outside the CORS allowlist), then
  * every topic against the token's selectors.
  */
