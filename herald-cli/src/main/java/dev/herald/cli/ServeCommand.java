@@ -194,6 +194,14 @@ final class ServeCommand implements Callable<Integer> {
               + " different ones.")
   String redisKeyPrefix;
 
+  @Option(
+      names = "--console",
+      arity = "0..1",
+      defaultValue = "true",
+      fallbackValue = "true",
+      description = "Serve the web console at / (false: / is 404 like any unknown path).")
+  boolean console;
+
   private final CountDownLatch stop = new CountDownLatch(1);
 
   /** The {@code --store} flag, parsed: a usage error names the accepted forms. */
@@ -251,7 +259,8 @@ final class ServeCommand implements Callable<Integer> {
           .maxConnectionsPerIp(maxConnectionsPerIp)
           .requestHeadTimeout(requestHeadTimeout)
           .requestBodyTimeout(requestBodyTimeout)
-          .idleTimeout(idleTimeout);
+          .idleTimeout(idleTimeout)
+          .console(console);
       // Last, once every other flag is known good: the store is opened (and, for Redis, reached).
       EventLog log = storeSpec.open(retention, fsync, redisKeyPrefix);
       try {
@@ -312,6 +321,7 @@ final class ServeCommand implements Callable<Integer> {
     return String.join(
         System.lineSeparator(),
         "Herald hub listening on http://" + address.getHostString() + ":" + address.getPort(),
+
         // The parsed spec masks a Redis password: the banner ends up in logs.
         "  store:     "
             + StoreSpec.parse(store)
@@ -331,7 +341,11 @@ final class ServeCommand implements Callable<Integer> {
             + ", publishes "
             + perSecond(publishRate)
             + " per publisher",
-        "  heartbeat: " + (heartbeat.isZero() ? "off" : human(heartbeat)));
+        "  heartbeat: " + (heartbeat.isZero() ? "off" : human(heartbeat)),
+        "  console:   "
+            + (console
+                ? "http://" + address.getHostString() + ":" + address.getPort() + "/"
+                : "off (--console false)"));
   }
 
   private static String perSecond(double rate) {

@@ -5,6 +5,7 @@ import dev.herald.core.internal.DaemonThreads;
 import dev.herald.hub.internal.auth.AuthHandler;
 import dev.herald.hub.internal.auth.Authenticator;
 import dev.herald.hub.internal.auth.TokenVerifier;
+import dev.herald.hub.internal.console.ConsoleHandler;
 import dev.herald.hub.internal.health.HealthHandler;
 import dev.herald.hub.internal.http.ConnectionLimiter;
 import dev.herald.hub.internal.http.CorsHandler;
@@ -15,6 +16,7 @@ import dev.herald.hub.internal.metrics.HubMetrics;
 import dev.herald.hub.internal.metrics.MetricsHandler;
 import dev.herald.hub.internal.presence.PresenceHandler;
 import dev.herald.hub.internal.publish.PublishHandler;
+import dev.herald.hub.internal.stats.StatsHandler;
 import dev.herald.hub.internal.subscribe.SubscribeHandler;
 import dev.herald.server.Broker;
 import dev.herald.server.MemoryEventLog;
@@ -149,6 +151,7 @@ public final class Hub implements AutoCloseable {
   private final Duration requestHeadTimeout;
   private final Duration requestBodyTimeout;
   private final Duration idleTimeout;
+  private final boolean console;
   private final AtomicBoolean started = new AtomicBoolean();
   private final AtomicBoolean closing = new AtomicBoolean();
   private volatile boolean shuttingDown;
@@ -188,6 +191,7 @@ public final class Hub implements AutoCloseable {
     this.requestHeadTimeout = b.requestHeadTimeout;
     this.requestBodyTimeout = b.requestBodyTimeout;
     this.idleTimeout = b.idleTimeout;
+    this.console = b.console;
   }
 
   /** Returns a builder with the defaults of {@code herald serve}. */
@@ -254,7 +258,7 @@ public final class Hub implements AutoCloseable {
             maxEventBytes,
             limiter,
             new CorsHandler(corsOrigins),
-            new Router(() -> shuttingDown),
+            new Router(() -> shuttingDown, console),
             new AuthHandler(
                 verifier.map(v -> new Authenticator(v, queryTokens, clock)), jwksVerifications),
             new PublishHandler(
@@ -268,6 +272,13 @@ public final class Hub implements AutoCloseable {
             new PresenceHandler(broker),
             new HealthHandler(() -> broker.log().isAvailable(), () -> shuttingDown),
             new MetricsHandler(metrics),
+            new StatsHandler(
+                metrics,
+                () -> broker.log().isAvailable(),
+                () -> shuttingDown,
+                broker.log().getClass().getSimpleName(),
+                System::nanoTime),
+            console ? Optional.of(new ConsoleHandler()) : Optional.empty(),
             errors,
             requestHeadTimeout,
             requestBodyTimeout,
@@ -444,8 +455,19 @@ public final class Hub implements AutoCloseable {
     private Duration requestHeadTimeout = DEFAULT_REQUEST_HEAD_TIMEOUT;
     private Duration requestBodyTimeout = DEFAULT_REQUEST_BODY_TIMEOUT;
     private Duration idleTimeout = DEFAULT_IDLE_TIMEOUT;
+    private boolean console = true;
 
     private Builder() {}
+
+    /**
+     * Whether {@code GET /} serves the web console (a static page that subscribes, publishes and
+     * shows presence and {@code /stats} through the API, with the user's token); default true. Off,
+     * {@code /} and {@code /console/...} are 404 like any unknown path.
+     */
+    public Builder console(boolean serve) {
+      this.console = serve;
+      return this;
+    }
 
     /**
      * Turns authentication on with HS256/384/512 and the UTF-8 bytes of {@code secret}; replaces

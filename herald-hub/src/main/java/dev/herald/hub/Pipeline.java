@@ -1,6 +1,7 @@
 package dev.herald.hub;
 
 import dev.herald.hub.internal.auth.AuthHandler;
+import dev.herald.hub.internal.console.ConsoleHandler;
 import dev.herald.hub.internal.health.HealthHandler;
 import dev.herald.hub.internal.http.BodyLimitHandler;
 import dev.herald.hub.internal.http.CloseGate;
@@ -20,12 +21,14 @@ import dev.herald.hub.internal.http.ServerCodec;
 import dev.herald.hub.internal.metrics.MetricsHandler;
 import dev.herald.hub.internal.presence.PresenceHandler;
 import dev.herald.hub.internal.publish.PublishHandler;
+import dev.herald.hub.internal.stats.StatsHandler;
 import dev.herald.hub.internal.subscribe.SubscribeHandler;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.socket.SocketChannel;
 import java.time.Duration;
+import java.util.Optional;
 
 /**
  * Assembles each connection's pipeline of small handlers, each with one job, in the order of
@@ -64,6 +67,8 @@ final class Pipeline extends ChannelInitializer<SocketChannel> {
   private final PresenceHandler presence;
   private final HealthHandler health;
   private final MetricsHandler metrics;
+  private final StatsHandler stats;
+  private final Optional<ConsoleHandler> console;
   private final CorsHandler cors;
   private final MediaTypeHandler mediaType = new MediaTypeHandler();
   private final AuthHandler auth;
@@ -87,6 +92,8 @@ final class Pipeline extends ChannelInitializer<SocketChannel> {
       PresenceHandler presence,
       HealthHandler health,
       MetricsHandler metrics,
+      StatsHandler stats,
+      Optional<ConsoleHandler> console,
       ErrorResponder errors,
       Duration headTimeout,
       Duration bodyTimeout,
@@ -103,6 +110,8 @@ final class Pipeline extends ChannelInitializer<SocketChannel> {
     this.presence = presence;
     this.health = health;
     this.metrics = metrics;
+    this.stats = stats;
+    this.console = console;
     this.errors = errors;
     this.headTimeout = headTimeout;
     this.bodyTimeout = bodyTimeout;
@@ -139,6 +148,9 @@ final class Pipeline extends ChannelInitializer<SocketChannel> {
     p.addLast("presence", presence);
     p.addLast("health", health);
     p.addLast("metrics", metrics);
+    p.addLast("stats", stats);
+    // Only when the console is on: otherwise the router answers its paths 404.
+    console.ifPresent(handler -> p.addLast("console", handler));
     p.addLast("errors", errors);
   }
 }

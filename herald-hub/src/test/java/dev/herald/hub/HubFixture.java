@@ -21,7 +21,12 @@ final class HubFixture implements AutoCloseable {
           .build();
 
   HubFixture(Hub.Builder builder) {
-    this.hub = builder.port(0).bind("127.0.0.1").build().start();
+    this(builder, 0);
+  }
+
+  /** A hub on {@code port} (a restart on the port an earlier hub had). */
+  HubFixture(Hub.Builder builder, int port) {
+    this.hub = builder.port(port).bind("127.0.0.1").build().start();
   }
 
   /** A hub on the memory store with the defaults. */

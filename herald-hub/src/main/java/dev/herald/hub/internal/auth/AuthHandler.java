@@ -17,10 +17,10 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 
 /**
- * Authenticates {@code GET /events} and {@code POST /events} (401s), after route and size and
- * before anything about the request's content; records the {@link Principal} on the channel for the
- * endpoints' 403 checks ({@link Access}). In dev mode (no key) every request is {@link
- * Principal#ANONYMOUS}.
+ * Authenticates {@code GET /events}, {@code POST /events}, {@code GET /presence} and {@code GET
+ * /stats} (401s), after route and size and before anything about the request's content; records the
+ * {@link Principal} on the channel for the endpoints' 403 checks ({@link Access}). In dev mode (no
+ * key) every request is {@link Principal#ANONYMOUS}.
  *
  * <p>Tokens are verified on the event loop when that cannot block (HMAC, a PEM key, or a token in
  * the cache); a JWKS verification runs on {@code blocking}, with the connection's later messages
@@ -56,7 +56,8 @@ public final class AuthHandler extends ChannelInboundHandlerAdapter {
     Channel channel = ctx.channel();
     if (!RequestInfo.routed(channel, msg, Route.PUBLISH)
         && !RequestInfo.routed(channel, msg, Route.SUBSCRIBE)
-        && !RequestInfo.routed(channel, msg, Route.PRESENCE)) {
+        && !RequestInfo.routed(channel, msg, Route.PRESENCE)
+        && !RequestInfo.routed(channel, msg, Route.STATS)) {
       ctx.fireChannelRead(msg);
       return;
     }

@@ -13,5 +13,9 @@ public enum Route {
   /** {@code GET /metrics}. */
   METRICS,
   /** {@code GET /presence}. */
-  PRESENCE
+  PRESENCE,
+  /** {@code GET /stats}: the live numbers the console shows, as JSON. */
+  STATS,
+  /** {@code GET /} and {@code GET /console/<file>}: the web console's static files. */
+  CONSOLE
 }

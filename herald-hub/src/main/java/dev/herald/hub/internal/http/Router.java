@@ -21,11 +21,25 @@ public final class Router extends ChannelInboundHandlerAdapter {
   /** Seconds a client is asked to wait before retrying during shutdown. */
   private static final int SHUTDOWN_RETRY_AFTER = 1;
 
-  private final BooleanSupplier shuttingDown;
+  /** The path prefix of the console's files other than its page ({@code /}). */
+  public static final String CONSOLE_FILES = "/console/";
 
-  /** Routes requests; {@code shuttingDown} says when to stop accepting new work. */
+  private final BooleanSupplier shuttingDown;
+  private final boolean console;
+
+  /** Routes requests, with the web console; {@code shuttingDown} says when to stop new work. */
   public Router(BooleanSupplier shuttingDown) {
+    this(shuttingDown, true);
+  }
+
+  /**
+   * Routes requests; {@code shuttingDown} says when to stop accepting new work, {@code console}
+   * whether {@code /} and {@code /console/} serve the web console (else they are 404 like any
+   * unknown path).
+   */
+  public Router(BooleanSupplier shuttingDown, boolean console) {
     this.shuttingDown = shuttingDown;
+    this.console = console;
   }
 
   @Override
@@ -44,7 +58,7 @@ public final class Router extends ChannelInboundHandlerAdapter {
         ctx.channel(), new RequestInfo(method.name(), path, null, HttpUtil.isKeepAlive(request)));
     Route route;
     try {
-      route = route(path, method);
+      route = route(path, method, console);
       if ((route == Route.PUBLISH || route == Route.SUBSCRIBE) && shuttingDown.getAsBoolean()) {
         throw Refusal.unavailable(
             "shutting_down",
@@ -60,8 +74,11 @@ public final class Router extends ChannelInboundHandlerAdapter {
     ctx.fireChannelRead(msg);
   }
 
-  /** The route for {@code path} and {@code method}. */
-  static Route route(String path, HttpMethod method) {
+  /** The route for {@code path} and {@code method}; {@code console} says whether it is served. */
+  static Route route(String path, HttpMethod method, boolean console) {
+    if (console && (path.equals("/") || path.startsWith(CONSOLE_FILES))) {
+      return onlyGet(path, method, Route.CONSOLE);
+    }
     switch (path) {
       case "/events":
         if (HttpMethod.GET.equals(method)) {
@@ -79,13 +96,17 @@ public final class Router extends ChannelInboundHandlerAdapter {
         return onlyGet(path, method, Route.METRICS);
       case "/presence":
         return onlyGet(path, method, Route.PRESENCE);
+      case "/stats":
+        return onlyGet(path, method, Route.STATS);
       default:
         throw Refusal.of(
             HttpResponseStatus.NOT_FOUND,
             "not_found",
             "there is nothing at "
                 + path
-                + "; the hub serves /events, /presence, /healthz, /readyz, /metrics");
+                + "; the hub serves "
+                + (console ? "/ (the console), " : "")
+                + "/events, /presence, /stats, /healthz, /readyz, /metrics");
     }
   }
 

@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.EnumMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntSupplier;
 
@@ -22,6 +23,7 @@ import java.util.function.IntSupplier;
 public final class HubMetrics implements BrokerListener {
   private final PrometheusMeterRegistry registry =
       new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  private final IntSupplier connections;
   private final AtomicInteger activeSubscriptions = new AtomicInteger();
   private final Counter published;
   private final Counter delivered;
@@ -33,6 +35,7 @@ public final class HubMetrics implements BrokerListener {
 
   /** Creates the meters; {@code connections} reports the open connections. */
   public HubMetrics(IntSupplier connections) {
+    this.connections = connections;
     Gauge.builder("herald.connections", connections::getAsInt)
         .description("Open HTTP connections")
         .register(registry);
@@ -125,6 +128,54 @@ public final class HubMetrics implements BrokerListener {
   /** Records a publish the store refused. */
   public void storeError() {
     storeErrors.increment();
+  }
+
+  /**
+   * What the meters say now, for {@code GET /stats}: the gauges and the counters' totals since the
+   * hub started.
+   */
+  public Totals totals() {
+    Map<String, Long> refusals = new TreeMap<>();
+    registry
+        .find("herald.refusals")
+        .counters()
+        .forEach(c -> refusals.merge(c.getId().getTag("reason"), (long) c.count(), Long::sum));
+    return new Totals(
+        connections.getAsInt(),
+        activeSubscriptions.get(),
+        (long) published.count(),
+        (long) delivered.count(),
+        (long) replayed.count(),
+        (long) slowConsumerCloses.count(),
+        (long) storeErrors.count(),
+        refusals);
+  }
+
+  /**
+   * The hub's numbers at one moment.
+   *
+   * @param connections open HTTP connections
+   * @param streams event streams open now
+   * @param published events stored and fanned out since start
+   * @param delivered event frames handed to live streams since start
+   * @param replayed events replayed from the log since start
+   * @param slowConsumerCloses streams closed for reading too slowly since start
+   * @param storeErrors publishes refused because the store failed since start
+   * @param refusals refused requests since start, by reason code, sorted by code
+   */
+  public record Totals(
+      int connections,
+      int streams,
+      long published,
+      long delivered,
+      long replayed,
+      long slowConsumerCloses,
+      long storeErrors,
+      Map<String, Long> refusals) {
+    /** Copies the map. */
+    public Totals {
+      refusals = java.util.Collections.unmodifiableMap(new TreeMap<>(refusals));
+    }
   }
 
   /** The Prometheus text exposition of every meter. */
