@@ -168,4 +168,106 @@ class PublishCommandTest {
     assertThat(run.err())
         .contains("--url (or HERALD_URL) 'localhost:8080' is not an http or https URL");
   }
+
+  @Test
+  void intervalPublishesATickEveryIntervalCountTimes() throws Exception {
+    Run run =
+        herald("publish", "--url", base, "--topic", "ticks", "--interval", "150ms", "--count", "3");
+
+    assertThat(run.exit()).as(run.err()).isZero();
+    List<String> ids = run.out().lines().toList();
+    assertThat(ids).hasSize(3).allMatch(id -> id.matches("\\d+"));
+    List<Event> events = history("?topic=ticks", 3);
+    assertThat(events).extracting(e -> e.id().orElseThrow()).containsExactlyElementsOf(ids);
+    assertThat(events).extracting(Event::type).containsOnly(PublishCommand.TICK_TYPE);
+    ObjectMapper json = new ObjectMapper();
+    List<java.time.Instant> times = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      JsonNode data = json.readTree(events.get(i).data());
+      assertThat(data.get("tick").asInt()).isEqualTo(i + 1);
+      times.add(java.time.Instant.parse(data.get("time").asText()));
+    }
+    // At a fixed rate: the third tick comes two intervals after the first, not at once.
+    assertThat(java.time.Duration.between(times.get(0), times.get(2)))
+        .isGreaterThanOrEqualTo(java.time.Duration.ofMillis(290));
+  }
+
+  @Test
+  void intervalKeepsTheGivenDataAndTypeAndTicksAMembersTopic() throws Exception {
+    Run topic =
+        herald(
+            "publish",
+            "--url",
+            base,
+            "--topic",
+            "beats",
+            "--type",
+            "beat",
+            "--data",
+            "{\"x\": 1}",
+            "--interval",
+            "10ms",
+            "--count",
+            "2");
+    assertThat(topic.exit()).as(topic.err()).isZero();
+    assertThat(history("?topic=beats", 2))
+        .allSatisfy(
+            e -> {
+              assertThat(e.type()).isEqualTo("beat");
+              assertThat(e.data()).isEqualTo("{\"x\":1}");
+            });
+
+    Run member =
+        herald("publish", "--url", base, "--member", "dora", "--interval", "10ms", "--count", "1");
+    assertThat(member.exit()).as(member.err()).isZero();
+    Event tick = history("", 1, "Member-ID", "dora").get(0);
+    assertThat(tick.type()).isEqualTo(PublishCommand.TICK_TYPE);
+    assertThat(new ObjectMapper().readTree(tick.data()).get("body").get("tick").asInt())
+        .isEqualTo(1);
+  }
+
+  @Test
+  void aTickTheHubRefusesStopsTheTickingWithExit1() {
+    Run run =
+        herald(
+            "publish",
+            "--url",
+            base,
+            "--topic",
+            "bad\u0001topic",
+            "--interval",
+            "10ms",
+            "--count",
+            "5");
+    assertThat(run.exit()).isEqualTo(1);
+    assertThat(run.out()).isEmpty();
+    assertThat(run.err().lines()).hasSize(1).allMatch(l -> l.contains("400 topic_invalid"));
+  }
+
+  @Test
+  void aTickThatCannotReachTheHubIsReportedAndTheNextOneTried() {
+    Run run =
+        herald(
+            "publish",
+            "--url",
+            "http://127.0.0.1:1",
+            "--topic",
+            "t",
+            "--interval",
+            "10ms",
+            "--count",
+            "3");
+    assertThat(run.exit()).isEqualTo(1);
+    assertThat(run.err().lines().filter(l -> l.contains("cannot reach")).count()).isEqualTo(3);
+  }
+
+  @Test
+  void countWithoutIntervalOrANonPositiveIntervalIsAUsageError() {
+    Run count = herald("publish", "--url", base, "--topic", "t", "--count", "3");
+    assertThat(count.exit()).isEqualTo(2);
+    assertThat(count.err()).contains("--count needs --interval");
+    Run zero = herald("publish", "--url", base, "--topic", "t", "--interval", "0s");
+    assertThat(zero.exit()).isEqualTo(2);
+    assertThat(zero.err()).contains("--interval must be positive");
+  }
 }

@@ -163,4 +163,33 @@ class ServeFlagsTest {
         .isInstanceOf(CommandLine.ParameterException.class)
         .hasMessageContaining("memory, sqlite:<path>");
   }
+
+  @Test
+  void consoleIsOnByDefaultAndFalseFromTheFlagOrTheEnvironmentTurnsItOff() throws Exception {
+    assertThat(serve(Map.of()).console).isTrue();
+    assertThat(serve(Map.of("HERALD_CONSOLE", "false")).console).isFalse();
+    assertThat(serve(Map.of(), "--console", "false").console).isFalse();
+    assertThat(serve(Map.of("HERALD_CONSOLE", "false"), "--console").console).isTrue();
+
+    for (boolean on : new boolean[] {true, false}) {
+      ServeCommand serve =
+          serve(Map.of(), "--store", "memory", "--port", "0", "--console", String.valueOf(on));
+      try (Hub hub = serve.hub().start()) {
+        java.net.http.HttpResponse<String> root =
+            java.net.http.HttpClient.newHttpClient()
+                .send(
+                    java.net.http.HttpRequest.newBuilder(
+                            java.net.URI.create(
+                                "http://127.0.0.1:" + hub.address().getPort() + "/"))
+                        .build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(root.statusCode()).isEqualTo(on ? 200 : 404);
+        assertThat(serve.banner(hub.address()))
+            .contains(
+                on
+                    ? "console:   http://127.0.0.1:" + hub.address().getPort() + "/"
+                    : "console:   off");
+      }
+    }
+  }
 }

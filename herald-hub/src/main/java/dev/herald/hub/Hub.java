@@ -63,7 +63,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The Herald hub: the HTTP API of docs/http-api.md on Netty — {@code GET /events} to subscribe, {@code
- * POST /events} to publish, {@code /healthz}, {@code /readyz} and {@code /metrics} — over a {@link
+ * POST /events} to publish, {@code /presence}, {@code /stats}, {@code /healthz}, {@code /readyz}
+ * and {@code /metrics}, and the web console at {@code /} ({@link Builder#console}) — over a {@link
  * Broker} and its event log.
  *
  * <pre>{@code

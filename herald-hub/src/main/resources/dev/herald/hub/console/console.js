@@ -144,7 +144,9 @@ $('tail-clear').addEventListener('click', () => {
   tail.clear();
   outOfOrder = 0;
 });
-$('tail-filter').addEventListener('input', () => tail.setFilter($('tail-filter').value));
+for (const type of ['input', 'change']) {
+  $('tail-filter').addEventListener(type, () => tail.setFilter($('tail-filter').value));
+}
 $('tail-cap').addEventListener('change', () => tail.setCap(Number.parseInt($('tail-cap').value, 10)));
 tail.setCap(Number.parseInt($('tail-cap').value, 10));
 
