@@ -207,7 +207,10 @@ class ConsoleBrowserTest {
 
   @Test
   void asksForATokenWhenTheHubHasKeysAndSendsItWithEveryCall() throws Exception {
-    try (HubFixture f = new HubFixture(Hub.builder().jwtSecret(Tokens.SECRET))) {
+    // With a CORS allowlist too: the console's own calls are same-origin, never refused by it.
+    try (HubFixture f =
+        new HubFixture(
+            Hub.builder().jwtSecret(Tokens.SECRET).corsOrigins(List.of("https://app.example")))) {
       ConsolePage page = page(f);
       // The first call (the stats) is refused: the page asks for a token, saying why.
       page.await(

@@ -129,6 +129,35 @@ class HubCorsAndLimitsTest {
   }
 
   @Test
+  void aRequestFromTheHubsOwnOriginNeedsNoAllowlistEntry() throws Exception {
+    String token = Tokens.hs256(Tokens.claims("u", List.of("t"), List.of("t")).build());
+    try (HubFixture f = corsHub()) {
+      // A browser names the origin on a same-origin POST (the console's publish).
+      String self = "http://127.0.0.1:" + f.hub.address().getPort();
+      HttpResponse<String> own =
+          f.post(
+              "{\"topic\": \"t\", \"data\": 1}",
+              "Origin",
+              self,
+              "Authorization",
+              "Bearer " + token);
+      assertThat(own.statusCode()).as(own.body()).isEqualTo(201);
+      assertThat(own.headers().firstValue("Access-Control-Allow-Origin")).isEmpty();
+      // The same host on another port is another origin.
+      HttpResponse<String> otherPort =
+          f.post(
+              "{\"topic\": \"t\", \"data\": 2}",
+              "Origin",
+              "http://127.0.0.1:" + (f.hub.address().getPort() + 1),
+              "Authorization",
+              "Bearer " + token);
+      assertThat(otherPort.statusCode()).isEqualTo(403);
+      assertThat(HubFixture.json(otherPort.body()).get("error").asText())
+          .isEqualTo("origin_not_allowed");
+    }
+  }
+
+  @Test
   void wildcardOriginIsRefusedByTheBuilder() {
     assertThatThrownBy(() -> Hub.builder().corsOrigins(List.of("*")))
         .isInstanceOf(IllegalArgumentException.class)

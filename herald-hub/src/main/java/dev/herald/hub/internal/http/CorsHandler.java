@@ -15,6 +15,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
+import java.util.Locale;
 import java.util.Set;
 
 /**
@@ -31,6 +32,8 @@ import java.util.Set;
  *   <li>An actual publish or subscribe from a disallowed origin is refused with 403 {@code
  *       origin_not_allowed} by {@link #checkOrigin} (in the 403 step, after token and content):
  *       otherwise a page on any site could make a visitor's browser publish with their cookie.
+ *   <li>A request whose {@code Origin} is the hub itself ({@code http(s)://} + its {@code Host}) is
+ *       not cross-origin: the hub's own console publishes with it, allowlist or not.
  * </ul>
  *
  * Without an allowlist the handler does nothing: no CORS headers, no origin check.
@@ -88,7 +91,9 @@ public final class CorsHandler extends ChannelDuplexHandler {
     channel.attr(ALLOWED).set(null);
     channel.attr(REFUSED).set(null);
     String origin = request.headers().get(HttpHeaderNames.ORIGIN);
-    if (origin == null) {
+    if (origin == null || sameOrigin(origin, request.headers().get(HttpHeaderNames.HOST))) {
+      // No CORS: not a browser, or the hub's own page (the console; a browser names the origin
+      // on a same-origin POST too), which needs no allowlist.
       ctx.fireChannelRead(msg);
       return;
     }
@@ -121,6 +126,19 @@ public final class CorsHandler extends ChannelDuplexHandler {
       return;
     }
     ctx.fireChannelRead(msg);
+  }
+
+  /** Whether {@code origin} is {@code http://} or {@code https://} the very {@code host} asked. */
+  static boolean sameOrigin(String origin, String host) {
+    if (host == null || host.isEmpty()) {
+      return false;
+    }
+    String lower = origin.toLowerCase(Locale.ROOT);
+    String authority =
+        lower.startsWith("http://")
+            ? lower.substring(7)
+            : lower.startsWith("https://") ? lower.substring(8) : null;
+    return authority != null && authority.equals(host.toLowerCase(Locale.ROOT));
   }
 
   @Override
