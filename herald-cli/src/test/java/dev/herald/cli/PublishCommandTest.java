@@ -171,7 +171,7 @@ class PublishCommandTest {
 
   @Test
   void intervalPublishesATickEveryIntervalCountTimes() throws Exception {
-    Run run =
+    CliRun run =
         herald("publish", "--url", base, "--topic", "ticks", "--interval", "150ms", "--count", "3");
 
     assertThat(run.exit()).as(run.err()).isZero();
@@ -194,7 +194,7 @@ class PublishCommandTest {
 
   @Test
   void intervalKeepsTheGivenDataAndTypeAndTicksAMembersTopic() throws Exception {
-    Run topic =
+    CliRun topic =
         herald(
             "publish",
             "--url",
@@ -217,7 +217,7 @@ class PublishCommandTest {
               assertThat(e.data()).isEqualTo("{\"x\":1}");
             });
 
-    Run member =
+    CliRun member =
         herald("publish", "--url", base, "--member", "dora", "--interval", "10ms", "--count", "1");
     assertThat(member.exit()).as(member.err()).isZero();
     Event tick = history("", 1, "Member-ID", "dora").get(0);
@@ -228,7 +228,7 @@ class PublishCommandTest {
 
   @Test
   void aTickTheHubRefusesStopsTheTickingWithExit1() {
-    Run run =
+    CliRun run =
         herald(
             "publish",
             "--url",
@@ -246,7 +246,7 @@ class PublishCommandTest {
 
   @Test
   void aTickThatCannotReachTheHubIsReportedAndTheNextOneTried() {
-    Run run =
+    CliRun run =
         herald(
             "publish",
             "--url",
@@ -263,10 +263,10 @@ class PublishCommandTest {
 
   @Test
   void countWithoutIntervalOrANonPositiveIntervalIsAUsageError() {
-    Run count = herald("publish", "--url", base, "--topic", "t", "--count", "3");
+    CliRun count = herald("publish", "--url", base, "--topic", "t", "--count", "3");
     assertThat(count.exit()).isEqualTo(2);
     assertThat(count.err()).contains("--count needs --interval");
-    Run zero = herald("publish", "--url", base, "--topic", "t", "--interval", "0s");
+    CliRun zero = herald("publish", "--url", base, "--topic", "t", "--interval", "0s");
     assertThat(zero.exit()).isEqualTo(2);
     assertThat(zero.err()).contains("--interval must be positive");
   }

@@ -166,14 +166,15 @@ class ServeFlagsTest {
 
   @Test
   void consoleIsOnByDefaultAndFalseFromTheFlagOrTheEnvironmentTurnsItOff() throws Exception {
-    assertThat(serve(Map.of()).console).isTrue();
-    assertThat(serve(Map.of("HERALD_CONSOLE", "false")).console).isFalse();
-    assertThat(serve(Map.of(), "--console", "false").console).isFalse();
-    assertThat(serve(Map.of("HERALD_CONSOLE", "false"), "--console").console).isTrue();
+    assertThat(CliRun.serve(Map.of()).console).isTrue();
+    assertThat(CliRun.serve(Map.of("HERALD_CONSOLE", "false")).console).isFalse();
+    assertThat(CliRun.serve(Map.of(), "--console", "false").console).isFalse();
+    assertThat(CliRun.serve(Map.of("HERALD_CONSOLE", "false"), "--console").console).isTrue();
 
     for (boolean on : new boolean[] {true, false}) {
       ServeCommand serve =
-          serve(Map.of(), "--store", "memory", "--port", "0", "--console", String.valueOf(on));
+          CliRun.serve(
+              Map.of(), "--store", "memory", "--port", "0", "--console", String.valueOf(on));
       try (Hub hub = serve.hub().start()) {
         java.net.http.HttpResponse<String> root =
             java.net.http.HttpClient.newHttpClient()

@@ -137,6 +137,7 @@ const number = new Intl.NumberFormat('en', { maximumFractionDigits: 1 });
 export function statsPanel(onAnswer) {
   let timer = null;
   let lastOk = 0;
+  let refused = false; // 401: ask again only once there is a new token (refresh), not every 2 s
   const poll = async () => {
     clearTimeout(timer);
     if (document.hidden) {
@@ -176,12 +177,19 @@ export function statsPanel(onAnswer) {
       const age = lastOk ? ` (numbers from ${Math.round((Date.now() - lastOk) / 1000)} s ago)` : '';
       stats.textContent = (error instanceof HubError ? error.describe() : String(error)) + age;
       onAnswer(false, error);
+      refused = error instanceof HubError && error.status === 401;
+      if (refused) return;
     }
     timer = setTimeout(poll, STATS_EVERY_MS);
   };
   document.addEventListener('visibilitychange', () => {
-    if (!document.hidden) poll();
+    if (!document.hidden && !refused) poll();
   });
   poll();
-  return { refresh: poll };
+  return {
+    refresh: () => {
+      refused = false;
+      poll();
+    },
+  };
 }
