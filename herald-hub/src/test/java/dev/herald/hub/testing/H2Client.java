@@ -25,6 +25,8 @@ import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2Settings;
@@ -152,6 +154,7 @@ public final class H2Client implements AutoCloseable {
                 new ChannelInitializer<Http2StreamChannel>() {
                   @Override
                   protected void initChannel(Http2StreamChannel ch) {
+                    ch.pipeline().addLast(exchange.wire);
                     ch.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(false));
                     ch.pipeline().addLast(exchange);
                   }
@@ -204,6 +207,28 @@ public final class H2Client implements AutoCloseable {
     private volatile boolean reset;
     private volatile boolean stall;
     private Http2StreamChannel channel;
+    private volatile Http2Headers wireHeaders;
+    // Before the codec: records the response's header fields as they came over the wire.
+    private final ChannelInboundHandlerAdapter wire =
+        new ChannelInboundHandlerAdapter() {
+          @Override
+          public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof Http2HeadersFrame frame && wireHeaders == null) {
+              wireHeaders = frame.headers();
+            }
+            ctx.fireChannelRead(msg);
+          }
+        };
+
+    /**
+     * A response header field as it came over the wire (the HTTP/2 field, before any conversion to
+     * HTTP/1.1), or null; once the head has arrived.
+     */
+    public String wireHeader(String name) throws Exception {
+      head();
+      CharSequence value = wireHeaders.get(name);
+      return value == null ? null : value.toString();
+    }
 
     /** The response head, within 10 s. */
     public HttpResponse head() throws Exception {
