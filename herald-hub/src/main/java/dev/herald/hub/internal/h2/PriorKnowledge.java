@@ -4,9 +4,9 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http2.Http2CodecUtil;
-import java.util.List;
+import io.netty.util.ReferenceCountUtil;
 import java.util.function.Consumer;
 
 /**
@@ -15,11 +15,16 @@ import java.util.function.Consumer;
  * byte leaves the connection to HTTP/1.1, untouched. The first byte that differs from the preface
  * decides (no request method starts with {@code PRI}), so an HTTP/1.1 request is never delayed; the
  * handler then removes itself and costs nothing more.
+ *
+ * <p>Not a {@code ByteToMessageDecoder}: removing one in the middle of a read fires an extra
+ * read-complete event, which the request timeouts would take for the start of a next request.
  */
-public final class PriorKnowledge extends ByteToMessageDecoder {
+public final class PriorKnowledge extends ChannelInboundHandlerAdapter {
   private static final ByteBuf PREFACE = Http2CodecUtil.connectionPrefaceBuf();
 
   private final Consumer<Channel> toHttp2;
+  // The start of a preface that arrived in pieces.
+  private ByteBuf partial;
 
   /** {@code toHttp2} replaces the connection's HTTP/1.1 handlers with HTTP/2's. */
   public PriorKnowledge(Consumer<Channel> toHttp2) {
@@ -27,19 +32,38 @@ public final class PriorKnowledge extends ByteToMessageDecoder {
   }
 
   @Override
-  protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (!(msg instanceof ByteBuf received)) {
+      ctx.fireChannelRead(msg);
+      return;
+    }
+    ByteBuf in = received;
+    if (partial != null) {
+      in = partial.writeBytes(received);
+      received.release();
+      partial = null;
+    }
     int length = PREFACE.readableBytes();
     int n = Math.min(in.readableBytes(), length);
-    if (!ByteBufUtil.equals(in, in.readerIndex(), PREFACE, PREFACE.readerIndex(), n)) {
-      // HTTP/1.x: what was read goes on to the codec.
-      ctx.pipeline().remove(this);
+    boolean preface = ByteBufUtil.equals(in, in.readerIndex(), PREFACE, PREFACE.readerIndex(), n);
+    if (preface && n < length) {
+      partial = ctx.alloc().buffer(length).writeBytes(in);
+      in.release();
       return;
     }
-    if (n < length) {
-      return;
+    if (preface) {
+      toHttp2.accept(ctx.channel());
     }
-    toHttp2.accept(ctx.channel());
-    // The preface and whatever followed go on to the HTTP/2 codec.
+    // HTTP/1.x goes on to the codec; a preface and what followed it to the HTTP/2 codec.
     ctx.pipeline().remove(this);
+    ctx.fireChannelRead(in);
+  }
+
+  @Override
+  public void handlerRemoved(ChannelHandlerContext ctx) {
+    if (partial != null) {
+      ReferenceCountUtil.release(partial);
+      partial = null;
+    }
   }
 }
