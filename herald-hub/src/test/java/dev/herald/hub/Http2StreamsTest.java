@@ -6,10 +6,18 @@ import dev.herald.core.Event;
 import dev.herald.hub.testing.H2Client;
 import dev.herald.hub.testing.TestCertificates;
 import io.netty.handler.codec.http2.Http2Error;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -42,13 +50,10 @@ class Http2StreamsTest {
       H2Client.Exchange slow = client.get("/events?topic=flood").stallAfterHead();
       assertThat(fast.status()).isEqualTo(200);
       assertThat(slow.status()).isEqualTo(200);
-      // 64 KiB fill the stalled stream's window, 256 KiB its buffer at the hub: 400 KiB cut it.
-      int events = 40;
-      List<String> ids = new ArrayList<>();
-      for (int i = 0; i < events; i++) {
-        ids.add(f.publish("{\"topic\": \"flood\", \"data\": " + body(10_000) + "}"));
-      }
-      for (String id : ids) {
+      // 64 KiB fill the stalled stream's window, 256 KiB its buffer at the hub: 600 KiB cut it.
+      // Paced by the fast reader, so only the stalled stream ever has unsent bytes piling up.
+      for (int i = 0; i < 60; i++) {
+        String id = f.publish("{\"topic\": \"flood\", \"data\": " + body(10_000) + "}");
         Event event = fast.next(Duration.ofSeconds(10));
         assertThat(event).as("the fast stream gets every event").isNotNull();
         assertThat(event.id()).contains(id);
@@ -153,6 +158,93 @@ class Http2StreamsTest {
           .containsPattern("herald_connections(\\{[^}]*\\})? 1\\.0")
           .containsPattern("herald_h2_connections(\\{[^}]*\\})? 1\\.0")
           .containsPattern("herald_h2_streams(\\{[^}]*\\})? 21\\.0");
+    }
+  }
+
+  @Test
+  void recognisesAPrefaceSentInPiecesAndAnHttp11RequestThatBeginsLikeOne() throws Exception {
+    try (HubFixture f = HubFixture.memory()) {
+      byte[] preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+      try (Socket socket = new Socket("127.0.0.1", f.hub.address().getPort())) {
+        socket.setSoTimeout(5000);
+        OutputStream out = socket.getOutputStream();
+        out.write(preface, 0, 5);
+        out.flush();
+        // The first read held only "PRI *": the hub waits for the rest before choosing.
+        assertThat(socket.getInputStream().available()).isZero();
+        out.write(preface, 5, preface.length - 5);
+        out.write(new byte[] {0, 0, 0, 4, 0, 0, 0, 0, 0}); // an empty SETTINGS frame
+        out.flush();
+        byte[] frameHeader = socket.getInputStream().readNBytes(9);
+        assertThat(frameHeader[3]).as("the hub's SETTINGS frame").isEqualTo((byte) 4);
+      }
+      try (RawConnection http1 = RawConnection.open(f.hub)) {
+        http1.send("P");
+        http1.send(
+            "OST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + "Content-Length: 25\r\nConnection: close\r\n\r\n{\"topic\": \"a\", \"data\": 1}");
+        assertThat(http1.responsesUntilEnd())
+            .extracting(RawConnection.Response::status)
+            .containsExactly(201);
+      }
+    }
+  }
+
+  @Test
+  void refusesTheStreamsOfAConnectionOverTheLimitButAnswersProbesThenSendsGoAway()
+      throws Exception {
+    try (HubFixture f =
+            new HubFixture(Hub.builder().tls(cert.cert(), cert.key()).maxConnections(1));
+        H2Client first = H2Client.tls(f.hub.address().getPort(), cert.root())) {
+      assertThat(first.get("/healthz").status()).isEqualTo(200);
+      try (H2Client over = H2Client.tls(f.hub.address().getPort(), cert.root())) {
+        H2Client.Exchange refused = over.get("/events?topic=a");
+        assertThat(refused.status()).isEqualTo(503);
+        assertThat(refused.head().headers().get("retry-after")).isNotNull();
+        assertThat(HubFixture.json(refused.body()).get("error").asText())
+            .isEqualTo("too_many_connections");
+        assertThat(over.goAway().get(5, TimeUnit.SECONDS)).isNotNull();
+        over.closed().get(5, TimeUnit.SECONDS);
+      }
+      try (H2Client probe = H2Client.tls(f.hub.address().getPort(), cert.root())) {
+        assertThat(probe.get("/readyz").status()).as("a probe is answered").isEqualTo(200);
+        probe.closed().get(5, TimeUnit.SECONDS);
+      }
+      // HTTP/1.1 on the TLS port: the same 503, once the handshake is done.
+      HttpClient http1 =
+          HttpClient.newBuilder()
+              .version(HttpClient.Version.HTTP_1_1)
+              .sslContext(cert.trusting())
+              .build();
+      HttpResponse<String> answer =
+          http1.send(
+              HttpRequest.newBuilder(
+                      URI.create(
+                          "https://localhost:" + f.hub.address().getPort() + "/events?topic=a"))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertThat(answer.statusCode()).isEqualTo(503);
+      assertThat(answer.body()).contains("too_many_connections");
+      assertThat(first.get("/healthz").status())
+          .as("the first connection is served")
+          .isEqualTo(200);
+    }
+  }
+
+  @Test
+  void closesAnHttp2ConnectionThatHasHadNoStreamForTheIdleTimeout() throws Exception {
+    try (HubFixture f = new HubFixture(Hub.builder().idleTimeout(Duration.ofMillis(300)));
+        H2Client client = H2Client.cleartext(f.hub.address().getPort())) {
+      H2Client.Exchange stream = client.get("/events?topic=kept");
+      assertThat(stream.status()).isEqualTo(200);
+      // An open stream keeps the connection past the idle timeout.
+      assertThat(client.goAway()).isNotDone();
+      assertThat(stream.next(Duration.ofMillis(900))).isNull();
+      assertThat(client.isOpen()).isTrue();
+      stream.cancel();
+      assertThat(client.goAway().get(5, TimeUnit.SECONDS).errorCode())
+          .isEqualTo(Http2Error.NO_ERROR.code());
+      client.closed().get(5, TimeUnit.SECONDS);
     }
   }
 }
