@@ -14,8 +14,8 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
+import io.netty.handler.codec.http2.Http2ChannelDuplexHandler;
 import io.netty.handler.codec.http2.Http2DataFrame;
-import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2FrameStream;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
@@ -239,12 +239,19 @@ public final class Http2Load {
     return builder.build();
   }
 
-  /** Counts event ends ({@code \n\n}) across reads; the first of a stream is its {@code :ok}. */
+  /**
+   * Counts event ends ({@code \n\n}) across reads; a stream counts as open at its first bytes (its
+   * head; the opening {@code :ok} comment is a single line).
+   */
   private final class Counter {
     private byte last;
     private boolean first = true;
 
     void feed(ByteBuf data) {
+      if (first) {
+        first = false;
+        opened.incrementAndGet();
+      }
       int n = 0;
       for (int i = data.readerIndex(); i < data.writerIndex(); i++) {
         byte b = data.getByte(i);
@@ -252,11 +259,6 @@ public final class Http2Load {
           n++;
         }
         last = b;
-      }
-      if (n > 0 && first) {
-        first = false;
-        n--;
-        opened.incrementAndGet();
       }
       deliveries.addAndGet(n);
     }
@@ -295,7 +297,7 @@ public final class Http2Load {
   }
 
   /** The streams of one HTTP/2 connection, as raw frames on the frame codec. */
-  private final class H2Streams extends ChannelInboundHandlerAdapter {
+  private final class H2Streams extends Http2ChannelDuplexHandler {
     private final String topic;
     private final int count;
     private final Map<Integer, Counter> counters = new HashMap<>();
@@ -311,10 +313,9 @@ public final class Http2Load {
       try {
         if (msg instanceof Http2SettingsFrame && !started) {
           started = true;
-          Http2FrameCodec codec = ctx.pipeline().get(Http2FrameCodec.class);
           for (int i = 0; i < count; i++) {
             String t = topic.endsWith("-") ? topic + topics.incrementAndGet() : topic;
-            Http2FrameStream stream = codec.newStream();
+            Http2FrameStream stream = newStream();
             DefaultHttp2Headers headers = new DefaultHttp2Headers();
             headers
                 .method("GET")
@@ -324,8 +325,10 @@ public final class Http2Load {
             ctx.write(new DefaultHttp2HeadersFrame(headers, true).stream(stream));
           }
           ctx.flush();
-        } else if (msg instanceof Http2HeadersFrame) {
-          // The stream's 200 head; its :ok comes as DATA.
+        } else if (msg instanceof Http2HeadersFrame head) {
+          counters
+              .computeIfAbsent(head.stream().id(), k -> new Counter())
+              .feed(Unpooled.EMPTY_BUFFER);
         } else if (msg instanceof Http2DataFrame data) {
           int id = data.stream().id();
           counters.computeIfAbsent(id, k -> new Counter()).feed(data.content());
