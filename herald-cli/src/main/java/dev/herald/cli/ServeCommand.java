@@ -342,12 +342,6 @@ final class ServeCommand implements Callable<Integer> {
             + address.getHostString()
             + ":"
             + address.getPort(),
-        "  protocols: "
-            + (tlsCert != null
-                ? "HTTPS only: HTTP/2 and HTTP/1.1 (ALPN), certificate "
-                    + tlsCert
-                    + " (reloaded when it changes)"
-                : "HTTP/1.1, and HTTP/2 by prior knowledge (h2c); no TLS (--tls-cert)"),
         // The parsed spec masks a Redis password: the banner ends up in logs.
         "  store:     "
             + StoreSpec.parse(store)
@@ -369,7 +363,13 @@ final class ServeCommand implements Callable<Integer> {
             + " per publisher, HTTP/2 streams "
             + maxStreamsPerConnection
             + " per connection",
-        "  heartbeat: " + (heartbeat.isZero() ? "off" : human(heartbeat)));
+        "  heartbeat: " + (heartbeat.isZero() ? "off" : human(heartbeat)),
+        "  protocols: "
+            + (tlsCert != null
+                ? "HTTPS only: HTTP/2 and HTTP/1.1 (ALPN), certificate "
+                    + tlsCert
+                    + " (reloaded when it changes)"
+                : "HTTP/1.1, and HTTP/2 by prior knowledge (h2c); no TLS (--tls-cert)"));
   }
 
   private static String perSecond(double rate) {
