@@ -4,6 +4,7 @@
 # over each, and TLS's cost per delivery (the hub's CPU per delivery with and without TLS).
 #   herald-bench/scripts/h2.sh [OUTDIR]
 # Env: SUBS (10000 streams), CONNS (100 HTTP/2 connections), SECS (10 per broadcast),
+#   SCENARIOS ("idle broadcast"),
 #   BENCH_JAR, HERALD_JAR, HERALD_JAVA_OPTS ("-Xmn24m -XX:+UseParallelGC", as ./herald).
 # Needs: ./mvnw -B -DskipTests package (benchmarks.jar, herald.jar) and openssl (a throwaway cert).
 set -euo pipefail
@@ -14,6 +15,7 @@ out=${1:-/tmp/herald-h2-$(date -u +%Y%m%dT%H%M%SZ)}
 SUBS=${SUBS:-10000}
 CONNS=${CONNS:-100}
 SECS=${SECS:-10}
+SCENARIOS=${SCENARIOS:-"idle broadcast"}
 java_opts=${HERALD_JAVA_OPTS--Xmn24m -XX:+UseParallelGC}
 mkdir -p "$out"
 port=18190
@@ -63,8 +65,12 @@ run() { # $1 = idle | broadcast, $2 = h1 | h2, $3 = tls | plain
 
 ulimit -n 65536 2>/dev/null || true
 echo "# $(date -u +%FT%TZ) SUBS=$SUBS CONNS=$CONNS SECS=$SECS" | tee "$out/results.txt"
-for protocol in h1 h2; do run idle "$protocol" plain; done
-for security in plain tls; do
-  for protocol in h1 h2; do run broadcast "$protocol" "$security"; done
-done
+if [[ " $SCENARIOS " == *" idle "* ]]; then
+  for protocol in h1 h2; do run idle "$protocol" plain; done
+fi
+if [[ " $SCENARIOS " == *" broadcast "* ]]; then
+  for security in plain tls; do
+    for protocol in h1 h2; do run broadcast "$protocol" "$security"; done
+  done
+fi
 echo "results: $out/results.txt"

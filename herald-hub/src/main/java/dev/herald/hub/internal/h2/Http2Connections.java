@@ -16,6 +16,7 @@ import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.util.ReferenceCountUtil;
 import java.time.Duration;
 import java.util.concurrent.ScheduledFuture;
@@ -113,6 +114,12 @@ public final class Http2Connections {
             .build();
     Connection connection = new Connection();
     ChannelPipeline p = channel.pipeline();
+    // A broadcast drains many streams of a connection in one turn of its event loop, each ending
+    // in a flush: one flush (one TLS record run, one writev) for them all instead of one each.
+    p.addLast(
+        "h2flush",
+        new FlushConsolidationHandler(
+            FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true));
     p.addLast("h2", codec);
     p.addLast("h2streams", new Http2MultiplexHandler(new StreamInitializer(connection)));
     p.addLast("h2connection", connection);
