@@ -202,6 +202,25 @@ final class ServeCommand implements Callable<Integer> {
       description = "Serve the web console at / (false: / is 404 like any unknown path).")
   boolean console;
 
+  @Option(
+      names = "--tls-cert",
+      description =
+          "PEM certificate chain, leaf first: serve HTTPS only (ALPN h2 and http/1.1); needs"
+              + " --tls-key. Reloaded for new connections when the file changes.")
+  Path tlsCert;
+
+  @Option(
+      names = "--tls-key",
+      description =
+          "PEM private key of --tls-cert: RSA or EC, PKCS#8, PKCS#1 or SEC1, unencrypted.")
+  Path tlsKey;
+
+  @Option(
+      names = "--max-streams-per-connection",
+      description =
+          "Most concurrent HTTP/2 streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS).")
+  int maxStreamsPerConnection;
+
   private final CountDownLatch stop = new CountDownLatch(1);
 
   /** The {@code --store} flag, parsed: a usage error names the accepted forms. */
@@ -228,8 +247,14 @@ final class ServeCommand implements Callable<Integer> {
     if (keys > 1) {
       throw invalid("give only one of --jwt-secret, --jwt-public-key and --jwks-url");
     }
+    if ((tlsCert == null) != (tlsKey == null)) {
+      throw invalid("give --tls-cert and --tls-key together: the certificate chain and its key");
+    }
     try {
       Hub.Builder builder = Hub.builder();
+      if (tlsCert != null) {
+        builder.tls(tlsCert, tlsKey);
+      }
       Retention retention = new Retention(retentionCount, retentionAge);
       if (jwtSecret != null) {
         builder.jwtSecret(jwtSecret);
@@ -260,7 +285,8 @@ final class ServeCommand implements Callable<Integer> {
           .requestHeadTimeout(requestHeadTimeout)
           .requestBodyTimeout(requestBodyTimeout)
           .idleTimeout(idleTimeout)
-          .console(console);
+          .console(console)
+          .maxStreamsPerConnection(maxStreamsPerConnection);
       // Last, once every other flag is known good: the store is opened (and, for Redis, reached).
       EventLog log = storeSpec.open(retention, fsync, redisKeyPrefix);
       try {
@@ -320,8 +346,11 @@ final class ServeCommand implements Callable<Integer> {
   String banner(InetSocketAddress address) {
     return String.join(
         System.lineSeparator(),
-        "Herald hub listening on http://" + address.getHostString() + ":" + address.getPort(),
-
+        "Herald hub listening on "
+            + (tlsCert != null ? "https://" : "http://")
+            + address.getHostString()
+            + ":"
+            + address.getPort(),
         // The parsed spec masks a Redis password: the banner ends up in logs.
         "  store:     "
             + StoreSpec.parse(store)
@@ -340,11 +369,23 @@ final class ServeCommand implements Callable<Integer> {
             + perSecond(maxNewConnectionsPerSecond)
             + ", publishes "
             + perSecond(publishRate)
-            + " per publisher",
+            + " per publisher, HTTP/2 streams "
+            + maxStreamsPerConnection
+            + " per connection",
         "  heartbeat: " + (heartbeat.isZero() ? "off" : human(heartbeat)),
+        "  protocols: "
+            + (tlsCert != null
+                ? "HTTPS only: HTTP/2 and HTTP/1.1 (ALPN), certificate "
+                    + tlsCert
+                    + " (reloaded when it changes)"
+                : "HTTP/1.1, and HTTP/2 by prior knowledge (h2c); no TLS (--tls-cert)"),
         "  console:   "
             + (console
-                ? "http://" + address.getHostString() + ":" + address.getPort() + "/"
+                ? (tlsCert != null ? "https://" : "http://")
+                    + address.getHostString()
+                    + ":"
+                    + address.getPort()
+                    + "/"
                 : "off (--console false)"));
   }
 

@@ -36,7 +36,10 @@ final class ServeDefaults {
           Map.entry("--idempotency-window", Units.format(Hub.DEFAULT_IDEMPOTENCY_WINDOW)),
           Map.entry("--request-head-timeout", Units.format(Hub.DEFAULT_REQUEST_HEAD_TIMEOUT)),
           Map.entry("--request-body-timeout", Units.format(Hub.DEFAULT_REQUEST_BODY_TIMEOUT)),
-          Map.entry("--idle-timeout", Units.format(Hub.DEFAULT_IDLE_TIMEOUT)));
+          Map.entry("--idle-timeout", Units.format(Hub.DEFAULT_IDLE_TIMEOUT)),
+          Map.entry(
+              "--max-streams-per-connection",
+              Integer.toString(Hub.DEFAULT_MAX_STREAMS_PER_CONNECTION)));
 
   private static String rate(double rate) {
     return rate == Math.rint(rate) ? Long.toString((long) rate) : Double.toString(rate);

@@ -5,8 +5,8 @@ import java.lang.reflect.Proxy;
 
 /**
  * Turns SIGTERM and SIGINT into a graceful stop. The JVM's default would run shutdown hooks and
- * exit 143; handling the signals lets {@code herald serve} close the hub and exit 0, as docs/design.md
- * ("Shutdown") asks.
+ * exit 143; handling the signals lets {@code herald serve} close the hub and exit 0, as
+ * docs/design.md ("Shutdown") asks.
  *
  * <p>The JDK's only signal API is {@code sun.misc.Signal} (module {@code jdk.unsupported}, present
  * in every OpenJDK build). It is reached reflectively so the build stays free of "internal

@@ -6,7 +6,10 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import picocli.CommandLine;
 
-/** Parses the units of the flags (README.md, "Configuration"): durations {@code 500ms, 15s, 24h}, sizes {@code 1MiB}. */
+/**
+ * Parses the units of the flags (README.md, "Configuration"): durations {@code 500ms, 15s, 24h},
+ * sizes {@code 1MiB}.
+ */
 final class Units {
   private static final Pattern DURATION = Pattern.compile("(\\d{1,12})(ms|s|m|h|d)");
   private static final Pattern SIZE = Pattern.compile("(\\d{1,15})(B|KiB|MiB|GiB)?");

@@ -4,10 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.herald.hub.Hub;
+import dev.herald.hub.testing.H2Client;
+import dev.herald.hub.testing.TestCertificates;
 import java.net.Socket;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -96,6 +100,54 @@ class ServeFlagsTest {
       silent.setSoTimeout(5000);
       assertThat(silent.getInputStream().read()).isEqualTo(-1);
     }
+  }
+
+  @Test
+  void tlsFlagsServeHttpsWithHttp2AndTheStreamLimitReachesTheHub(@TempDir Path dir)
+      throws Exception {
+    TestCertificates.Pair cert = TestCertificates.selfSigned(dir, "serve", "EC");
+    assertThat(CliRun.serve(Map.of()).maxStreamsPerConnection).isEqualTo(100);
+    ServeCommand serve =
+        CliRun.serve(
+            Map.of(
+                "HERALD_TLS_KEY", cert.key().toString(), "HERALD_MAX_STREAMS_PER_CONNECTION", "7"),
+            "--tls-cert",
+            cert.cert().toString(),
+            "--store",
+            "memory",
+            "--port",
+            "0");
+    try (Hub hub = serve.hub().start();
+        H2Client client = H2Client.tls(hub.address().getPort(), cert.root())) {
+      assertThat(serve.banner(hub.address()))
+          .startsWith("Herald hub listening on https://127.0.0.1:" + hub.address().getPort())
+          .contains("HTTP/2 and HTTP/1.1 (ALPN)")
+          .contains("HTTP/2 streams 7 per connection");
+      assertThat(client.serverSettings().maxConcurrentStreams()).isEqualTo(7L);
+      assertThat(client.get("/healthz").status()).isEqualTo(200);
+    }
+  }
+
+  @Test
+  void tlsCertWithoutKeyOrABadPairIsAParameterError(@TempDir Path dir) throws Exception {
+    TestCertificates.Pair cert = TestCertificates.selfSigned(dir, "half", "EC");
+    TestCertificates.Pair other = TestCertificates.selfSigned(dir, "other", "RSA");
+    assertThatThrownBy(() -> CliRun.serve(Map.of(), "--tls-cert", cert.cert().toString()).hub())
+        .isInstanceOf(CommandLine.ParameterException.class)
+        .hasMessageContaining("give --tls-cert and --tls-key together");
+    assertThatThrownBy(
+            () ->
+                CliRun.serve(
+                        Map.of(),
+                        "--store",
+                        "memory",
+                        "--tls-cert",
+                        cert.cert().toString(),
+                        "--tls-key",
+                        other.key().toString())
+                    .hub())
+        .isInstanceOf(CommandLine.ParameterException.class)
+        .hasMessageContaining("does not belong to the first certificate");
   }
 
   @Test

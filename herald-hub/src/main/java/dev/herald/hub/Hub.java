@@ -6,6 +6,7 @@ import dev.herald.hub.internal.auth.AuthHandler;
 import dev.herald.hub.internal.auth.Authenticator;
 import dev.herald.hub.internal.auth.TokenVerifier;
 import dev.herald.hub.internal.console.ConsoleHandler;
+import dev.herald.hub.internal.h2.Http2Connections;
 import dev.herald.hub.internal.health.HealthHandler;
 import dev.herald.hub.internal.http.ConnectionLimiter;
 import dev.herald.hub.internal.http.CorsHandler;
@@ -18,6 +19,7 @@ import dev.herald.hub.internal.presence.PresenceHandler;
 import dev.herald.hub.internal.publish.PublishHandler;
 import dev.herald.hub.internal.stats.StatsHandler;
 import dev.herald.hub.internal.subscribe.SubscribeHandler;
+import dev.herald.hub.internal.tls.ServerTls;
 import dev.herald.server.Broker;
 import dev.herald.server.MemoryEventLog;
 import dev.herald.server.StoreUnavailableException;
@@ -62,10 +64,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The Herald hub: the HTTP API of docs/http-api.md on Netty — {@code GET /events} to subscribe, {@code
- * POST /events} to publish, {@code /presence}, {@code /stats}, {@code /healthz}, {@code /readyz}
- * and {@code /metrics}, and the web console at {@code /} ({@link Builder#console}) — over a {@link
- * Broker} and its event log.
+ * The Herald hub: the HTTP API of docs/http-api.md on Netty — {@code GET /events} to subscribe,
+ * {@code POST /events} to publish, {@code /presence}, {@code /stats}, {@code /healthz}, {@code
+ * /readyz} and {@code /metrics}, and the web console at {@code /} ({@link Builder#console}) — over
+ * a {@link Broker} and its event log.
  *
  * <pre>{@code
  * Hub hub = Hub.builder().port(0).build().start(); // a memory log; .log(...) for another
@@ -124,6 +126,11 @@ public final class Hub implements AutoCloseable {
   /** The default time a keep-alive connection may wait for its next request. */
   public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(60);
 
+  /**
+   * The default most concurrent HTTP/2 streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS).
+   */
+  public static final int DEFAULT_MAX_STREAMS_PER_CONNECTION = 100;
+
   /** The longest a graceful {@link #close()} takes. */
   public static final int SHUTDOWN_SECONDS = 10;
 
@@ -153,6 +160,8 @@ public final class Hub implements AutoCloseable {
   private final Duration requestBodyTimeout;
   private final Duration idleTimeout;
   private final boolean console;
+  private final Optional<Path[]> tls;
+  private final int maxStreamsPerConnection;
   private final AtomicBoolean started = new AtomicBoolean();
   private final AtomicBoolean closing = new AtomicBoolean();
   private volatile boolean shuttingDown;
@@ -193,6 +202,8 @@ public final class Hub implements AutoCloseable {
     this.requestBodyTimeout = b.requestBodyTimeout;
     this.idleTimeout = b.idleTimeout;
     this.console = b.console;
+    this.tls = b.tls;
+    this.maxStreamsPerConnection = b.maxStreamsPerConnection;
   }
 
   /** Returns a builder with the defaults of {@code herald serve}. */
@@ -221,6 +232,12 @@ public final class Hub implements AutoCloseable {
               + " Configure a key (--jwt-secret, --jwt-public-key or --jwks-url), bind 127.0.0.1,"
               + " or pass --allow-anonymous to run without authentication on purpose",
           null);
+    }
+    Optional<ServerTls> serverTls;
+    try {
+      serverTls = tls.map(files -> ServerTls.load(files[0], files[1]));
+    } catch (IllegalArgumentException e) {
+      throw new HubStartException("cannot serve TLS: " + e.getMessage(), e);
     }
     EventLog log = openLog();
     ConnectionLimiter limiter =
@@ -283,7 +300,13 @@ public final class Hub implements AutoCloseable {
             errors,
             requestHeadTimeout,
             requestBodyTimeout,
-            idleTimeout);
+            idleTimeout,
+            serverTls,
+            maxStreamsPerConnection);
+    metrics.gauge(
+        "herald.h2.connections", "Open HTTP/2 connections", pipeline.h2()::openConnections);
+    metrics.gauge(
+        "herald.h2.streams", "Open HTTP/2 streams, on all connections", pipeline.h2()::openStreams);
     Class<? extends ServerChannel> channelType =
         epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
     try {
@@ -306,7 +329,14 @@ public final class Hub implements AutoCloseable {
     }
     address = (InetSocketAddress) server.localAddress();
     LOG.info(
-        "listening on {} ({} transport), store {}", address, epoll ? "epoll" : "nio", broker.log());
+        "listening on {} ({} transport, {}), store {}",
+        address,
+        epoll ? "epoll" : "nio",
+        serverTls.isPresent()
+            ? "TLS only, ALPN h2 and http/1.1"
+            : "HTTP/1.1 and HTTP/2 by prior knowledge",
+        broker.log());
+    serverTls.ifPresent(t -> LOG.info("TLS certificate: {}", t.description()));
     if (verifier.isPresent()) {
       LOG.info(
           "auth: JWT with {}, clock skew {}, query tokens {}",
@@ -390,6 +420,8 @@ public final class Hub implements AutoCloseable {
     shuttingDown = true;
     LOG.info("shutting down: {} streams open", streams.size());
     server.close().awaitUninterruptibly(remainingMillis(deadline, 1000));
+    // HTTP/2 clients hear GOAWAY: no new stream here; the open ones end below, each cleanly.
+    connections.forEach(Http2Connections::goAway);
     // Each stream hears SHUTDOWN and writes its terminating chunk; then the store is flushed.
     broker.close();
     // Clients that read get their end of stream; the rest are cut off when the time is up.
@@ -457,6 +489,8 @@ public final class Hub implements AutoCloseable {
     private Duration requestBodyTimeout = DEFAULT_REQUEST_BODY_TIMEOUT;
     private Duration idleTimeout = DEFAULT_IDLE_TIMEOUT;
     private boolean console = true;
+    private Optional<Path[]> tls = Optional.empty();
+    private int maxStreamsPerConnection = DEFAULT_MAX_STREAMS_PER_CONNECTION;
 
     private Builder() {}
 
@@ -467,6 +501,37 @@ public final class Hub implements AutoCloseable {
      */
     public Builder console(boolean serve) {
       this.console = serve;
+      return this;
+    }
+
+    /**
+     * Serves HTTPS only, with the certificate chain (leaf first) and private key in these PEM
+     * files: RSA or EC keys, PKCS#8 ({@code PRIVATE KEY}), PKCS#1 ({@code RSA PRIVATE KEY}) or SEC1
+     * ({@code EC PRIVATE KEY}), unencrypted. ALPN offers {@code h2} and {@code http/1.1}. The files
+     * are checked for changes at most once a second as connections arrive, and a changed pair is
+     * loaded for new connections; open ones keep theirs. Default: no TLS (HTTP/1.1, and HTTP/2 by
+     * prior knowledge).
+     *
+     * @throws IllegalArgumentException if the files cannot be read, hold no such certificate or
+     *     key, or the key is not the certificate's
+     */
+    public Builder tls(Path certificateChain, Path privateKey) {
+      Objects.requireNonNull(certificateChain, "certificateChain");
+      Objects.requireNonNull(privateKey, "privateKey");
+      ServerTls.check(certificateChain, privateKey);
+      this.tls = Optional.of(new Path[] {certificateChain, privateKey});
+      return this;
+    }
+
+    /**
+     * The most concurrent streams one HTTP/2 connection may open (SETTINGS_MAX_CONCURRENT_STREAMS;
+     * a stream over it is refused with RST_STREAM {@code REFUSED_STREAM}, and the client retries
+     * it); {@link #maxConnections} counts connections. Default 100.
+     *
+     * @throws IllegalArgumentException if {@code max} is less than 1
+     */
+    public Builder maxStreamsPerConnection(int max) {
+      this.maxStreamsPerConnection = Checks.positive("maxStreamsPerConnection", max);
       return this;
     }
 

@@ -7,9 +7,9 @@ import java.util.Objects;
  * from a position the log cannot honour ({@link Kind#UNKNOWN}), which earns the subscriber a {@code
  * reset} event before all retained history.
  *
- * <p>{@link #parse} reads a {@code Last-Event-ID} exactly as docs/design.md ("Positions") says: empty means live only,
- * {@code earliest} means all retained history, 1-19 ASCII digits (leading zeros ignored) are an id,
- * anything else is unknown.
+ * <p>{@link #parse} reads a {@code Last-Event-ID} exactly as docs/design.md ("Positions") says:
+ * empty means live only, {@code earliest} means all retained history, 1-19 ASCII digits (leading
+ * zeros ignored) are an id, anything else is unknown.
  */
 public final class Position {
   /** The kinds of position. */

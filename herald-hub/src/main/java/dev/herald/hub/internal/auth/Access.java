@@ -6,9 +6,9 @@ import io.netty.channel.Channel;
 import java.util.Collection;
 
 /**
- * The 403 checks, made by the endpoints once the request's content is valid (docs/http-api.md: 401, then
- * 400, then 403): first the origin (a browser page from an origin outside the CORS allowlist), then
- * every topic against the token's selectors.
+ * The 403 checks, made by the endpoints once the request's content is valid (docs/http-api.md: 401,
+ * then 400, then 403): first the origin (a browser page from an origin outside the CORS allowlist),
+ * then every topic against the token's selectors.
  */
 public final class Access {
   private Access() {}

@@ -5,6 +5,7 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.util.AttributeKey;
@@ -12,6 +13,7 @@ import io.netty.util.ReferenceCountUtil;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -127,7 +129,9 @@ public final class ConnectionLimiter extends ChannelInboundHandlerAdapter implem
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     // hasAttr first: attr() would add an empty attribute to every connection on its first read.
     Channel channel = ctx.channel();
-    if (!channel.hasAttr(REFUSED) || channel.hasAttr(PROBING)) {
+    // Bytes and HTTP/2 frames pass: before a protocol's handlers (a TLS handshake) or on an HTTP/2
+    // connection, whose streams are admitted one by one (admitStream).
+    if (!channel.hasAttr(REFUSED) || channel.hasAttr(PROBING) || !(msg instanceof HttpObject)) {
       ctx.fireChannelRead(msg);
       return;
     }
@@ -147,6 +151,39 @@ public final class ConnectionLimiter extends ChannelInboundHandlerAdapter implem
       throw channel.attr(REFUSED).get();
     }
     ReferenceCountUtil.release(msg);
+  }
+
+  /**
+   * The refusal of a connection that was over a limit as it opened and is not kept for a probe, to
+   * be answered once its protocol is known (a TLS connection after its handshake); empty for a
+   * connection within the limits.
+   */
+  public static Optional<Refusal> refusedAtOpen(Channel connection) {
+    return connection.hasAttr(REFUSED) && !connection.hasAttr(RESERVED)
+        ? Optional.ofNullable(connection.attr(REFUSED).get())
+        : Optional.empty();
+  }
+
+  /**
+   * Admits a request on an HTTP/2 stream of {@code stream.parent()}, by that connection's limits:
+   * on a connection within them, every stream; on one that was over a limit as it opened, only a
+   * probe ({@code /healthz}, {@code /readyz}, {@code /metrics}) on a connection of the probe
+   * reserve. Either way the connection is closed (with {@code GOAWAY}) once that stream ends.
+   *
+   * @throws Refusal 503 {@code too_many_connections} for any other request of a refused connection
+   */
+  public static void admitStream(Channel stream, HttpRequest request) {
+    Channel connection = stream.parent();
+    if (connection == null || !connection.hasAttr(REFUSED)) {
+      return;
+    }
+    stream.closeFuture().addListener(closed -> connection.close());
+    if (connection.hasAttr(RESERVED) && isProbe(request)) {
+      return;
+    }
+    RequestInfo.set(
+        stream, new RequestInfo(request.method().name(), Router.path(request.uri()), null, false));
+    throw connection.attr(REFUSED).get();
   }
 
   private static boolean isProbe(HttpRequest request) {

@@ -42,12 +42,22 @@ public final class DecoderFailureHandler extends ChannelInboundHandlerAdapter {
     ctx.fireChannelRead(msg);
   }
 
+  /** The 414 refusal of a request line (or an HTTP/2 request's path) over the limit. */
+  public Refusal uriTooLong() {
+    return Refusal.of(
+        HttpResponseStatus.REQUEST_URI_TOO_LONG,
+        "uri_too_long",
+        "the request line is longer than " + maxInitialLineLength + " bytes; shorten the URL");
+  }
+
+  /** The longest request line, in bytes. */
+  public int maxInitialLineLength() {
+    return maxInitialLineLength;
+  }
+
   private Refusal refusal(Throwable cause) {
     if (cause instanceof TooLongHttpLineException) {
-      return Refusal.of(
-          HttpResponseStatus.REQUEST_URI_TOO_LONG,
-          "uri_too_long",
-          "the request line is longer than " + maxInitialLineLength + " bytes; shorten the URL");
+      return uriTooLong();
     }
     if (cause instanceof TooLongHttpHeaderException) {
       return Refusal.of(

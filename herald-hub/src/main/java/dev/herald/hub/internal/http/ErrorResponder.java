@@ -2,6 +2,7 @@ package dev.herald.hub.internal.http;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -80,20 +81,32 @@ public final class ErrorResponder extends ChannelInboundHandlerAdapter {
     }
   }
 
-  private void refuse(ChannelHandlerContext ctx, Refusal refusal) {
-    RequestInfo info = RequestInfo.of(ctx.channel());
+  /**
+   * Counts and logs a refusal answered elsewhere (on a connection that has no HTTP handlers yet,
+   * such as the TLS port's first bytes), as every other: one line, or counted in a storm.
+   */
+  public void record(Channel channel, Refusal refusal) {
+    record(channel, refusal, Redaction.redact(refusal.getMessage()));
+  }
+
+  private void record(Channel channel, Refusal refusal, String message) {
+    RequestInfo info = RequestInfo.of(channel);
     refusals.accept(refusal.code());
-    String message = Redaction.redact(refusal.getMessage());
-    if (log.admit(refusal, ctx.executor())) {
+    if (log.admit(refusal, channel.eventLoop())) {
       LOG.info(
           "refused {} {} from {}: {} {} {}",
           info == null ? "-" : info.method(),
           info == null ? "-" : info.path(),
-          ctx.channel().remoteAddress(),
+          channel.remoteAddress(),
           refusal.status().code(),
           refusal.code(),
           message);
     }
+  }
+
+  private void refuse(ChannelHandlerContext ctx, Refusal refusal) {
+    String message = Redaction.redact(refusal.getMessage());
+    record(ctx.channel(), refusal, message);
     if (!ctx.channel().isActive()) {
       return;
     }

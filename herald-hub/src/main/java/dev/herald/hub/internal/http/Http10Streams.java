@@ -37,6 +37,15 @@ public final class Http10Streams extends ChannelInboundHandlerAdapter {
   }
 
   /**
+   * Narrows one whole chunk as the event stream writes it ({@code chunk}, its own indices: a
+   * duplicate) to its data; the terminating chunk becomes empty. For transports that frame the data
+   * themselves (HTTP/1.0's close-delimited body, HTTP/2's DATA frames).
+   */
+  public static void unframe(ByteBuf chunk) {
+    Unchunked.unframe(chunk);
+  }
+
+  /**
    * Unframes an HTTP/1.0 event stream. It stays once the pipeline is stripped to the stream, whose
    * every write is one whole chunk: the size line, the data and CRLF; the terminating chunk (size
    * 0) becomes nothing, and the stream closes the connection after it, which ends the body.

@@ -12,10 +12,10 @@ import io.netty.util.ReferenceCountUtil;
 
 /**
  * Refuses a publish that is neither {@code application/json} nor (a batch, one event per line)
- * {@code application/x-ndjson} with 415, before authentication: docs/http-api.md puts 415 with the route
- * and size refusals, ahead of 401. Any request with a {@code Content-Encoding} other than {@code
- * identity} is 415 {@code unsupported_content_encoding}: the hub decodes no content coding, and
- * would otherwise read a gzipped body as JSON.
+ * {@code application/x-ndjson} with 415, before authentication: docs/http-api.md puts 415 with the
+ * route and size refusals, ahead of 401. Any request with a {@code Content-Encoding} other than
+ * {@code identity} is 415 {@code unsupported_content_encoding}: the hub decodes no content coding,
+ * and would otherwise read a gzipped body as JSON.
  */
 @ChannelHandler.Sharable
 public final class MediaTypeHandler extends ChannelInboundHandlerAdapter {

@@ -15,6 +15,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ScheduledFuture;
@@ -68,9 +69,10 @@ public final class Responses {
    * client has read it. What arrives meanwhile is dropped: before it is decoded, and what was
    * decoded already by {@link CloseGate}.
    */
-  static void closeAfter(ChannelFuture written) {
+  public static void closeAfter(ChannelFuture written) {
     Channel channel = written.channel();
     if (!written.isSuccess() || !channel.isActive() || !(channel instanceof DuplexChannel duplex)) {
+      // Not a socket (an HTTP/2 stream): closing it ends the stream, not the connection.
       channel.close();
       return;
     }
@@ -81,12 +83,22 @@ public final class Responses {
     ScheduledFuture<?> linger =
         channel.eventLoop().schedule(() -> channel.close(), LINGER_MILLIS, TimeUnit.MILLISECONDS);
     channel.closeFuture().addListener(closed -> linger.cancel(false));
+    SslHandler tls = channel.pipeline().get(SslHandler.class);
+    if (tls != null) {
+      // TLS: the client is told the response is complete (close_notify) before the socket's end.
+      tls.closeOutbound().addListener(notified -> shutdownOutput(duplex));
+    } else {
+      shutdownOutput(duplex);
+    }
+  }
+
+  private static void shutdownOutput(DuplexChannel duplex) {
     duplex
         .shutdownOutput()
         .addListener(
             shut -> {
               if (!shut.isSuccess()) {
-                channel.close();
+                duplex.close();
               }
             });
   }

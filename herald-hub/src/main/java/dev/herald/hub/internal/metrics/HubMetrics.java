@@ -79,6 +79,11 @@ public final class HubMetrics implements BrokerListener {
     }
   }
 
+  /** Registers a gauge read from {@code value} at each scrape. */
+  public void gauge(String name, String description, IntSupplier value) {
+    Gauge.builder(name, value::getAsInt).description(description).register(registry);
+  }
+
   @Override
   public void published(StoredEvent event, int reached) {
     published.increment();

@@ -25,7 +25,8 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Reads the body of {@code POST /events} into a {@link Publication}, in either form of docs/http-api.md:
+ * Reads the body of {@code POST /events} into a {@link Publication}, in either form of
+ * docs/http-api.md:
  *
  * <ul>
  *   <li>member form: {@code Member-ID} header and {@code {"event": {"type": T, "body": B}}} → topic
