@@ -260,8 +260,8 @@ public abstract class RetentionPressureStressTest {
     private boolean fromOldest;
     private long previous;
     private boolean delivered;
-    // Events delivered since the last reset (any topic).
-    private int sinceReset = Integer.MAX_VALUE;
+    // Per topic: whether a reset came since the last delivered event of that topic alone.
+    private final java.util.Map<String, Boolean> resetSinceOwn = new java.util.HashMap<>();
 
     Stream(Set<String> topics, long from, Acknowledged published, EventLog log) {
       this.log = log;
@@ -272,6 +272,7 @@ public abstract class RetentionPressureStressTest {
       for (String topic : topics) {
         lastOfTopic.put(topic, from);
         resetSince.put(topic, false);
+        resetSinceOwn.put(topic, false);
       }
     }
 
@@ -292,7 +293,7 @@ public abstract class RetentionPressureStressTest {
         lastOfTopic.replaceAll((topic, id) -> 0L);
       }
       resetSince.replaceAll((topic, seen) -> true);
-      sinceReset = 0;
+      resetSinceOwn.replaceAll((topic, seen) -> true);
     }
 
     /** Null, or what is wrong with delivering {@code id} now. */
@@ -321,9 +322,10 @@ public abstract class RetentionPressureStressTest {
         long after = fromOldest ? Math.max(last, Math.min(id, droppedAtFirst.get(topic))) : last;
         NavigableSet<Long> skipped = published.of(Set.of(topic)).subSet(after, false, id, false);
         // With several topics, an event of two of them may be retained through one after the other
-        // dropped it, so the page after a reset can start before a loss in another topic: the
-        // reset then comes at most a page before the gap.
-        boolean told = resetSince.get(topic) || (topics.size() > 1 && sinceReset < PAGE);
+        // dropped it, so it can come after the reset that told of a loss in the other. An event of
+        // this topic alone (among those subscribed) is retained only if all later ones of the
+        // topic are: a loss after it must be told after it.
+        boolean told = resetSince.get(topic) || resetSinceOwn.get(topic);
         if (!skipped.isEmpty() && !told) {
           return topics
               + ": silent gap of "
@@ -344,11 +346,13 @@ public abstract class RetentionPressureStressTest {
         lastOfTopic.put(topic, id);
         resetSince.put(topic, false);
       }
+      java.util.Set<String> subscribed = new java.util.HashSet<>(of);
+      subscribed.retainAll(topics);
+      if (subscribed.size() == 1) {
+        resetSinceOwn.put(subscribed.iterator().next(), false);
+      }
       previous = id;
       delivered = true;
-      if (sinceReset < Integer.MAX_VALUE) {
-        sinceReset++;
-      }
       return null;
     }
   }
