@@ -304,6 +304,14 @@ abstract class EventStreamContract {
   }
 
   @Test
+  void readyEndpointLeavesOtherMethodsOnItsPathToTheApplication() throws Exception {
+    HttpResponse<String> posted = RawHttp.send("POST", uri("/events?topic=t"));
+
+    assertThat(posted.statusCode()).isEqualTo(200);
+    assertThat(posted.body()).isEqualTo("posted to the application");
+  }
+
+  @Test
   void healthAndMetricsReportTheBrokerThroughActuator() throws Exception {
     String room = newRoom();
     double published = counter("herald.events.published");

@@ -4,8 +4,8 @@ import dev.herald.server.Broker;
 import dev.herald.server.servlet.EventStreams;
 import dev.herald.spring.boot.HeraldStream;
 import dev.herald.spring.boot.internal.HeraldStreamReturnValueHandler;
+import dev.herald.spring.boot.internal.StreamEndpointMapping;
 import jakarta.servlet.http.HttpServletRequest;
-import java.util.Map;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.config.BeanPostProcessor;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
@@ -18,7 +18,6 @@ import org.springframework.boot.autoconfigure.web.servlet.WebMvcAutoConfiguratio
 import org.springframework.context.annotation.Bean;
 import org.springframework.web.HttpRequestHandler;
 import org.springframework.web.servlet.DispatcherServlet;
-import org.springframework.web.servlet.handler.SimpleUrlHandlerMapping;
 
 /**
  * Herald streams in Spring MVC, on the Servlet adapter: controllers return a {@link HeraldStream};
@@ -48,12 +47,15 @@ public class HeraldWebMvcAutoConfiguration {
         new HeraldStreamReturnValueHandler(streams::getObject));
   }
 
-  /** {@code GET herald.mvc.path?topic=a&topic=b}, before the annotated controllers. */
+  /**
+   * {@code GET herald.mvc.path?topic=a&topic=b} (and {@code HEAD}), before the annotated
+   * controllers; other methods on the path are the application's.
+   */
   @Bean
   @ConditionalOnProperty("herald.mvc.path")
-  public SimpleUrlHandlerMapping heraldEndpointHandlerMapping(
+  public StreamEndpointMapping heraldEndpointHandlerMapping(
       EventStreams streams, HeraldProperties properties) {
     HttpRequestHandler endpoint = streams::handle;
-    return new SimpleUrlHandlerMapping(Map.of(properties.getMvc().getPath(), endpoint), -1);
+    return new StreamEndpointMapping(properties.getMvc().getPath(), endpoint);
   }
 }

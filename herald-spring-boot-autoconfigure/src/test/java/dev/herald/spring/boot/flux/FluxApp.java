@@ -11,6 +11,7 @@ import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Import;
 import org.springframework.http.codec.ServerSentEvent;
 import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
 import org.springframework.web.server.ServerWebExchange;
@@ -36,6 +37,15 @@ public class FluxApp {
   @Bean
   NettyReactiveWebServerFactory nettyReactiveWebServerFactory() {
     return new NettyReactiveWebServerFactory();
+  }
+
+  /** The application's own {@code POST} on the path of the ready-made stream endpoint. */
+  @RestController
+  static class PostOnTheStreamPath {
+    @PostMapping("/events")
+    String post() {
+      return "posted to the application";
+    }
   }
 
   /** Streams {@code rooms/<room>} for each {@code ?room=}. */

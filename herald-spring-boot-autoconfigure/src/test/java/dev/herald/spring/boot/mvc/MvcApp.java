@@ -9,6 +9,7 @@ import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Import;
 import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
 
@@ -34,6 +35,15 @@ public class MvcApp {
     bean.addUrlPatterns("/sync/*");
     bean.setAsyncSupported(false);
     return bean;
+  }
+
+  /** The application's own {@code POST} on the path of the ready-made stream endpoint. */
+  @RestController
+  static class PostOnTheStreamPath {
+    @PostMapping("/events")
+    String post() {
+      return "posted to the application";
+    }
   }
 
   /** Streams {@code rooms/<room>} for each {@code ?room=}. */
