@@ -82,6 +82,11 @@ import org.slf4j.LoggerFactory;
  * everything allowed) and refuses to bind a non-loopback address unless {@link
  * Builder#allowAnonymous} is set. See {@code docs/security.md}.
  *
+ * <p>The port speaks HTTP/1.1 and cleartext HTTP/2 by prior knowledge, or, with {@link
+ * Builder#tls}, HTTPS only with HTTP/2 and HTTP/1.1 by ALPN; every request is served the same on
+ * both protocols, and an HTTP/2 connection carries up to {@link Builder#maxStreamsPerConnection}
+ * streams.
+ *
  * <p>Native epoll is used on Linux when available, NIO elsewhere. {@link #close()} is graceful: it
  * stops accepting, ends every stream with the terminating chunk (clients see end of stream and
  * reconnect), flushes and closes the store, all within {@value #SHUTDOWN_SECONDS} seconds.

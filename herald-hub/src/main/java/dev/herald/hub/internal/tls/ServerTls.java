@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * The hub's TLS server context, from a PEM certificate chain and key ({@link PemKeys}), with ALPN
  * offering {@code h2} and {@code http/1.1}, TLS 1.3 and 1.2, and the cipher suites HTTP/2 allows
  * (RFC 9113, appendix A). The JDK's TLS engine does the work ({@link SslProvider#JDK}): no native
- * library to ship (docs/performance.md, "TLS", has the measurement behind that choice).
+ * library to ship (docs/performance.md, "HTTP/2 and TLS", has the measurement behind that choice).
  *
  * <p><b>Reloading.</b> Certificates are renewed in place (certbot, cert-manager, a secret mount),
  * so {@link #context()}, which each new connection asks for, checks the two files at most once per
