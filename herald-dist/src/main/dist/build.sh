@@ -23,7 +23,7 @@ command -v dpkg-deb >/dev/null || { echo "build.sh: dpkg-deb is missing (apt-get
 
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
-work="$(mktemp -d "${TMPDIR:-/tmp}/herald-dist.XXXXXX")"
+work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 # Reproducible: every file gets the jar's time.

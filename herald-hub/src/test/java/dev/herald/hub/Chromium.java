@@ -35,8 +35,11 @@ final class Chromium implements AutoCloseable {
     this.profile = profile;
   }
 
-  /** Starts a browser with a window of {@code width} x {@code height}. */
-  static Chromium start(int width, int height) throws IOException {
+  /**
+   * Starts a browser with a window of {@code width} x {@code height}, and any {@code extra}
+   * command-line switches (e.g. {@code --ignore-certificate-errors} for a test certificate).
+   */
+  static Chromium start(int width, int height, String... extra) throws IOException {
     requireInstalled();
     // The driver is named explicitly (here and on the service): Selenium never looks for one.
     System.setProperty(ChromeDriverService.CHROME_DRIVER_EXE_PROPERTY, DRIVER.toString());
@@ -57,6 +60,7 @@ final class Chromium implements AutoCloseable {
         "--hide-scrollbars",
         "--window-size=" + width + "," + height,
         "--user-data-dir=" + profile);
+    options.addArguments(extra);
     ChromeDriverService service =
         new ChromeDriverService.Builder()
             .usingDriverExecutable(DRIVER.toFile())
@@ -80,7 +84,7 @@ final class Chromium implements AutoCloseable {
       return;
     }
     String message =
-        "the console's browser tests need Debian's chromium and chromedriver at "
+        "the browser tests need Debian's chromium and chromedriver at "
             + BROWSER
             + " and "
             + DRIVER
