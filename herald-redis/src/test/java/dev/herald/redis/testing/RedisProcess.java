@@ -30,6 +30,9 @@ public final class RedisProcess implements AutoCloseable {
   /** The master a Sentinel watches, {@code "<name> 127.0.0.1 <port>"}; null for a server. */
   private final String monitored;
 
+  /** How many Sentinels must agree that the master is down (a Sentinel's quorum). */
+  private final int quorum;
+
   private Process process;
 
   /**
@@ -46,15 +49,17 @@ public final class RedisProcess implements AutoCloseable {
    * Like {@link #RedisProcess(Path, boolean)}, with more redis-server arguments (a cluster node's).
    */
   public RedisProcess(Path dir, boolean persistent, List<String> extraArgs) {
-    this(dir, persistent, extraArgs, null);
+    this(dir, persistent, extraArgs, null, 1);
   }
 
-  private RedisProcess(Path dir, boolean persistent, List<String> extraArgs, String monitored) {
+  private RedisProcess(
+      Path dir, boolean persistent, List<String> extraArgs, String monitored, int quorum) {
     this.dir = dir;
     this.persistent = persistent;
     this.extraArgs = List.copyOf(extraArgs);
     this.port = freePort();
     this.monitored = monitored;
+    this.quorum = quorum;
   }
 
   /**
@@ -65,7 +70,15 @@ public final class RedisProcess implements AutoCloseable {
    * @param dir where it writes its configuration file (Sentinel rewrites it)
    */
   public static RedisProcess sentinel(Path dir, String masterName, int masterPort) {
-    return new RedisProcess(dir, false, List.of(), masterName + " 127.0.0.1 " + masterPort);
+    return sentinel(dir, masterName, masterPort, 1);
+  }
+
+  /**
+   * Like {@link #sentinel(Path, String, int)}, one of several Sentinels: {@code quorum} of them
+   * must agree that the master is down, and a majority of them elects the one that fails over.
+   */
+  public static RedisProcess sentinel(Path dir, String masterName, int masterPort, int quorum) {
+    return new RedisProcess(dir, false, List.of(), masterName + " 127.0.0.1 " + masterPort, quorum);
   }
 
   /** Whether redis-server is installed where these processes look for it. */
@@ -114,7 +127,7 @@ public final class RedisProcess implements AutoCloseable {
               "port " + port,
               "bind 127.0.0.1",
               "dir " + dir,
-              "sentinel monitor " + monitored + " 1",
+              "sentinel monitor " + monitored + " " + quorum,
               "sentinel down-after-milliseconds " + name + " 1000",
               "sentinel failover-timeout " + name + " 10000",
               ""));
@@ -178,6 +191,11 @@ public final class RedisProcess implements AutoCloseable {
     Process kill = new ProcessBuilder("kill", signal, Long.toString(process.pid())).start();
     assertThat(kill.waitFor(10, TimeUnit.SECONDS)).as("kill %s ran", signal).isTrue();
     assertThat(kill.exitValue()).as("kill %s succeeded", signal).isZero();
+  }
+
+  /** Whether the process runs (it may be {@linkplain #pause() paused}). */
+  public boolean isAlive() {
+    return process != null && process.isAlive();
   }
 
   /** Kills the server if it still runs (SIGKILL), waiting a bounded time for it to exit. */

@@ -1,0 +1,182 @@
+package dev.herald.redis.testing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.lettuce.core.KillArgs;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.sentinel.api.StatefulRedisSentinelConnection;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
+import java.util.stream.Collectors;
+
+/**
+ * A master, its replica and three Redis Sentinels (quorum two) as child processes on free ports
+ * (127.0.0.1), for failover tests: {@link #start} returns once the replica is in sync and every
+ * Sentinel knows the replica and the two other Sentinels, so a failover can happen.
+ */
+public final class SentinelGroup implements AutoCloseable {
+  /** The name the Sentinels know the master by. */
+  public static final String MASTER_NAME = "herald-failover";
+
+  private final RedisProcess master;
+  private final RedisProcess replica;
+  private final List<RedisProcess> sentinels = new ArrayList<>();
+
+  private SentinelGroup(Path dir) throws Exception {
+    master = new RedisProcess(Files.createDirectories(dir.resolve("master")), false);
+    replica =
+        new RedisProcess(
+            Files.createDirectories(dir.resolve("replica")),
+            false,
+            List.of("--replicaof", "127.0.0.1", Integer.toString(master.port())));
+    Path sentinelDir = Files.createDirectories(dir.resolve("sentinels"));
+    for (int i = 0; i < 3; i++) {
+      sentinels.add(RedisProcess.sentinel(sentinelDir, MASTER_NAME, master.port(), 2));
+    }
+  }
+
+  /** Starts it all and waits (bounded) until a failover could happen. */
+  public static SentinelGroup start(Path dir) throws Exception {
+    SentinelGroup group = new SentinelGroup(dir);
+    try {
+      group.master.start();
+      group.replica.start();
+      await(() -> info(group.replica, "replication").contains("master_link_status:up"), "in sync");
+      for (RedisProcess sentinel : group.sentinels) {
+        sentinel.start();
+      }
+      // Sentinels find each other through hello messages on the master (every 2 s) and the
+      // replica through the master's INFO; only then can they agree and elect.
+      for (RedisProcess sentinel : group.sentinels) {
+        await(
+            () -> {
+              Map<String, String> state = masterState(sentinel);
+              return "2".equals(state.get("num-other-sentinels"))
+                  && "1".equals(state.get("num-slaves"));
+            },
+            "Sentinel " + sentinel.port() + " knows the replica and the other Sentinels");
+      }
+      return group;
+    } catch (Exception | Error e) {
+      group.close();
+      throw e;
+    }
+  }
+
+  /** The Herald URI: {@code redis-sentinel://127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3#name}. */
+  public String uri() {
+    return "redis-sentinel://"
+        + sentinels.stream().map(s -> "127.0.0.1:" + s.port()).collect(Collectors.joining(","))
+        + "#"
+        + MASTER_NAME;
+  }
+
+  /** The master the group started with. */
+  public RedisProcess master() {
+    return master;
+  }
+
+  /** The replica the group started with. */
+  public RedisProcess replica() {
+    return replica;
+  }
+
+  /** The port of the master the Sentinels name now. */
+  public int masterPort() {
+    for (RedisProcess sentinel : sentinels) {
+      try {
+        return sentinelMasterPort(sentinel);
+      } catch (RuntimeException e) {
+        // ask the next one
+      }
+    }
+    throw new IllegalStateException("no Sentinel answered");
+  }
+
+  /** Waits (bounded) until every Sentinel names the replica as the master and it says so too. */
+  public void awaitReplicaPromoted() {
+    for (RedisProcess sentinel : sentinels) {
+      await(() -> sentinelMasterPort(sentinel) == replica.port(), "the replica is promoted");
+    }
+    await(() -> info(replica, "replication").contains("role:master"), "the replica is master");
+  }
+
+  /** Kills every process. */
+  @Override
+  public void close() {
+    sentinels.forEach(RedisProcess::close);
+    replica.close();
+    master.close();
+  }
+
+  /**
+   * Stalls replication from {@code master} to {@code replica} for good: freezes the replica
+   * (SIGSTOP), then closes the master's replication connections ({@code CLIENT KILL TYPE replica}),
+   * so nothing the master runs from now on reaches the replica (a frozen replica cannot reconnect).
+   * Writes the master acknowledged before may still be in the replica's socket buffer and are
+   * applied once it runs again.
+   */
+  public static void stallReplication(RedisProcess master, RedisProcess replica) throws Exception {
+    replica.pause();
+    RedisClient client = RedisClient.create(master.uri());
+    try (StatefulRedisConnection<String, String> connection = client.connect()) {
+      assertThat(connection.sync().clientKill(KillArgs.Builder.typeSlave()))
+          .as("replication connections closed")
+          .isPositive();
+    } finally {
+      client.shutdown();
+    }
+  }
+
+  /** One section of {@code INFO} of a server. */
+  public static String info(RedisProcess server, String section) {
+    RedisClient client = RedisClient.create(server.uri());
+    try (StatefulRedisConnection<String, String> connection = client.connect()) {
+      return connection.sync().info(section);
+    } finally {
+      client.shutdown();
+    }
+  }
+
+  /** Polls {@code condition} until it holds, for at most 30 s. */
+  public static void await(BooleanSupplier condition, String what) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (true) {
+      try {
+        if (condition.getAsBoolean()) {
+          return;
+        }
+      } catch (RuntimeException e) {
+        // not yet: a process is starting or failing over
+      }
+      assertThat(System.nanoTime()).as("timed out waiting until %s", what).isLessThan(deadline);
+      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50)); // polling a state, bounded
+    }
+  }
+
+  private static Map<String, String> masterState(RedisProcess sentinel) {
+    RedisClient client = RedisClient.create(sentinel.uri());
+    try (StatefulRedisSentinelConnection<String, String> connection = client.connectSentinel()) {
+      return connection.sync().master(MASTER_NAME);
+    } finally {
+      client.shutdown();
+    }
+  }
+
+  private static int sentinelMasterPort(RedisProcess sentinel) {
+    RedisClient client = RedisClient.create(sentinel.uri());
+    try (StatefulRedisSentinelConnection<String, String> connection = client.connectSentinel()) {
+      return ((InetSocketAddress) connection.sync().getMasterAddrByName(MASTER_NAME)).getPort();
+    } finally {
+      client.shutdown();
+    }
+  }
+}
