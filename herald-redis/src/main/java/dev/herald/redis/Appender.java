@@ -66,6 +66,9 @@ final class Appender {
 
   private final AtomicLong requests = new AtomicLong();
 
+  /** The replicas an append waits for before it completes (none by default). */
+  private final Replicas replicas;
+
   /**
    * How long Redis keeps a request key: well beyond the longest an append's outcome is looked for
    * (about twice the command timeout after it was sent), so it is still there when looked for.
@@ -87,7 +90,8 @@ final class Appender {
       int maxCount,
       long maxAgeMillis,
       AtomicLong highestSeen,
-      BooleanSupplier closed) {
+      BooleanSupplier closed,
+      Replicas replicas) {
     this.keys = keys;
     this.connections = connections;
     this.announcer = announcer;
@@ -97,6 +101,7 @@ final class Appender {
     this.maxAgeMillis = maxAgeMillis;
     this.highestSeen = highestSeen;
     this.closed = closed;
+    this.replicas = replicas;
     this.timeoutMillis = connections.timeoutMillis();
     this.requestTtlMillis = Math.max(MIN_REQUEST_TTL_MILLIS, 10 * timeoutMillis);
   }
@@ -202,6 +207,26 @@ final class Appender {
       if (PublishCall.fenced(reply)) {
         throw new StoreUnavailableException("the append was given up for lost; nothing was stored");
       }
+      if (key != null && replicas.required() && "replay".equals(reply.get(0))) {
+        // The first append may not have reached the replicas yet: the replay asks them again.
+        announcer.forget(token);
+        CompletableFuture<AppendReceipt> replayed = new CompletableFuture<>();
+        PublishCall.known(reply, key, replayed);
+        replicas
+            .confirm()
+            .whenComplete(
+                (ok, unconfirmed) -> {
+                  if (unconfirmed != null) {
+                    keyed.completeExceptionally(
+                        unconfirmed instanceof CompletionException
+                            ? unconfirmed.getCause()
+                            : unconfirmed);
+                  } else {
+                    keyed.complete(replayed.join());
+                  }
+                });
+        return;
+      }
       if (key != null && PublishCall.known(reply, key, keyed)) {
         // A replay or a conflict: nothing was stored or announced, no barrier sent.
         announcer.forget(token);
@@ -226,7 +251,31 @@ final class Appender {
       return;
     }
     highestSeen.accumulateAndGet(stored.get(stored.size() - 1).id(), Math::max);
-    announcer.stored(token, result, Collections.unmodifiableList(stored));
+    List<StoredEvent> events = Collections.unmodifiableList(stored);
+    if (!replicas.required()) {
+      announcer.stored(token, result, events);
+      return;
+    }
+    // Stored on the primary (and announced as any event is): durable only once enough replicas
+    // confirmed it, and otherwise reported as exactly that.
+    CompletableFuture<Void> confirmed = replicas.confirm();
+    CompletableFuture<List<StoredEvent>> announced = new CompletableFuture<>();
+    announcer.stored(token, announced, events);
+    announced.whenComplete(
+        (ok, error) ->
+            confirmed.whenComplete(
+                (done, unconfirmed) -> {
+                  if (error != null) {
+                    result.completeExceptionally(error);
+                  } else if (unconfirmed != null) {
+                    result.completeExceptionally(
+                        unconfirmed instanceof CompletionException
+                            ? unconfirmed.getCause()
+                            : unconfirmed);
+                  } else {
+                    result.complete(events);
+                  }
+                }));
   }
 
   /**
@@ -262,7 +311,8 @@ final class Appender {
             connections.redis(),
             ScriptOutputType.VALUE,
             new String[] {request},
-            Long.toString(requestTtlMillis))
+            Long.toString(requestTtlMillis),
+            replicas.required() ? "1" : "0")
         .orTimeout(remaining, TimeUnit.NANOSECONDS)
         .whenComplete(
             (value, error) -> {

@@ -19,6 +19,9 @@ if known then
   -- The node's clock decides (as in every log), PX only frees the memory.
   if expires and tonumber(expires) > now then
     if fp == fingerprint then
+      -- Written again, unchanged: a WAIT after this script (minReplicas) then covers the first
+      -- append, whichever connection made it.
+      redis.call('SET', idem, known, 'KEEPTTL')
       return {'replay', first, count}
     end
     return {'conflict'}
