@@ -28,6 +28,14 @@ local function append(K, A)
   local seq = redis.call('HGET', meta, 'seq')
   if seq then
     seq = tonumber(seq)
+    -- Never below an id a node has seen: a sequence behind it lost its newest ids (a failover to
+    -- a replica that lacked them, replication being asynchronous). Those ids are never given
+    -- again (a node that announced them would drop the new events as repeats) and count as
+    -- dropped, so a client resuming from before them gets a reset.
+    if floor > seq then
+      seq = floor
+      redis.call('HSET', meta, 'base', fmt(seq))
+    end
   else
     -- A missing sequence (new deployment, or Redis lost its data) starts at the time in
     -- microseconds, so ids are never reused; everything below it counts as dropped.

@@ -9,6 +9,7 @@ import dev.herald.server.Position;
 import dev.herald.server.Publication;
 import dev.herald.server.RecordingSink;
 import dev.herald.server.Retention;
+import dev.herald.server.StoreUnavailableException;
 import dev.herald.server.StoredEvent;
 import dev.herald.server.Subscription;
 import java.time.Duration;
@@ -64,17 +65,20 @@ final class FailoverRun {
       int acknowledgedWhileStalled,
       int failedPublishes,
       long failoverMillis,
-      Map<String, Integer> resets) {
+      Map<String, Integer> resets,
+      int failedButStored,
+      List<String> refusedButStored) {
     String summary() {
       return String.format(
-          "%d acknowledged (%d while replication was stalled), %d lost %s, %d publishes failed"
-              + " during the failover (%d ms from the kill to the first acknowledged publish);"
-              + " resets per subscription %s",
+          "%d acknowledged (%d while replication was stalled), %d lost %s; %d publishes failed"
+              + " (%d of them stored after all), %d ms from the kill to the first acknowledged"
+              + " publish; resets per subscription %s",
           acknowledged,
           acknowledgedWhileStalled,
           lost.size(),
           lost.stream().map(Acked::id).toList(),
           failedPublishes,
+          failedButStored,
           failoverMillis,
           resets);
     }
@@ -91,6 +95,10 @@ final class FailoverRun {
   private final List<Acked> acked = new CopyOnWriteArrayList<>();
   private final AtomicInteger attempts = new AtomicInteger();
   private final AtomicInteger failures = new AtomicInteger();
+
+  /** Publishes that failed, by data: the exception's type and message, and the phase. */
+  private final Map<String, String> failed = new java.util.concurrent.ConcurrentHashMap<>();
+
   private volatile String phase = "before";
 
   /**
@@ -115,9 +123,10 @@ final class FailoverRun {
       try {
         awaitAcked(BEFORE, Duration.ofSeconds(20));
         long beforeStall = lastAcked();
+        failover.stallReplication();
+        // Publishes begun from now on reach the master only.
         phase = "while stalled";
         int attemptsBefore = attempts.get();
-        failover.stallReplication();
         // Acknowledged from now on only by the master (without WAIT); with WAIT the publishes
         // wait for the stalled replica, so the phase ends after a bounded time instead.
         long stallEnds = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
@@ -186,11 +195,22 @@ final class FailoverRun {
               .isTrue();
         }
 
+        // StoreUnavailableException promises that nothing was stored.
+        List<String> refusedButStored = new ArrayList<>();
+        failed.forEach(
+            (data, failure) -> {
+              if (storedIds.containsKey(data)
+                  && failure.contains(StoreUnavailableException.class.getName())) {
+                refusedButStored.add(data + " (id " + storedIds.get(data) + ", " + failure + ")");
+              }
+            });
+
         Map<String, Integer> resets = new LinkedHashMap<>();
         List<String> violations = new ArrayList<>();
         for (Map.Entry<String, RecordingSink> entry : sinks.entrySet()) {
           String name = entry.getKey();
-          long after = positions.getOrDefault(name, 0L);
+          // -1: all retained history, opened after the failover, owes what the store holds.
+          long after = entry.getValue() == earliest ? -1 : positions.getOrDefault(name, 0L);
           resets.put(
               name,
               check(
@@ -206,7 +226,9 @@ final class FailoverRun {
                 (int) acked.stream().filter(e -> e.phase().equals("while stalled")).count(),
                 failures.get(),
                 failoverMillis,
-                resets);
+                resets,
+                storedAfterFailure(storedIds),
+                refusedButStored);
         assertThat(violations).as("silent gaps or repeats; %s", outcome.summary()).isEmpty();
         return outcome;
       } finally {
@@ -242,10 +264,17 @@ final class FailoverRun {
         acked.add(new Acked(event.id(), data, during));
       } catch (Exception e) {
         failures.incrementAndGet();
+        Throwable cause = e instanceof java.util.concurrent.ExecutionException ? e.getCause() : e;
+        failed.put(data, during + ": " + cause);
         // Redis is failing over: try the next event a little later rather than spin.
         LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
       }
     }
+  }
+
+  /** How many failed publishes the store holds (outcome unknown, or unconfirmed by replicas). */
+  private int storedAfterFailure(Map<String, Long> storedIds) {
+    return (int) failed.keySet().stream().filter(storedIds::containsKey).count();
   }
 
   private void awaitAcked(int count, Duration timeout) {
@@ -266,7 +295,8 @@ final class FailoverRun {
    * Checks one subscription (see the class comment) and returns how many resets it got; what is
    * wrong goes to {@code violations}.
    *
-   * @param after the subscription's position (0: from before the first publish)
+   * @param after the subscription's position (0: from before the first publish; -1: all retained
+   *     history, which owes only what the store holds, as after a reset)
    */
   static int check(
       String name,
@@ -327,7 +357,8 @@ final class FailoverRun {
     int at = 0;
     List<Long> missing = new ArrayList<>();
     for (Acked event : acked) {
-      boolean owed = resets > 0 ? storedData.contains(event.data()) : event.id() > after;
+      boolean owed =
+          resets > 0 || after < 0 ? storedData.contains(event.data()) : event.id() > after;
       if (!owed) {
         continue;
       }

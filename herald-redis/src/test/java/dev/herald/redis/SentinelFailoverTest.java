@@ -36,8 +36,11 @@ class SentinelFailoverTest {
     for (int round = 0; round < rounds(); round++) {
       FailoverRun.Outcome outcome = failOver(round, UnaryOperator.identity());
       System.out.println("Sentinel failover without WAIT: " + outcome.summary());
-      // The stall is deterministic: what the master acknowledged after it was never replicated.
-      assertThat(outcome.lost()).hasSize(outcome.acknowledgedWhileStalled());
+      // What the master acknowledged after the stall was never replicated (and a few events
+      // acknowledged while the stall began may not have been).
+      assertThat(outcome.lost().size()).isGreaterThanOrEqualTo(outcome.acknowledgedWhileStalled());
+      assertThat(outcome.lost()).allMatch(event -> !event.phase().equals("after"));
+      assertThat(outcome.refusedButStored()).as("refused as not stored, yet stored").isEmpty();
     }
   }
 
