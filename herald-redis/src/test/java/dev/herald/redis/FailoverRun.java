@@ -53,6 +53,12 @@ final class FailoverRun {
 
     /** Waits (bounded) until the replica is the master. */
     void awaitPromoted() throws Exception;
+
+    /**
+     * Starts the killed master again, as an operator would, and waits (bounded) until it is a
+     * replica of the new master: with {@code minReplicas(1)} nothing is acknowledged before.
+     */
+    void rejoin() throws Exception;
   }
 
   /** An event the publisher's broker acknowledged. */
@@ -138,6 +144,7 @@ final class FailoverRun {
         long killed = System.nanoTime();
         failover.killMaster();
         failover.awaitPromoted();
+        failover.rejoin();
         int ackedBeforeFailover = acked.size();
         awaitAcked(ackedBeforeFailover + 1, Duration.ofSeconds(30));
         long failoverMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killed);
@@ -170,7 +177,7 @@ final class FailoverRun {
           sink.await(s -> s.lastEventId() >= last, Duration.ofNanos(left));
         }
 
-        List<StoredEvent> stored = b.log.readAfter(Set.of(TOPIC), 0, 1_000_000);
+        List<StoredEvent> stored = readAll(b.log);
         Map<String, Long> storedIds = new HashMap<>();
         for (StoredEvent event : stored) {
           storedIds.put(event.event().data(), event.id());
@@ -268,6 +275,19 @@ final class FailoverRun {
         failed.put(data, during + ": " + cause);
         // Redis is failing over: try the next event a little later rather than spin.
         LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
+      }
+    }
+  }
+
+  /** Everything the store holds now, in pages (a busy machine may answer slowly). */
+  private static List<StoredEvent> readAll(RedisEventLog log) {
+    List<StoredEvent> all = new ArrayList<>();
+    while (true) {
+      List<StoredEvent> page =
+          log.readAfter(Set.of(TOPIC), all.isEmpty() ? 0 : all.get(all.size() - 1).id(), 200);
+      all.addAll(page);
+      if (page.size() < 200) {
+        return all;
       }
     }
   }

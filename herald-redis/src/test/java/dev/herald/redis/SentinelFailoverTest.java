@@ -44,6 +44,18 @@ class SentinelFailoverTest {
     }
   }
 
+  @Test
+  void withMinReplicasAFailoverLosesNoAcknowledgedEvent() throws Exception {
+    for (int round = 0; round < rounds(); round++) {
+      FailoverRun.Outcome outcome = failOver(round, builder -> builder.minReplicas(1));
+      System.out.println("Sentinel failover with minReplicas(1): " + outcome.summary());
+      assertThat(outcome.lost()).as("acknowledged events lost").isEmpty();
+      // The stalled replica confirmed nothing: what the master stored then was refused.
+      assertThat(outcome.acknowledgedWhileStalled()).isZero();
+      assertThat(outcome.refusedButStored()).as("refused as not stored, yet stored").isEmpty();
+    }
+  }
+
   private FailoverRun.Outcome failOver(int round, UnaryOperator<RedisEventLog.Builder> settings)
       throws Exception {
     Assumptions.assumeTrue(RedisCluster.isInstalled(), "redis-server or redis-cli is missing");
@@ -66,6 +78,11 @@ class SentinelFailoverTest {
             @Override
             public void awaitPromoted() {
               group.awaitReplicaPromoted();
+            }
+
+            @Override
+            public void rejoin() throws Exception {
+              group.restartOldMasterAsReplica();
             }
           });
     }

@@ -109,6 +109,27 @@ public final class SentinelGroup implements AutoCloseable {
     await(() -> info(replica, "replication").contains("role:master"), "the replica is master");
   }
 
+  /**
+   * Starts the killed master again (empty: it keeps no files) as a replica of the promoted one and
+   * waits (bounded) until it is in sync.
+   */
+  public void restartOldMasterAsReplica() throws Exception {
+    master.start();
+    // As an operator would (the Sentinels would too, but only at their next look, up to 10 s on).
+    RedisClient client = RedisClient.create(master.uri());
+    try (StatefulRedisConnection<String, String> connection = client.connect()) {
+      connection.sync().replicaof("127.0.0.1", replica.port());
+    } finally {
+      client.shutdown();
+    }
+    await(
+        () -> info(master, "replication").contains("master_port:" + replica.port()),
+        "the old master replicates the new one");
+    await(
+        () -> info(master, "replication").contains("master_link_status:up"),
+        "the old master is in sync");
+  }
+
   /** Kills every process. */
   @Override
   public void close() {
