@@ -68,6 +68,14 @@ final class Keys {
     return channelPrefix + topic;
   }
 
+  /**
+   * The channel on which the publish script says the store lost ids (see append.lua): the empty
+   * topic's, which no topic can have.
+   */
+  String lostChannel() {
+    return channelPrefix;
+  }
+
   /** The Pub/Sub channel of one node's append barriers (see the publish script). */
   String barrier(String node) {
     return tag + "b:" + node;

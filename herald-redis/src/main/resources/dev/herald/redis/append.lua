@@ -35,6 +35,9 @@ local function append(K, A)
     if floor > seq then
       seq = floor
       redis.call('HSET', meta, 'base', fmt(seq))
+      -- Every node hears it before this batch's events (on the empty topic's channel, which no
+      -- topic has): one that announced none of those ids tells its streams with a reset.
+      redis.call('PUBLISH', channel, fmt(seq))
     end
   else
     -- A missing sequence (new deployment, or Redis lost its data) starts at the time in

@@ -82,7 +82,9 @@ final class FailoverRun {
           acknowledged,
           acknowledgedWhileStalled,
           lost.size(),
-          lost.stream().map(Acked::id).toList(),
+          lost.isEmpty()
+              ? ""
+              : "(ids " + lost.get(0).id() + ".." + lost.get(lost.size() - 1).id() + ")",
           failedPublishes,
           failedButStored,
           failoverMillis,
