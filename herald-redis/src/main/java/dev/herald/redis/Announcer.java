@@ -297,6 +297,16 @@ final class Announcer {
     }
   }
 
+  /** Announces events a catch-up read, in id order, all above the watermark. */
+  private void announceCaughtUp(List<StoredEvent> events) {
+    if (events.isEmpty()) {
+      return;
+    }
+    watermark = events.get(events.size() - 1).id();
+    highestSeen.accumulateAndGet(watermark, Math::max);
+    announce(Collections.unmodifiableList(new ArrayList<>(events)));
+  }
+
   /** Ids above the watermark up to {@code through} are gone: no event of them will be announced. */
   private void tellLost(long through) {
     watermark = through;
@@ -351,15 +361,16 @@ final class Announcer {
           connections.pubSub().async().subscribe(channels.toArray(new String[0])), "resubscribe");
       lostThrough = 0;
       List<StoredEvent> fresh = missedSince(since);
+      // In id order: what was caught up from before the lost ids, the loss, then the rest.
+      int before = 0;
+      while (before < fresh.size() && fresh.get(before).id() <= lostThrough) {
+        before++;
+      }
+      announceCaughtUp(fresh.subList(0, before));
       if (lostThrough > watermark) {
-        // Told before what was caught up: it may come after what was lost.
         tellLost(lostThrough);
       }
-      if (!fresh.isEmpty()) {
-        watermark = Math.max(watermark, fresh.get(fresh.size() - 1).id());
-        highestSeen.accumulateAndGet(watermark, Math::max);
-        announce(Collections.unmodifiableList(fresh));
-      }
+      announceCaughtUp(fresh.subList(before, fresh.size()));
       gap = false;
       LOG.log(
           Level.INFO,

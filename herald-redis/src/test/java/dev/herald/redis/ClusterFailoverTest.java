@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.herald.redis.testing.RedisCluster;
 import dev.herald.redis.testing.RedisProcess;
-import dev.herald.redis.testing.SentinelGroup;
 import dev.herald.redis.testing.TestRedis;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -68,7 +67,7 @@ class ClusterFailoverTest {
           new FailoverRun.Failover() {
             @Override
             public void stallReplication() throws Exception {
-              SentinelGroup.stallReplication(master, replica);
+              master.stallReplicationTo(replica);
             }
 
             @Override
@@ -79,7 +78,7 @@ class ClusterFailoverTest {
 
             @Override
             public void awaitPromoted() {
-              SentinelGroup.await(
+              RedisProcess.await(
                   () -> cluster.masterOf(slotKey) == replica, "the replica serves the slot");
             }
 
@@ -87,9 +86,9 @@ class ClusterFailoverTest {
             public void rejoin() throws Exception {
               // It finds its cluster in its nodes.conf and learns it lost its slots: a replica.
               master.start();
-              SentinelGroup.await(
+              RedisProcess.await(
                   () -> {
-                    String info = SentinelGroup.info(master, "replication");
+                    String info = master.info("replication");
                     return info.contains("master_port:" + replica.port())
                         && info.contains("master_link_status:up");
                   },

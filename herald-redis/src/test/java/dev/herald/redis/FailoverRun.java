@@ -352,11 +352,15 @@ final class FailoverRun {
     int resets = 0;
     int segmentStart = 0;
     long previous = 0;
+    // The last event before the last reset: a reset at the start of the stream (0) is followed by
+    // all retained history, one in the middle by what comes after that event.
+    long beforeReset = 0;
     for (int i = 0; i < frames.size(); i++) {
       String[] frame = frames.get(i);
       if (frame[0].equals("reset")) {
         resets++;
         segmentStart = i + 1;
+        beforeReset = previous;
         previous = 0;
         continue;
       }
@@ -371,7 +375,7 @@ final class FailoverRun {
       }
     }
     // Every acknowledged event this stream owes, in order: after its position; after a reset, all
-    // the store still holds.
+    // the store still holds after the last event before the reset.
     List<String> received = new ArrayList<>();
     for (String[] frame : frames.subList(segmentStart, frames.size())) {
       received.add(frame[1]);
@@ -380,7 +384,9 @@ final class FailoverRun {
     List<Long> missing = new ArrayList<>();
     for (Acked event : acked) {
       boolean owed =
-          resets > 0 || after < 0 ? storedData.contains(event.data()) : event.id() > after;
+          resets > 0 || after < 0
+              ? storedData.contains(event.data()) && event.id() > beforeReset
+              : event.id() > after;
       if (!owed) {
         continue;
       }

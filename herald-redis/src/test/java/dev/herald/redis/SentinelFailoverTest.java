@@ -66,7 +66,7 @@ class SentinelFailoverTest {
           new FailoverRun.Failover() {
             @Override
             public void stallReplication() throws Exception {
-              SentinelGroup.stallReplication(group.master(), group.replica());
+              group.master().stallReplicationTo(group.replica());
             }
 
             @Override

@@ -109,9 +109,9 @@ public final class RedisCluster implements AutoCloseable {
       cluster.awaitOk();
       if (replicas) {
         for (RedisProcess node : cluster.nodes) {
-          SentinelGroup.await(
+          RedisProcess.await(
               () -> {
-                String info = SentinelGroup.info(node, "replication");
+                String info = node.info("replication");
                 return info.contains("role:master") || info.contains("master_link_status:up");
               },
               "replica " + node.port() + " in sync");

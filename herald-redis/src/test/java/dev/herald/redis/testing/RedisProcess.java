@@ -3,6 +3,9 @@ package dev.herald.redis.testing;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.lettuce.core.KillArgs;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -13,6 +16,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
 
 /**
  * A redis-server child process of the test on a free port (127.0.0.1), which tests stop and start
@@ -141,6 +146,8 @@ public final class RedisProcess implements AutoCloseable {
     Thread reader =
         new Thread(
             () -> {
+              // The last lines, to say why it exited (a port taken meanwhile, a bad argument).
+              java.util.ArrayDeque<String> last = new java.util.ArrayDeque<>();
               try (BufferedReader lines =
                   new BufferedReader(new InputStreamReader(started.getInputStream(), UTF_8))) {
                 String line;
@@ -148,11 +155,19 @@ public final class RedisProcess implements AutoCloseable {
                   if (line.contains(awaited)) {
                     ready.complete(null);
                   }
+                  if (!ready.isDone()) {
+                    last.add(line);
+                    if (last.size() > 10) {
+                      last.poll();
+                    }
+                  }
                 }
               } catch (IOException e) {
                 ready.completeExceptionally(e);
               }
-              ready.completeExceptionally(new IllegalStateException("redis-server exited"));
+              ready.completeExceptionally(
+                  new IllegalStateException(
+                      "redis-server on port " + port + " exited:\n" + String.join("\n", last)));
             },
             "redis-server-output-" + port);
     reader.setDaemon(true);
@@ -191,6 +206,51 @@ public final class RedisProcess implements AutoCloseable {
     Process kill = new ProcessBuilder("kill", signal, Long.toString(process.pid())).start();
     assertThat(kill.waitFor(10, TimeUnit.SECONDS)).as("kill %s ran", signal).isTrue();
     assertThat(kill.exitValue()).as("kill %s succeeded", signal).isZero();
+  }
+
+  /** One section of the server's {@code INFO}. */
+  public String info(String section) {
+    RedisClient client = RedisClient.create(uri());
+    try (StatefulRedisConnection<String, String> connection = client.connect()) {
+      return connection.sync().info(section);
+    } finally {
+      client.shutdown();
+    }
+  }
+
+  /**
+   * Stalls replication from this master to {@code replica} for good: freezes the replica (SIGSTOP),
+   * then closes this master's replication connections ({@code CLIENT KILL TYPE replica}), so
+   * nothing it runs from now on reaches the replica (a frozen replica cannot reconnect). Writes
+   * acknowledged before may still be in the replica's socket buffer and are applied once it runs
+   * again.
+   */
+  public void stallReplicationTo(RedisProcess replica) throws Exception {
+    replica.pause();
+    RedisClient client = RedisClient.create(uri());
+    try (StatefulRedisConnection<String, String> connection = client.connect()) {
+      assertThat(connection.sync().clientKill(KillArgs.Builder.typeSlave()))
+          .as("replication connections closed")
+          .isPositive();
+    } finally {
+      client.shutdown();
+    }
+  }
+
+  /** Polls {@code condition} until it holds, for at most 30 s; exceptions count as not yet. */
+  public static void await(BooleanSupplier condition, String what) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (true) {
+      try {
+        if (condition.getAsBoolean()) {
+          return;
+        }
+      } catch (RuntimeException e) {
+        // not yet: a process is starting or failing over
+      }
+      assertThat(System.nanoTime()).as("timed out waiting until %s", what).isLessThan(deadline);
+      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50)); // polling a state, bounded
+    }
   }
 
   /** Whether the process runs (it may be {@linkplain #pause() paused}). */

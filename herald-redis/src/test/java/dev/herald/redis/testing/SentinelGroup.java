@@ -1,8 +1,5 @@
 package dev.herald.redis.testing;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
-import io.lettuce.core.KillArgs;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.sentinel.api.StatefulRedisSentinelConnection;
@@ -12,9 +9,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
-import java.util.function.BooleanSupplier;
 import java.util.stream.Collectors;
 
 /**
@@ -29,6 +23,7 @@ public final class SentinelGroup implements AutoCloseable {
   private final RedisProcess master;
   private final RedisProcess replica;
   private final List<RedisProcess> sentinels = new ArrayList<>();
+  private final Path sentinelDir;
 
   private SentinelGroup(Path dir) throws Exception {
     master = new RedisProcess(Files.createDirectories(dir.resolve("master")), false);
@@ -37,10 +32,7 @@ public final class SentinelGroup implements AutoCloseable {
             Files.createDirectories(dir.resolve("replica")),
             false,
             List.of("--replicaof", "127.0.0.1", Integer.toString(master.port())));
-    Path sentinelDir = Files.createDirectories(dir.resolve("sentinels"));
-    for (int i = 0; i < 3; i++) {
-      sentinels.add(RedisProcess.sentinel(sentinelDir, MASTER_NAME, master.port(), 2));
-    }
+    sentinelDir = Files.createDirectories(dir.resolve("sentinels"));
   }
 
   /** Starts it all and waits (bounded) until a failover could happen. */
@@ -49,14 +41,15 @@ public final class SentinelGroup implements AutoCloseable {
     try {
       group.master.start();
       group.replica.start();
-      await(() -> info(group.replica, "replication").contains("master_link_status:up"), "in sync");
-      for (RedisProcess sentinel : group.sentinels) {
-        sentinel.start();
+      RedisProcess.await(
+          () -> group.replica.info("replication").contains("master_link_status:up"), "in sync");
+      for (int i = 0; i < 3; i++) {
+        group.startSentinel();
       }
       // Sentinels find each other through hello messages on the master (every 2 s) and the
       // replica through the master's INFO; only then can they agree and elect.
       for (RedisProcess sentinel : group.sentinels) {
-        await(
+        RedisProcess.await(
             () -> {
               Map<String, String> state = masterState(sentinel);
               return "2".equals(state.get("num-other-sentinels"))
@@ -68,6 +61,26 @@ public final class SentinelGroup implements AutoCloseable {
     } catch (Exception | Error e) {
       group.close();
       throw e;
+    }
+  }
+
+  /**
+   * Starts one more Sentinel. Its port is picked right before it starts, and picked again if it was
+   * taken meanwhile (a free port can become some connection's local port at any moment).
+   */
+  private void startSentinel() throws Exception {
+    for (int attempt = 1; ; attempt++) {
+      RedisProcess sentinel = RedisProcess.sentinel(sentinelDir, MASTER_NAME, master.port(), 2);
+      try {
+        sentinel.start();
+        sentinels.add(sentinel);
+        return;
+      } catch (java.util.concurrent.ExecutionException e) {
+        sentinel.close();
+        if (attempt == 3 || !String.valueOf(e.getCause()).contains("Address already in use")) {
+          throw e;
+        }
+      }
     }
   }
 
@@ -104,9 +117,11 @@ public final class SentinelGroup implements AutoCloseable {
   /** Waits (bounded) until every Sentinel names the replica as the master and it says so too. */
   public void awaitReplicaPromoted() {
     for (RedisProcess sentinel : sentinels) {
-      await(() -> sentinelMasterPort(sentinel) == replica.port(), "the replica is promoted");
+      RedisProcess.await(
+          () -> sentinelMasterPort(sentinel) == replica.port(), "the replica is promoted");
     }
-    await(() -> info(replica, "replication").contains("role:master"), "the replica is master");
+    RedisProcess.await(
+        () -> replica.info("replication").contains("role:master"), "the replica is master");
   }
 
   /**
@@ -122,11 +137,11 @@ public final class SentinelGroup implements AutoCloseable {
     } finally {
       client.shutdown();
     }
-    await(
-        () -> info(master, "replication").contains("master_port:" + replica.port()),
+    RedisProcess.await(
+        () -> master.info("replication").contains("master_port:" + replica.port()),
         "the old master replicates the new one");
-    await(
-        () -> info(master, "replication").contains("master_link_status:up"),
+    RedisProcess.await(
+        () -> master.info("replication").contains("master_link_status:up"),
         "the old master is in sync");
   }
 
@@ -136,51 +151,6 @@ public final class SentinelGroup implements AutoCloseable {
     sentinels.forEach(RedisProcess::close);
     replica.close();
     master.close();
-  }
-
-  /**
-   * Stalls replication from {@code master} to {@code replica} for good: freezes the replica
-   * (SIGSTOP), then closes the master's replication connections ({@code CLIENT KILL TYPE replica}),
-   * so nothing the master runs from now on reaches the replica (a frozen replica cannot reconnect).
-   * Writes the master acknowledged before may still be in the replica's socket buffer and are
-   * applied once it runs again.
-   */
-  public static void stallReplication(RedisProcess master, RedisProcess replica) throws Exception {
-    replica.pause();
-    RedisClient client = RedisClient.create(master.uri());
-    try (StatefulRedisConnection<String, String> connection = client.connect()) {
-      assertThat(connection.sync().clientKill(KillArgs.Builder.typeSlave()))
-          .as("replication connections closed")
-          .isPositive();
-    } finally {
-      client.shutdown();
-    }
-  }
-
-  /** One section of {@code INFO} of a server. */
-  public static String info(RedisProcess server, String section) {
-    RedisClient client = RedisClient.create(server.uri());
-    try (StatefulRedisConnection<String, String> connection = client.connect()) {
-      return connection.sync().info(section);
-    } finally {
-      client.shutdown();
-    }
-  }
-
-  /** Polls {@code condition} until it holds, for at most 30 s. */
-  public static void await(BooleanSupplier condition, String what) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (true) {
-      try {
-        if (condition.getAsBoolean()) {
-          return;
-        }
-      } catch (RuntimeException e) {
-        // not yet: a process is starting or failing over
-      }
-      assertThat(System.nanoTime()).as("timed out waiting until %s", what).isLessThan(deadline);
-      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50)); // polling a state, bounded
-    }
   }
 
   private static Map<String, String> masterState(RedisProcess sentinel) {
