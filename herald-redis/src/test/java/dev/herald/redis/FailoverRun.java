@@ -56,7 +56,8 @@ final class FailoverRun {
 
     /**
      * Starts the killed master again, as an operator would, and waits (bounded) until it is a
-     * replica of the new master: with {@code minReplicas(1)} nothing is acknowledged before.
+     * replica of the new master: with {@code minReplicas(1)} nothing is acknowledged before. A test
+     * without {@code minReplicas} may leave it out.
      */
     void rejoin() throws Exception;
   }
@@ -271,6 +272,8 @@ final class FailoverRun {
                 .publish(new Publication(Set.of(TOPIC), Event.of(data)))
                 .get(30, TimeUnit.SECONDS);
         acked.add(new Acked(event.id(), data, during));
+        // Steady, not flat out: a few hundred a second leave the machine to the failover.
+        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
       } catch (Exception e) {
         failures.incrementAndGet();
         Throwable cause = e instanceof java.util.concurrent.ExecutionException ? e.getCause() : e;
