@@ -311,7 +311,7 @@ final class ServeCommand implements Callable<Integer> {
       EventLog log = storeSpec.open(retention, fsync, redis);
       try {
         builder.log(log);
-        storeSpec.presence(redisKeyPrefix).ifPresent(builder::presence);
+        storeSpec.presence(log, redisKeyPrefix).ifPresent(builder::presence);
         return builder.build();
       } catch (RuntimeException e) {
         log.close();

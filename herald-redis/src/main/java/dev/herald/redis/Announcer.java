@@ -271,7 +271,7 @@ final class Announcer {
 
   /**
    * The publish script says the store lost ids up to {@code payload} (a failover to a replica that
-   * lacked them; see append.lua), on the worker, before any event with a higher id.
+   * lacked them; see publish.lua), on the worker, before any event with a higher id.
    */
   private void onLost(String payload) {
     if (gap || closed) {

@@ -83,6 +83,7 @@ public final class RedisEventLog implements EventLog {
   private static final long MAX_ID = 1L << 53;
 
   private final Keys keys;
+  private final String keyPrefix;
   private final Cursors cursorStore;
   private final Retention retention;
   private final long maxAgeMillis;
@@ -103,6 +104,7 @@ public final class RedisEventLog implements EventLog {
 
   private RedisEventLog(Builder builder) {
     this.keys = new Keys(builder.keyPrefix);
+    this.keyPrefix = builder.keyPrefix;
     this.retention = builder.retention;
     this.maxAgeMillis = millis(builder.retention.maxAge());
     this.clock = builder.clock;
@@ -343,6 +345,27 @@ public final class RedisEventLog implements EventLog {
   @Override
   public String toString() {
     return "RedisEventLog{" + connections.target() + ", " + keys.meta + ", " + retention + "}";
+  }
+
+  /**
+   * Counts the reach of {@code node} (a {@link RedisPresence} on the same Redis and key prefix) in
+   * this log's publish calls from now on.
+   */
+  void countReach(String node, long staleMillis) {
+    appender.countReach(node, staleMillis);
+  }
+
+  /** The subscriptions other nodes have on {@code topics}, counted in the next publish call. */
+  CompletableFuture<Map<String, Integer>> reach(Set<String> topics) {
+    if (closed.get()) {
+      return CompletableFuture.failedFuture(closedException());
+    }
+    return appender.reach(topics);
+  }
+
+  /** This log's key prefix, for a presence that counts reach through it. */
+  String keyPrefix() {
+    return keyPrefix;
   }
 
   /**

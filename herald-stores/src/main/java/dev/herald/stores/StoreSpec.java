@@ -171,6 +171,24 @@ public record StoreSpec(Kind kind, String location) {
   }
 
   /**
+   * The presence that goes with {@code log}, opened by {@link #open} from this spec: like {@link
+   * #presence(String)}, and counting reach inside the log's publish calls (no call of its own per
+   * publish) when the log is this spec's Redis log with the same key prefix.
+   *
+   * @throws dev.herald.server.StoreUnavailableException if Redis cannot be reached
+   */
+  public Optional<Presence> presence(EventLog log, String redisKeyPrefix) {
+    if (kind != Kind.REDIS) {
+      return Optional.empty();
+    }
+    RedisPresence.Builder builder = RedisPresence.builder().uri(location).keyPrefix(redisKeyPrefix);
+    if (log instanceof RedisEventLog redis) {
+      builder.log(redis);
+    }
+    return Optional.of(builder.build());
+  }
+
+  /**
    * The settings of a Redis store: the key prefix (hub nodes of one deployment share it,
    * deployments sharing one Redis need different ones) and how many replicas must confirm a publish
    * before it is acknowledged (see {@link RedisEventLog.Builder#minReplicas}), within what time.
