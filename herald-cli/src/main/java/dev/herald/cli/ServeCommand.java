@@ -195,6 +195,20 @@ final class ServeCommand implements Callable<Integer> {
   String redisKeyPrefix;
 
   @Option(
+      names = "--redis-min-replicas",
+      description =
+          "Replicas that must confirm a publish (Redis WAIT) before it is acknowledged; fewer"
+              + " within --redis-min-replicas-timeout: 503 replication_unconfirmed (0: do not"
+              + " wait; a failover may lose acknowledged events).")
+  int redisMinReplicas;
+
+  @Option(
+      names = "--redis-min-replicas-timeout",
+      converter = Units.DurationConverter.class,
+      description = "How long a publish waits for --redis-min-replicas replicas, e.g. 1s.")
+  Duration redisMinReplicasTimeout;
+
+  @Option(
       names = "--console",
       arity = "0..1",
       defaultValue = "true",
@@ -288,10 +302,16 @@ final class ServeCommand implements Callable<Integer> {
           .console(console)
           .maxStreamsPerConnection(maxStreamsPerConnection);
       // Last, once every other flag is known good: the store is opened (and, for Redis, reached).
-      EventLog log = storeSpec.open(retention, fsync, redisKeyPrefix);
+      StoreSpec.RedisSettings redis =
+          new StoreSpec.RedisSettings(redisKeyPrefix, redisMinReplicas, redisMinReplicasTimeout);
+      if (redisMinReplicas > 0 && storeSpec.kind() != StoreSpec.Kind.REDIS) {
+        throw invalid(
+            "--redis-min-replicas applies to a Redis store only; --store is " + storeSpec);
+      }
+      EventLog log = storeSpec.open(retention, fsync, redis);
       try {
         builder.log(log);
-        storeSpec.presence(redisKeyPrefix).ifPresent(builder::presence);
+        storeSpec.presence(log, redisKeyPrefix).ifPresent(builder::presence);
         return builder.build();
       } catch (RuntimeException e) {
         log.close();

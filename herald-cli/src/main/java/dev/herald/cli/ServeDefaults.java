@@ -20,6 +20,12 @@ final class ServeDefaults {
           Map.entry("--bind", Hub.DEFAULT_BIND),
           Map.entry("--store", StoreSpec.DEFAULT),
           Map.entry("--redis-key-prefix", StoreSpec.DEFAULT_REDIS_KEY_PREFIX),
+          Map.entry(
+              "--redis-min-replicas",
+              Integer.toString(StoreSpec.RedisSettings.DEFAULT.minReplicas())),
+          Map.entry(
+              "--redis-min-replicas-timeout",
+              Units.format(StoreSpec.RedisSettings.DEFAULT.minReplicasTimeout())),
           Map.entry("--heartbeat", Units.format(Broker.DEFAULT_HEARTBEAT)),
           Map.entry("--retention-count", Integer.toString(Retention.DEFAULT.maxCount())),
           Map.entry("--retention-age", Units.format(Retention.DEFAULT.maxAge())),

@@ -1,6 +1,7 @@
 package dev.herald.hub;
 
 import dev.herald.server.Retention;
+import dev.herald.server.spi.EventLog;
 import dev.herald.stores.StoreSpec;
 
 /** Hubs on a store named by a spec string, as {@code herald serve --store} opens it. */
@@ -15,8 +16,9 @@ public final class TestStores {
   /** {@code builder} on the store {@code spec}, Redis keys under {@code redisKeyPrefix}. */
   public static Hub.Builder on(Hub.Builder builder, String spec, String redisKeyPrefix) {
     StoreSpec store = StoreSpec.parse(spec);
-    builder.log(store.open(Retention.DEFAULT, false, redisKeyPrefix));
-    store.presence(redisKeyPrefix).ifPresent(builder::presence);
+    EventLog log = store.open(Retention.DEFAULT, false, redisKeyPrefix);
+    builder.log(log);
+    store.presence(log, redisKeyPrefix).ifPresent(builder::presence);
     return builder;
   }
 }

@@ -67,6 +67,9 @@ final class Announcer {
 
   private final AtomicLong barrierTokens = new AtomicLong();
 
+  /** Where the publish script says the store lost ids a node may have announced. */
+  private final String lost;
+
   private final WatchedTopics watched;
 
   private volatile Listener listener;
@@ -80,6 +83,10 @@ final class Announcer {
   private boolean gap;
 
   private boolean catchUpScheduled;
+
+  /** The newest id a catch-up found dropped above the watermark; 0 if none. */
+  private long lostThrough;
+
   private final List<Runnable> afterCatchUp = new ArrayList<>();
   private final Map<Long, Waiting> waiting = new HashMap<>();
 
@@ -96,6 +103,7 @@ final class Announcer {
       EventLog history) {
     this.keys = keys;
     this.barrier = barrier;
+    this.lost = keys.lostChannel();
     this.connections = connections;
     this.worker = connections.worker();
     this.target = connections.target();
@@ -119,6 +127,8 @@ final class Announcer {
             // On Lettuce's I/O thread, in the order Redis sent them: hand over, never block.
             if (barrier.equals(channel)) {
               connections.execute(() -> onBarrier(message));
+            } else if (lost.equals(channel)) {
+              connections.execute(() -> onLost(message));
             } else {
               connections.execute(() -> onNotification(message));
             }
@@ -140,7 +150,7 @@ final class Announcer {
             }
           }
         });
-    connections.await(pubSub.async().subscribe(barrier), "subscribe");
+    connections.await(pubSub.async().subscribe(barrier, lost), "subscribe");
   }
 
   /** Sets the one listener (see {@link EventLog#listener}). */
@@ -259,6 +269,59 @@ final class Announcer {
     announce(List.of(event));
   }
 
+  /**
+   * The publish script says the store lost ids up to {@code payload} (a failover to a replica that
+   * lacked them; see publish.lua), on the worker, before any event with a higher id.
+   */
+  private void onLost(String payload) {
+    if (gap || closed) {
+      return; // the catch-up that ends the gap finds them dropped
+    }
+    long through;
+    try {
+      through = Long.parseLong(payload);
+    } catch (NumberFormatException e) {
+      return; // only the publish script writes to this channel
+    }
+    if (through > watermark) {
+      LOG.log(
+          Level.WARNING,
+          "events up to id "
+              + through
+              + " are gone from Redis at "
+              + target
+              + " before this node announced them (it had announced up to "
+              + watermark
+              + "): a failover to a replica that lacked them");
+      tellLost(through);
+    }
+  }
+
+  /** Announces events a catch-up read, in id order, all above the watermark. */
+  private void announceCaughtUp(List<StoredEvent> events) {
+    if (events.isEmpty()) {
+      return;
+    }
+    watermark = events.get(events.size() - 1).id();
+    highestSeen.accumulateAndGet(watermark, Math::max);
+    announce(Collections.unmodifiableList(new ArrayList<>(events)));
+  }
+
+  /** Ids above the watermark up to {@code through} are gone: no event of them will be announced. */
+  private void tellLost(long through) {
+    watermark = through;
+    highestSeen.accumulateAndGet(through, Math::max);
+    Listener current = listener;
+    if (current == null) {
+      return;
+    }
+    try {
+      current.onLost(through);
+    } catch (RuntimeException e) {
+      LOG.log(Level.WARNING, "the event log listener failed", e);
+    }
+  }
+
   private void announce(List<StoredEvent> events) {
     Listener current = listener;
     if (current == null) {
@@ -292,16 +355,22 @@ final class Announcer {
     }
     Map<String, Long> since = watched.since();
     try {
-      List<String> channels = new ArrayList<>(List.of(barrier));
+      List<String> channels = new ArrayList<>(List.of(barrier, lost));
       since.keySet().forEach(topic -> channels.add(keys.channel(topic)));
       connections.await(
           connections.pubSub().async().subscribe(channels.toArray(new String[0])), "resubscribe");
+      lostThrough = 0;
       List<StoredEvent> fresh = missedSince(since);
-      if (!fresh.isEmpty()) {
-        watermark = fresh.get(fresh.size() - 1).id();
-        highestSeen.accumulateAndGet(watermark, Math::max);
-        announce(Collections.unmodifiableList(fresh));
+      // In id order: what was caught up from before the lost ids, the loss, then the rest.
+      int before = 0;
+      while (before < fresh.size() && fresh.get(before).id() <= lostThrough) {
+        before++;
       }
+      announceCaughtUp(fresh.subList(0, before));
+      if (lostThrough > watermark) {
+        tellLost(lostThrough);
+      }
+      announceCaughtUp(fresh.subList(before, fresh.size()));
       gap = false;
       LOG.log(
           Level.INFO,
@@ -334,17 +403,19 @@ final class Announcer {
       long after = watermark;
       long dropped = watermark > 0 ? history.droppedThrough(chunk) : 0;
       if (dropped > watermark) {
-        // Retention removed events this node never announced: its live subscribers of these
-        // topics missed them, and no catch-up can bring them back.
+        // Retention removed events this node never announced (or a failover lost them): its live
+        // subscribers of these topics missed them, and no catch-up can bring them back.
+        lostThrough = Math.max(lostThrough, dropped);
         LOG.log(
             Level.WARNING,
-            "retention dropped events up to id "
+            "events up to id "
                 + dropped
-                + " before this node could announce them (it had announced up to "
+                + " are gone (retention, or a failover to a replica that lacked them) before this"
+                + " node could announce them (it had announced up to "
                 + watermark
                 + "); live subscribers of some of "
                 + chunk
-                + " missed them");
+                + " missed them and are told with a reset");
       }
       while (true) {
         List<StoredEvent> page = history.readAfter(chunk, after, CATCH_UP_PAGE);

@@ -10,10 +10,14 @@ import io.lettuce.core.ScriptOutputType;
 import java.lang.System.Logger.Level;
 import java.time.Clock;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -21,23 +25,42 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 
 /**
- * The {@link RedisEventLog}'s appends, each answered with only what is known. An attempt runs the
- * publish script ({@link PublishCall}) under a request key, which the script sets, atomically with
- * the events, to their ids. If Redis never received the script or refused it, nothing was stored.
- * If its answer was lost (a timeout, a dropped connection), Redis may have run it: the appender
- * asks for the request key ({@code resolve.lua}, which also fences off an attempt it does not find,
- * so that it never stores later) until Redis answers or one more command timeout has passed, and
- * then knows the append stored, not stored, or has to say it does not know.
+ * The {@link RedisEventLog}'s appends, group-committed and each answered with only what is known.
  *
- * <p>A stored append completes through the {@link Announcer}, once its events were announced.
+ * <p><b>Groups</b>: one publish script call ({@link PublishCall}) is in flight at a time; the
+ * appends that arrive meanwhile wait and go together in the next call (up to {@link #MAX_EVENTS}
+ * events or {@link #MAX_BYTES} of data), as the SQLite writer commits a group in one transaction.
+ * One call then costs one round trip, one script run, one barrier, one retention pass per topic
+ * and, with {@code minReplicas}, one {@code WAIT}, however many publishers it serves. It also
+ * counts, for a {@link RedisPresence} that {@linkplain #countReach counts reach here}, the
+ * subscriptions other nodes have on the topics being published to, so reach costs no call of its
+ * own.
+ *
+ * <p><b>Outcomes</b>: each append runs under its own request key, which the script sets, atomically
+ * with its events, to their ids. If Redis never received the call or refused it, nothing was
+ * stored. If its answer was lost (a timeout, a dropped connection), Redis may have run it: the
+ * appender asks for each append's request key ({@code resolve.lua}, which also fences off an
+ * attempt it does not find, so that it never stores later) until Redis answers or one more command
+ * timeout has passed, and then knows each append stored, not stored, or has to say it does not
+ * know.
+ *
+ * <p>A stored append completes through the {@link Announcer}, once its events were announced, and,
+ * with {@code minReplicas}, once enough replicas confirmed them.
  */
 final class Appender {
   // The log's logger: to operators these are the log's messages.
   private static final System.Logger LOG = System.getLogger(RedisEventLog.class.getName());
+
+  /** The most events in one call, unless one append alone has more: bounds a script's run. */
+  static final int MAX_EVENTS = 1000;
+
+  /** The most event data (characters) in one call, unless one append alone has more. */
+  static final long MAX_BYTES = 1 << 20;
 
   /** The shortest time Redis keeps a request key; longer with a long command timeout. */
   private static final long MIN_REQUEST_TTL_MILLIS = 30_000;
@@ -47,13 +70,18 @@ final class Appender {
 
   private static final long RESOLVE_RETRY_MAX_MILLIS = 500;
 
-  private final Keys keys;
+  /**
+   * How long a reach question asked while no call is in flight waits for its append (which the
+   * broker sends right after asking) before it goes alone: only a question whose append never came
+   * (it failed before reaching the log) waits this long, and nobody waits for its answer.
+   */
+  private static final long REACH_ALONE_MILLIS = 100;
+
   private final Connections connections;
   private final Announcer announcer;
   private final Clock clock;
-  private final int maxCount;
-  private final long maxAgeMillis;
   private final long timeoutMillis;
+  private final PublishCall.Layout layout;
 
   /** The newest id the node has seen, shared with the log (see {@link RedisEventLog}). */
   private final AtomicLong highestSeen;
@@ -66,11 +94,25 @@ final class Appender {
 
   private final AtomicLong requests = new AtomicLong();
 
+  /** The replicas an append waits for before it completes (none by default). */
+  private final Replicas replicas;
+
   /**
    * How long Redis keeps a request key: well beyond the longest an append's outcome is looked for
    * (about twice the command timeout after it was sent), so it is still there when looked for.
    */
   private final long requestTtlMillis;
+
+  private final Object lock = new Object();
+  // Guarded by lock.
+  private final ArrayDeque<Pending> queue = new ArrayDeque<>();
+  private final ArrayDeque<ReachAsk> asks = new ArrayDeque<>();
+  private boolean sending;
+
+  /** The presence node whose reach the calls count ({@link #countReach}); "" for none. */
+  private volatile String reachNode = "";
+
+  private volatile long reachStaleMillis;
 
   /**
    * @param node names this log instance in its request keys
@@ -87,24 +129,32 @@ final class Appender {
       int maxCount,
       long maxAgeMillis,
       AtomicLong highestSeen,
-      BooleanSupplier closed) {
-    this.keys = keys;
+      BooleanSupplier closed,
+      Replicas replicas) {
     this.connections = connections;
     this.announcer = announcer;
     this.node = node;
     this.clock = clock;
-    this.maxCount = maxCount;
-    this.maxAgeMillis = maxAgeMillis;
     this.highestSeen = highestSeen;
     this.closed = closed;
+    this.replicas = replicas;
     this.timeoutMillis = connections.timeoutMillis();
     this.requestTtlMillis = Math.max(MIN_REQUEST_TTL_MILLIS, 10 * timeoutMillis);
+    this.layout =
+        new PublishCall.Layout(
+            keys,
+            maxCount,
+            maxAgeMillis,
+            requestTtlMillis,
+            replicas.required(),
+            keys.nodes,
+            keys.countPrefix);
   }
 
   /** Appends a non-empty batch (see {@link RedisEventLog#append(List)}). */
   CompletableFuture<List<StoredEvent>> append(List<Publication> batch) {
     CompletableFuture<List<StoredEvent>> result = new CompletableFuture<>();
-    publish(batch, null, result, null);
+    submit(new Pending(batch, null, result, null, request()));
     return result;
   }
 
@@ -120,113 +170,321 @@ final class Appender {
             keyed.complete(new AppendReceipt(events.stream().map(StoredEvent::id).toList(), false));
           }
         });
-    publish(batch, key, stored, keyed);
+    submit(new Pending(batch, key, stored, keyed, request()));
     return keyed;
   }
 
   /**
-   * Runs the publish script and completes {@code result} like {@link #append(List)}; with a key,
-   * answers {@code keyed} directly when the key was known (then {@code result} stays incomplete).
+   * Counts reach in the publish calls from now on, for the presence {@code node} (its own counts
+   * are left out) with its stale window; see {@link RedisPresence.Builder#log}.
    */
-  private void publish(
-      List<Publication> batch,
-      IdempotencyKey key,
-      CompletableFuture<List<StoredEvent>> result,
-      CompletableFuture<AppendReceipt> keyed) {
-    Set<String> topics = new HashSet<>();
-    batch.forEach(publication -> topics.addAll(publication.topics()));
-    long token = announcer.barrierFor(topics);
-    PublishCall call =
-        PublishCall.of(
-            keys,
-            batch,
-            clock.millis(),
-            maxCount,
-            maxAgeMillis,
-            highestSeen.get(),
-            token != 0 ? announcer.barrierChannel() : null,
-            token,
-            keys.request(node, requests.incrementAndGet()),
-            requestTtlMillis,
-            key);
-    call.run(connections.redis())
-        .whenComplete(
-            (reply, error) -> {
-              if (error == null) {
-                settle(batch, key, keyed, result, token, reply);
-                return;
-              }
-              Throwable cause = error instanceof CompletionException ? error.getCause() : error;
-              if (Script.neverRan(cause)) {
-                announcer.forget(token);
-                result.completeExceptionally(connections.unavailable("append", cause));
-                return;
-              }
-              // Redis may have stored the batch: find out before answering.
-              resolve(call.request(), cause)
-                  .whenComplete(
-                      (recorded, failure) -> {
-                        if (failure != null) {
-                          announcer.forget(token);
-                          result.completeExceptionally(failure);
-                        } else if (recorded.isEmpty()) {
-                          announcer.forget(token);
-                          result.completeExceptionally(
-                              new StoreUnavailableException(
-                                  "Redis at "
-                                      + connections.target()
-                                      + " did not store the append (its answer was lost: "
-                                      + cause.getMessage()
-                                      + ")",
-                                  cause));
-                        } else {
-                          settle(batch, key, keyed, result, token, recorded.get());
-                        }
-                      });
-            });
+  void countReach(String node, long staleMillis) {
+    this.reachStaleMillis = staleMillis;
+    this.reachNode = node;
   }
 
   /**
-   * Completes an append from the publish script's reply (or the one rebuilt from its request key):
-   * stored, replayed, a conflict, or, for an attempt given up for lost, not stored.
+   * How many subscriptions the other live nodes have on each of {@code topics}, counted in the next
+   * publish call (the broker asks just before it appends): topic to count, topics without any left
+   * out. Fails with {@link StoreUnavailableException} when that call fails.
    */
-  private void settle(
-      List<Publication> batch,
-      IdempotencyKey key,
-      CompletableFuture<AppendReceipt> keyed,
-      CompletableFuture<List<StoredEvent>> result,
-      long token,
-      List<Object> reply) {
-    List<StoredEvent> stored = new ArrayList<>(batch.size());
-    try {
-      if (PublishCall.fenced(reply)) {
-        throw new StoreUnavailableException("the append was given up for lost; nothing was stored");
+  CompletableFuture<Map<String, Integer>> reach(Set<String> topics) {
+    ReachAsk ask = new ReachAsk(Set.copyOf(topics), new CompletableFuture<>());
+    boolean idle;
+    synchronized (lock) {
+      asks.add(ask);
+      idle = !sending;
+    }
+    if (idle) {
+      // The append it goes with follows at once and takes it along; should none come, it goes
+      // alone later.
+      try {
+        ScheduledFuture<?> unused =
+            connections
+                .scheduler()
+                .schedule(this::sendAsksAlone, REACH_ALONE_MILLIS, TimeUnit.MILLISECONDS);
+      } catch (RejectedExecutionException closing) {
+        sendAsksAlone();
       }
-      if (key != null && PublishCall.known(reply, key, keyed)) {
-        // A replay or a conflict: nothing was stored or announced, no barrier sent.
-        announcer.forget(token);
+    }
+    return ask.counts();
+  }
+
+  private String request() {
+    return layout.keys().request(node, requests.incrementAndGet());
+  }
+
+  private void submit(Pending pending) {
+    Group group;
+    synchronized (lock) {
+      queue.add(pending);
+      if (sending) {
+        return; // goes with the next call, once the one in flight is answered
+      }
+      sending = true;
+      group = takeGroup();
+    }
+    send(group);
+  }
+
+  private void sendAsksAlone() {
+    Group group;
+    synchronized (lock) {
+      if (sending || asks.isEmpty()) {
         return;
       }
-      String timestamp = (String) reply.get(0);
+      sending = true;
+      group = takeGroup();
+    }
+    send(group);
+  }
+
+  /** Takes the next group, or null (and stops sending) if nothing waits; holds the lock. */
+  private Group takeGroup() {
+    if (queue.isEmpty() && asks.isEmpty()) {
+      sending = false;
+      return null;
+    }
+    List<Pending> appends = new ArrayList<>();
+    int events = 0;
+    long bytes = 0;
+    while (!queue.isEmpty()) {
+      Pending next = queue.peek();
+      int size = next.batch().size();
+      long data = 0;
+      for (Publication publication : next.batch()) {
+        data += publication.event().data().length();
+      }
+      if (!appends.isEmpty() && (events + size > MAX_EVENTS || bytes + data > MAX_BYTES)) {
+        break;
+      }
+      appends.add(queue.poll());
+      events += size;
+      bytes += data;
+    }
+    List<ReachAsk> asked = new ArrayList<>(asks);
+    asks.clear();
+    return new Group(appends, asked);
+  }
+
+  /** Sends one call; when it is answered, sends the next group, if any, then settles this one. */
+  private void send(Group group) {
+    Set<String> topics = new HashSet<>();
+    List<PublishCall.Append> appends = new ArrayList<>(group.appends().size());
+    for (Pending pending : group.appends()) {
+      pending.batch().forEach(publication -> topics.addAll(publication.topics()));
+      appends.add(new PublishCall.Append(pending.batch(), pending.key(), pending.request()));
+    }
+    Set<String> reachTopics = new LinkedHashSet<>();
+    String asking = reachNode;
+    if (!asking.isEmpty()) {
+      group.asks().forEach(ask -> reachTopics.addAll(ask.topics()));
+    }
+    long token = appends.isEmpty() ? 0 : announcer.barrierFor(topics);
+    PublishCall call =
+        PublishCall.of(
+            layout,
+            appends,
+            clock.millis(),
+            highestSeen.get(),
+            token != 0 ? announcer.barrierChannel() : null,
+            token,
+            List.copyOf(reachTopics),
+            asking,
+            reachStaleMillis);
+    CompletableFuture<List<Object>> reply;
+    try {
+      reply = call.run(connections.redis());
+    } catch (RuntimeException e) {
+      reply = CompletableFuture.failedFuture(e);
+    }
+    reply.whenComplete(
+        (answers, error) -> {
+          Group next;
+          synchronized (lock) {
+            next = takeGroup();
+          }
+          try {
+            if (error == null) {
+              answered(group, token, List.copyOf(reachTopics), answers);
+            } else {
+              failed(group, token, call, error);
+            }
+          } finally {
+            if (next != null) {
+              send(next);
+            }
+          }
+        });
+  }
+
+  /** Settles a group from the script's reply. */
+  @SuppressWarnings("unchecked")
+  private void answered(Group group, long token, List<String> reachTopics, List<Object> reply) {
+    List<Pending> appends = group.appends();
+    Map<String, Integer> counts = new HashMap<>();
+    try {
+      List<Object> reached = (List<Object>) reply.get(appends.size());
+      for (int i = 0; i < reachTopics.size(); i++) {
+        counts.put(reachTopics.get(i), ((Long) reached.get(i)).intValue());
+      }
+    } catch (RuntimeException e) {
+      counts.clear(); // an unexpected reply: the appends below fail with it
+    }
+    for (ReachAsk ask : group.asks()) {
+      Map<String, Integer> mine = new HashMap<>();
+      for (String topic : ask.topics()) {
+        int count = counts.getOrDefault(topic, 0);
+        if (count > 0) {
+          mine.put(topic, count);
+        }
+      }
+      ask.counts().complete(mine);
+    }
+    List<Object> outcomes = new ArrayList<>(appends.size());
+    for (int i = 0; i < appends.size(); i++) {
+      Object answer = i < reply.size() ? reply.get(i) : null;
+      outcomes.add(
+          answer instanceof List<?> list
+              ? outcome(appends.get(i), (List<Object>) list)
+              : new StoreUnavailableException("unexpected reply from Redis: " + reply));
+    }
+    finish(appends, token, outcomes);
+  }
+
+  /** The call failed: nothing stored, or find out per append what became of it. */
+  private void failed(Group group, long token, PublishCall call, Throwable error) {
+    Throwable cause = error instanceof CompletionException ? error.getCause() : error;
+    StoreUnavailableException unavailable = connections.unavailable("append", cause);
+    group.asks().forEach(ask -> ask.counts().completeExceptionally(unavailable));
+    List<Pending> appends = group.appends();
+    if (Script.neverRan(cause)) {
+      announcer.forget(token);
+      appends.forEach(pending -> pending.result().completeExceptionally(unavailable));
+      return;
+    }
+    // Redis may have stored any of them: find out before answering.
+    Object[] outcomes = new Object[appends.size()];
+    AtomicInteger left = new AtomicInteger(appends.size());
+    for (int i = 0; i < appends.size(); i++) {
+      int at = i;
+      Pending pending = appends.get(i);
+      resolve(call.requests().get(i), cause)
+          .whenComplete(
+              (recorded, failure) -> {
+                if (failure != null) {
+                  outcomes[at] = failure;
+                } else if (recorded.isEmpty()) {
+                  outcomes[at] =
+                      new StoreUnavailableException(
+                          "Redis at "
+                              + connections.target()
+                              + " did not store the append (its answer was lost: "
+                              + cause.getMessage()
+                              + ")",
+                          cause);
+                } else {
+                  outcomes[at] = outcome(pending, recorded.get());
+                }
+                if (left.decrementAndGet() == 0) {
+                  finish(appends, token, List.of(outcomes));
+                }
+              });
+    }
+  }
+
+  /**
+   * One append's outcome from its answer (or the one rebuilt from its request key): its stored
+   * events, a replay's receipt, or the failure to report (a conflict, an attempt given up for lost,
+   * an unexpected answer).
+   */
+  private static Object outcome(Pending pending, List<Object> answer) {
+    try {
+      if (PublishCall.fenced(answer)) {
+        return new StoreUnavailableException(
+            "the append was given up for lost; nothing was stored");
+      }
+      if (pending.key() != null) {
+        CompletableFuture<AppendReceipt> known = new CompletableFuture<>();
+        if (PublishCall.known(answer, pending.key(), known)) {
+          return known.isCompletedExceptionally()
+              ? known.handle((receipt, error) -> error).join()
+              : known.join();
+        }
+      }
+      Instant timestamp = Instant.ofEpochMilli(Long.parseLong((String) answer.get(0)));
+      List<Publication> batch = pending.batch();
+      List<StoredEvent> stored = new ArrayList<>(batch.size());
       for (int i = 0; i < batch.size(); i++) {
         Publication publication = batch.get(i);
         stored.add(
             StoredEvent.of(
-                Long.parseLong((String) reply.get(i + 1)),
+                Long.parseLong((String) answer.get(i + 1)),
                 publication.topics(),
                 publication.event(),
-                Instant.ofEpochMilli(Long.parseLong(timestamp))));
+                timestamp));
       }
+      return Collections.unmodifiableList(stored);
     } catch (RuntimeException e) {
-      announcer.forget(token);
-      result.completeExceptionally(
-          e instanceof StoreUnavailableException
-              ? e
-              : new StoreUnavailableException("unexpected reply from Redis: " + reply, e));
-      return;
+      return new StoreUnavailableException("unexpected reply from Redis: " + answer, e);
     }
-    highestSeen.accumulateAndGet(stored.get(stored.size() - 1).id(), Math::max);
-    announcer.stored(token, result, Collections.unmodifiableList(stored));
+  }
+
+  /**
+   * Completes a group's appends: failures at once; stored events once announced (through the
+   * group's barrier) and, with {@code minReplicas}, confirmed by the replicas (one {@code WAIT} for
+   * the group), replays once confirmed too.
+   */
+  @SuppressWarnings("unchecked")
+  private void finish(List<Pending> appends, long token, List<Object> outcomes) {
+    List<StoredEvent> all = new ArrayList<>();
+    boolean confirm = false;
+    for (int i = 0; i < appends.size(); i++) {
+      Object outcome = outcomes.get(i);
+      if (outcome instanceof Throwable failure) {
+        appends.get(i).fail(failure);
+      } else if (outcome instanceof List<?> events) {
+        all.addAll((List<StoredEvent>) events);
+        confirm = true;
+      } else {
+        confirm = true; // a replay
+      }
+    }
+    CompletableFuture<Void> confirmed =
+        confirm && replicas.required()
+            ? replicas.confirm()
+            : CompletableFuture.completedFuture(null);
+    CompletableFuture<List<StoredEvent>> announced = new CompletableFuture<>();
+    if (all.isEmpty()) {
+      announcer.forget(token);
+      announced.complete(List.of());
+    } else {
+      highestSeen.accumulateAndGet(all.get(all.size() - 1).id(), Math::max);
+      announcer.stored(token, announced, all);
+    }
+    announced.whenComplete(
+        (ok, error) ->
+            confirmed.whenComplete(
+                (done, unconfirmed) -> {
+                  Throwable failure = error != null ? error : unconfirmed;
+                  if (failure instanceof CompletionException && failure.getCause() != null) {
+                    failure = failure.getCause();
+                  }
+                  for (int i = 0; i < appends.size(); i++) {
+                    Object outcome = outcomes.get(i);
+                    Pending pending = appends.get(i);
+                    if (outcome instanceof Throwable) {
+                      continue;
+                    }
+                    if (failure != null) {
+                      pending.fail(failure);
+                    } else if (outcome instanceof AppendReceipt receipt) {
+                      pending.keyed().complete(receipt);
+                    } else {
+                      pending.result().complete((List<StoredEvent>) outcome);
+                    }
+                  }
+                }));
   }
 
   /**
@@ -262,7 +520,8 @@ final class Appender {
             connections.redis(),
             ScriptOutputType.VALUE,
             new String[] {request},
-            Long.toString(requestTtlMillis))
+            Long.toString(requestTtlMillis),
+            replicas.required() ? "1" : "0")
         .orTimeout(remaining, TimeUnit.NANOSECONDS)
         .whenComplete(
             (value, error) -> {
@@ -307,4 +566,23 @@ final class Appender {
             + "): it may or may not be stored",
         lost);
   }
+
+  /** One append waiting for its call; a keyed one also answers {@code keyed}. */
+  private record Pending(
+      List<Publication> batch,
+      IdempotencyKey key,
+      CompletableFuture<List<StoredEvent>> result,
+      CompletableFuture<AppendReceipt> keyed,
+      String request) {
+    /** Fails the append (a keyed one through {@code result}, which answers {@code keyed}). */
+    void fail(Throwable failure) {
+      result.completeExceptionally(failure);
+    }
+  }
+
+  /** A presence's question how many subscriptions other nodes have on these topics. */
+  private record ReachAsk(Set<String> topics, CompletableFuture<Map<String, Integer>> counts) {}
+
+  /** The appends and reach questions of one call. */
+  private record Group(List<Pending> appends, List<ReachAsk> asks) {}
 }

@@ -28,6 +28,12 @@ final class Keys {
   /** Prefix of the topics' notification channels: {@code <channelPrefix><topic>}. */
   final String channelPrefix;
 
+  /** Sorted set of {@link RedisPresence}'s live nodes (same prefix: same names). */
+  final String nodes;
+
+  /** Prefix of {@link RedisPresence}'s per-topic subscription count hashes. */
+  final String countPrefix;
+
   /** Longer scopes and topic lists are replaced by their SHA-256 in key names. */
   private static final int LONGEST_PLAIN = 200;
 
@@ -40,6 +46,8 @@ final class Keys {
     this.oldest = tag + "oldest";
     this.streamPrefix = tag + "s:";
     this.channelPrefix = tag + "n:";
+    this.nodes = tag + "nodes";
+    this.countPrefix = tag + "r:";
   }
 
   /** Checks a key prefix given to a builder: any non-empty string. */
@@ -66,6 +74,14 @@ final class Keys {
 
   String channel(String topic) {
     return channelPrefix + topic;
+  }
+
+  /**
+   * The channel on which the publish script says the store lost ids (see publish.lua): the empty
+   * topic's, which no topic can have.
+   */
+  String lostChannel() {
+    return channelPrefix;
   }
 
   /** The Pub/Sub channel of one node's append barriers (see the publish script). */

@@ -13,26 +13,39 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * One run of the publish script (see {@code append.lua}), or of its keyed variant ({@code
- * publish_keyed.lua}), which checks the idempotency key, appends and remembers the key in one
- * atomic step. Both run under a request key, which records the attempt's outcome so that it can be
- * found out when Redis' answer is lost ({@code resolve.lua}), and so that the attempt never stores
- * twice.
+ * One run of the publish script ({@code publish.lua}) for a group of appends: each append under its
+ * own request key, which records the attempt's outcome so that it can be found out when Redis'
+ * answer is lost ({@code resolve.lua}) and so that the attempt never stores twice, and optionally
+ * its idempotency key; plus the reach topics whose subscriptions on other nodes the group counts.
+ * Every key of a deployment shares one hash slot, so on Cluster a group is always one slot's.
  */
 final class PublishCall {
-  private final Script script;
   private final String[] scriptKeys;
   private final String[] args;
+  private final List<String> requests;
 
-  private PublishCall(Script script, String[] scriptKeys, String[] args) {
-    this.script = script;
+  private PublishCall(String[] scriptKeys, String[] args, List<String> requests) {
     this.scriptKeys = scriptKeys;
     this.args = args;
+    this.requests = requests;
   }
 
-  /** The attempt's request key. */
-  String request() {
-    return scriptKeys[0];
+  /** One append of a group. */
+  record Append(List<Publication> batch, IdempotencyKey key, String request) {}
+
+  /** How the log lays out every call: the same for each group. */
+  record Layout(
+      Keys keys,
+      int maxCount,
+      long maxAgeMillis,
+      long requestTtl,
+      boolean rewriteFound,
+      String reachNodes,
+      String reachCountPrefix) {}
+
+  /** The request keys of the group's appends, in order. */
+  List<String> requests() {
+    return requests;
   }
 
   /**
@@ -42,89 +55,102 @@ final class PublishCall {
    * @param floor the newest id the node has seen
    * @param barrier the channel the script publishes {@code token} on after the notifications, or
    *     null for none
-   * @param request the attempt's request key ({@link Keys#request})
-   * @param requestTtl how long Redis keeps the request key (ms)
-   * @param key the idempotency key, or null for a plain append
+   * @param reachTopics topics whose subscriptions on other live nodes the script counts
+   * @param reachNode the presence node asking (its own counts are left out), or "" for none
    */
   static PublishCall of(
-      Keys keys,
-      List<Publication> batch,
+      Layout layout,
+      List<Append> appends,
       long now,
-      int maxCount,
-      long maxAgeMillis,
       long floor,
       String barrier,
       long token,
-      String request,
-      long requestTtl,
-      IdempotencyKey key) {
+      List<String> reachTopics,
+      String reachNode,
+      long staleMillis) {
+    Keys keys = layout.keys();
     Map<String, Integer> index = new LinkedHashMap<>();
-    for (Publication publication : batch) {
-      for (String topic : publication.topics()) {
-        index.putIfAbsent(topic, index.size() + 1);
+    for (Append append : appends) {
+      for (Publication publication : append.batch()) {
+        for (String topic : publication.topics()) {
+          index.putIfAbsent(topic, index.size() + 1);
+        }
       }
     }
-    List<String> scriptKeys = new ArrayList<>(5 + index.size());
+    List<String> scriptKeys = new ArrayList<>(4 + index.size() + 2 * appends.size());
     List<String> args = new ArrayList<>();
-    scriptKeys.add(request);
-    args.add(Long.toString(requestTtl));
-    if (key != null) {
-      long window = Math.max(1, Math.min(millis(key), Cursors.LONGEST_EXPIRY_MILLIS));
-      scriptKeys.add(keys.idempotency(key.scope(), key.key()));
-      args.add(Long.toString(now));
-      args.add(Long.toString(now + window));
-      args.add(Long.toString(window));
-      args.add(key.fingerprint());
-    }
     scriptKeys.add(keys.meta);
     scriptKeys.add(keys.dropped);
     scriptKeys.add(keys.oldest);
+    scriptKeys.add(layout.reachNodes());
     args.add(Long.toString(now));
-    args.add(Integer.toString(maxCount));
-    args.add(Long.toString(maxAgeMillis));
+    args.add(Integer.toString(layout.maxCount()));
+    args.add(Long.toString(layout.maxAgeMillis()));
     args.add(keys.channelPrefix);
     args.add(Long.toString(floor));
     args.add(Integer.toString(index.size()));
     args.add(barrier == null ? "" : barrier);
     args.add(Long.toString(token));
+    args.add(Long.toString(layout.requestTtl()));
+    args.add(layout.rewriteFound() ? "1" : "0");
+    args.add(Integer.toString(appends.size()));
+    args.add(reachNode);
+    args.add(Long.toString(staleMillis));
+    args.add(Integer.toString(reachTopics.size()));
     for (String topic : index.keySet()) {
       scriptKeys.add(keys.stream(topic));
       args.add(topic);
     }
-    for (Publication publication : batch) {
-      args.add(Integer.toString(publication.topics().size()));
-      for (String topic : publication.topics()) {
-        args.add(Integer.toString(index.get(topic)));
+    List<String> requests = new ArrayList<>(appends.size());
+    for (Append append : appends) {
+      scriptKeys.add(append.request());
+      requests.add(append.request());
+      IdempotencyKey key = append.key();
+      args.add(key == null ? "p" : "k");
+      args.add(Integer.toString(append.batch().size()));
+      if (key != null) {
+        long window = Math.max(1, Math.min(millis(key), Cursors.LONGEST_EXPIRY_MILLIS));
+        scriptKeys.add(keys.idempotency(key.scope(), key.key()));
+        args.add(Long.toString(now + window));
+        args.add(Long.toString(window));
+        args.add(key.fingerprint());
       }
-      args.add(publication.event().type());
-      args.add(Wire.retry(publication.event()));
-      args.add(publication.event().data());
+      for (Publication publication : append.batch()) {
+        args.add(Integer.toString(publication.topics().size()));
+        for (String topic : publication.topics()) {
+          args.add(Integer.toString(index.get(topic)));
+        }
+        args.add(publication.event().type());
+        args.add(Wire.retry(publication.event()));
+        args.add(publication.event().data());
+      }
+    }
+    for (String topic : reachTopics) {
+      scriptKeys.add(layout.reachCountPrefix() + topic);
     }
     return new PublishCall(
-        key == null ? Script.PUBLISH : Script.PUBLISH_KEYED,
-        scriptKeys.toArray(new String[0]),
-        args.toArray(new String[0]));
+        scriptKeys.toArray(new String[0]), args.toArray(new String[0]), List.copyOf(requests));
   }
 
   /**
-   * Runs the script: the reply is {timestamp, ids...}, a keyed call's {@link #known} answer, or
-   * {@link #fenced}.
+   * Runs the script: the reply is {answer per append..., reach counts}, each answer {timestamp,
+   * ids...}, a keyed append's {@link #known} answer, or {@link #fenced}.
    */
   CompletableFuture<List<Object>> run(RedisClusterAsyncCommands<String, String> redis) {
-    return script.run(redis, ScriptOutputType.MULTI, scriptKeys, args);
+    return Script.PUBLISH.run(redis, ScriptOutputType.MULTI, scriptKeys, args);
   }
 
   /**
-   * Whether the reply says the attempt was given up for lost before it reached Redis ({@code
+   * Whether an answer says the attempt was given up for lost before it reached Redis ({@code
    * resolve.lua}): it stored nothing.
    */
-  static boolean fenced(List<Object> reply) {
-    return "fenced".equals(reply.get(0));
+  static boolean fenced(List<Object> answer) {
+    return "fenced".equals(answer.get(0));
   }
 
   /**
-   * The reply of the publish script rebuilt from a request key's value ({@code timestamp LF first
-   * id LF count}, as {@code resolve.lua} answers it): {timestamp, ids...}.
+   * An append's answer rebuilt from a request key's value ({@code timestamp LF first id LF count},
+   * as {@code resolve.lua} answers it): {timestamp, ids...}.
    */
   static List<Object> recorded(String value) {
     String[] parts = value.split("\n", -1);
@@ -138,9 +164,14 @@ final class PublishCall {
     return reply;
   }
 
+  /** Whether an answer is a keyed append's replay of an earlier append. */
+  static boolean replay(List<Object> answer) {
+    return "replay".equals(answer.get(0));
+  }
+
   /**
    * Answers a keyed append whose key was used within its window: with the first append's ids, or a
-   * conflict. Returns false for a reply of a fresh append.
+   * conflict. Returns false for an answer of a fresh append.
    */
   static boolean known(
       List<Object> reply, IdempotencyKey key, CompletableFuture<AppendReceipt> keyed) {

@@ -3,6 +3,7 @@ package dev.herald.redis;
 import dev.herald.server.IdempotencyKey;
 import dev.herald.server.Publication;
 import dev.herald.server.PublishOutcomeUnknownException;
+import dev.herald.server.ReplicationUnconfirmedException;
 import dev.herald.server.Retention;
 import dev.herald.server.StoreUnavailableException;
 import dev.herald.server.StoredEvent;
@@ -72,10 +73,17 @@ public final class RedisEventLog implements EventLog {
 
   private static final int SWEEP_ROUNDS = 100;
 
+  /** How long a command may take by default (see {@link Builder#commandTimeout}). */
+  public static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofSeconds(2);
+
+  /** How long an append waits for its {@linkplain Builder#minReplicas replicas} by default. */
+  public static final Duration DEFAULT_MIN_REPLICAS_TIMEOUT = Duration.ofSeconds(1);
+
   /** Ids stay below 2^53, so the Lua scripts hold them exactly in their double numbers. */
   private static final long MAX_ID = 1L << 53;
 
   private final Keys keys;
+  private final String keyPrefix;
   private final Cursors cursorStore;
   private final Retention retention;
   private final long maxAgeMillis;
@@ -96,6 +104,7 @@ public final class RedisEventLog implements EventLog {
 
   private RedisEventLog(Builder builder) {
     this.keys = new Keys(builder.keyPrefix);
+    this.keyPrefix = builder.keyPrefix;
     this.retention = builder.retention;
     this.maxAgeMillis = millis(builder.retention.maxAge());
     this.clock = builder.clock;
@@ -117,7 +126,12 @@ public final class RedisEventLog implements EventLog {
             retention.maxCount(),
             maxAgeMillis,
             highestSeen,
-            closed::get);
+            closed::get,
+            new Replicas(
+                builder.minReplicas,
+                builder.minReplicasTimeout.toMillis(),
+                connections,
+                keys.meta));
     try {
       announcer.start();
     } catch (StoreUnavailableException e) {
@@ -334,6 +348,27 @@ public final class RedisEventLog implements EventLog {
   }
 
   /**
+   * Counts the reach of {@code node} (a {@link RedisPresence} on the same Redis and key prefix) in
+   * this log's publish calls from now on.
+   */
+  void countReach(String node, long staleMillis) {
+    appender.countReach(node, staleMillis);
+  }
+
+  /** The subscriptions other nodes have on {@code topics}, counted in the next publish call. */
+  CompletableFuture<Map<String, Integer>> reach(Set<String> topics) {
+    if (closed.get()) {
+      return CompletableFuture.failedFuture(closedException());
+    }
+    return appender.reach(topics);
+  }
+
+  /** This log's key prefix, for a presence that counts reach through it. */
+  String keyPrefix() {
+    return keyPrefix;
+  }
+
+  /**
    * Stops hearing this node's barriers, as a failed link between Cluster nodes would. For tests.
    */
   void loseBarriers() throws Exception {
@@ -410,7 +445,9 @@ public final class RedisEventLog implements EventLog {
     private String keyPrefix = "herald:";
     private Retention retention = Retention.DEFAULT;
     private Clock clock = Clock.systemUTC();
-    private Duration commandTimeout = Duration.ofSeconds(2);
+    private Duration commandTimeout = DEFAULT_COMMAND_TIMEOUT;
+    private int minReplicas;
+    private Duration minReplicasTimeout = DEFAULT_MIN_REPLICAS_TIMEOUT;
 
     private Builder() {}
 
@@ -463,11 +500,49 @@ public final class RedisEventLog implements EventLog {
     }
 
     /**
+     * Sets how many replicas must confirm an append before it completes; default 0 (Redis
+     * replicates asynchronously, so a failover may lose acknowledged events). With {@code n > 0}
+     * each publish script call is followed by {@code WAIT n timeout} on its connection; when fewer
+     * than {@code n} replicas confirm within {@link #minReplicasTimeout}, the append completes
+     * exceptionally with {@link ReplicationUnconfirmedException}: the events are stored on the
+     * primary (and subscribers may have them) but may be lost if it fails. A keyed replay waits
+     * too, so retrying with the same {@link IdempotencyKey} asks the replicas again.
+     *
+     * @throws IllegalArgumentException if {@code n} is negative
+     */
+    public Builder minReplicas(int n) {
+      if (n < 0) {
+        throw new IllegalArgumentException("minReplicas must not be negative: " + n);
+      }
+      this.minReplicas = n;
+      return this;
+    }
+
+    /**
+     * Sets how long an append waits for {@link #minReplicas} replicas; default 1 s. Must be shorter
+     * than the {@link #commandTimeout}, which bounds the {@code WAIT} command too.
+     */
+    public Builder minReplicasTimeout(Duration timeout) {
+      this.minReplicasTimeout = Keys.positive(timeout, "minReplicasTimeout");
+      return this;
+    }
+
+    /**
      * Connects to Redis and returns the log.
      *
      * @throws StoreUnavailableException if Redis cannot be reached
+     * @throws IllegalArgumentException if {@link #minReplicas} is set and its timeout is not
+     *     shorter than the command timeout
      */
     public RedisEventLog build() {
+      if (minReplicas > 0 && minReplicasTimeout.compareTo(commandTimeout) >= 0) {
+        throw new IllegalArgumentException(
+            "minReplicasTimeout ("
+                + minReplicasTimeout.toMillis()
+                + " ms) must be shorter than commandTimeout ("
+                + commandTimeout.toMillis()
+                + " ms), which bounds the WAIT command");
+      }
       return new RedisEventLog(this);
     }
   }

@@ -58,9 +58,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <p><b>Reach</b>: per topic a hash {@code {prefix}r:<topic>} of each node's number of
  * subscriptions covering it, written shortly after it changes. A publish adds the other live nodes'
  * numbers for the event's topics to its own exact count, read while the event is appended, so it
- * costs no extra round trip. A subscription on another node covering several topics of one event
- * counts once per topic (events to one topic, a member's, count exactly); a stream opened within a
- * few milliseconds of the publish may be missed. 0 means no live subscription anywhere.
+ * costs no extra round trip; with {@link Builder#log} they are read by the log's publish call
+ * itself (one script call per group of publishes, see {@code docs/design.md}). A subscription on
+ * another node covering several topics of one event counts once per topic (events to one topic, a
+ * member's, count exactly); a stream opened within a few milliseconds of the publish may be missed.
+ * 0 means no live subscription anywhere.
  *
  * <p>Each node keeps the set {@code {prefix}k:<node>} of the topics it wrote in, for the sweep. All
  * keys share the deployment's hash tag, like the log's: on Redis Cluster ({@code redis-cluster://})
@@ -104,6 +106,10 @@ public final class RedisPresence implements Presence {
   private final AtomicBoolean flushScheduled = new AtomicBoolean();
   private final AtomicBoolean closed = new AtomicBoolean();
   private volatile Local local;
+
+  /** The log whose publish calls count reach, or null: then {@code presence_reach.lua} does. */
+  private final RedisEventLog log;
+
   // Set when a write failed: the next heartbeat rewrites this node's entries.
   private volatile boolean resync;
 
@@ -125,6 +131,10 @@ public final class RedisPresence implements Presence {
     this.target = connections.target();
     this.redis = connections.redis();
     this.control = connections.pubSub();
+    this.log = builder.log;
+    if (log != null) {
+      log.countReach(node, builder.staleAfter.toMillis());
+    }
   }
 
   /**
@@ -259,6 +269,9 @@ public final class RedisPresence implements Presence {
     List<String> list = new ArrayList<>(topics);
     if (list.isEmpty()) {
       return CompletableFuture.completedFuture(Map.of());
+    }
+    if (log != null) {
+      return unavailableOnFailure(log.reach(topics), "count subscriptions");
     }
     String[] keys = new String[1 + list.size()];
     keys[0] = nodes;
@@ -462,6 +475,7 @@ public final class RedisPresence implements Presence {
     private Duration heartbeat = Duration.ofSeconds(5);
     private Duration staleAfter = Duration.ofSeconds(15);
     private Duration commandTimeout = Duration.ofSeconds(2);
+    private RedisEventLog log;
 
     private Builder() {}
 
@@ -505,15 +519,35 @@ public final class RedisPresence implements Presence {
     }
 
     /**
+     * Counts reach inside the publish calls of {@code log} (the same node's log, on the same Redis
+     * with the same key prefix) instead of with a script call of its own per publish: the counts
+     * are read in the same atomic step that stores the event. Without it the presence reads them
+     * with a call of its own, sent while the event is appended.
+     */
+    public Builder log(RedisEventLog log) {
+      this.log = Objects.requireNonNull(log, "log");
+      return this;
+    }
+
+    /**
      * Connects to Redis and returns the presence; it joins the deployment when a broker binds it.
      *
      * @throws StoreUnavailableException if Redis cannot be reached
-     * @throws IllegalArgumentException if {@code staleAfter} does not exceed {@code heartbeat}
+     * @throws IllegalArgumentException if {@code staleAfter} does not exceed {@code heartbeat}, or
+     *     the {@link #log} has another key prefix
      */
     public RedisPresence build() {
       if (staleAfter.compareTo(heartbeat) <= 0) {
         throw new IllegalArgumentException(
             "staleAfter (" + staleAfter + ") must exceed the heartbeat (" + heartbeat + ")");
+      }
+      if (log != null && !log.keyPrefix().equals(keyPrefix)) {
+        throw new IllegalArgumentException(
+            "the log's key prefix \""
+                + log.keyPrefix()
+                + "\" differs from the presence's \""
+                + keyPrefix
+                + "\": they count reach together only on one deployment's keys");
       }
       return new RedisPresence(this);
     }

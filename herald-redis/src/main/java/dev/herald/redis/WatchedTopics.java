@@ -110,8 +110,8 @@ final class WatchedTopics {
   }
 
   /**
-   * Each watched topic with the sequence read when its subscription was confirmed: its events up to
-   * that id were published before, so they were never due to be announced.
+   * Each watched topic with the sequence read before its channel was subscribed: its events up to
+   * that id were published before, so they were never due to be announced (0 until subscribed).
    */
   Map<String, Long> since() {
     Map<String, Long> since = new HashMap<>();
@@ -131,17 +131,26 @@ final class WatchedTopics {
   private CompletableFuture<Void> subscribe(String topic, Interest interest) {
     CompletableFuture<Void> ready;
     try {
+      // The sequence before the SUBSCRIBE: events up to it were published before the
+      // subscription, so they were never due to be announced, and a catch-up skips them. Read
+      // first, never after Redis confirmed the subscription: an event published in between is
+      // notified (and announced) like any later one, and a catch-up that skipped it would leave a
+      // silent gap in a live stream. Until it is known (0) a catch-up skips nothing.
       ready =
           connections
-              .pubSub()
-              .async()
-              .subscribe(keys.channel(topic))
+              .redis()
+              .hget(keys.meta, "seq")
               .toCompletableFuture()
-              // Events up to the id read now were published before the subscription, so they
-              // were never due to be announced: a catch-up skips them.
               .thenCompose(
-                  subscribed -> connections.redis().hget(keys.meta, "seq").toCompletableFuture())
-              .thenAccept(seq -> interest.since = seq == null ? 0 : Long.parseLong(seq));
+                  seq ->
+                      connections
+                          .pubSub()
+                          .async()
+                          .subscribe(keys.channel(topic))
+                          .toCompletableFuture()
+                          .thenAccept(
+                              subscribed ->
+                                  interest.since = seq == null ? 0 : Long.parseLong(seq)));
     } catch (RuntimeException e) {
       ready = CompletableFuture.failedFuture(e);
     }
@@ -159,7 +168,7 @@ final class WatchedTopics {
     int count;
     CompletableFuture<Void> ready;
 
-    /** The sequence when the subscription was confirmed: events up to it were never due. */
+    /** The sequence before the subscription: events up to it were never due; 0 until then. */
     volatile long since;
   }
 }

@@ -4,9 +4,11 @@
 -- the calling node has seen), then the topics.
 local cutoff = tonumber(ARGV[1])
 local through = tonumber(redis.call('HGET', KEYS[1], 'base') or '0')
-if not redis.call('HGET', KEYS[1], 'seq') then
-  -- Redis lost its data (or nothing was ever published): every id a node saw is gone.
-  through = tonumber(ARGV[2])
+local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+if seq < tonumber(ARGV[2]) then
+  -- Redis lost its data, or its newest ids (a failover to a replica that lacked them): every id
+  -- a node saw above the sequence is gone.
+  through = math.max(through, tonumber(ARGV[2]))
 end
 for i = 3, #KEYS do
   local d = redis.call('HGET', KEYS[2], ARGV[i])

@@ -1,10 +1,14 @@
 -- Finds out what became of an append attempt whose answer was lost (see recorded in append.lua):
 -- answers its request key's value, or, when there is none, sets it to '' so that the attempt, if
 -- it still reaches Redis, stores nothing: then nil is final, the attempt stored nothing.
--- KEYS: the request key. ARGV: its expiry (ms).
+-- KEYS: the request key. ARGV: its expiry (ms), '1' to write the key again when found (so that
+-- a WAIT after this script, on this connection, covers the attempt's writes: see minReplicas).
 -- Returns "timestamp LF first id LF count" if the attempt stored its batch, else '' or nil.
 local v = redis.call('GET', KEYS[1])
 if v then
+  if ARGV[2] == '1' and v ~= '' then
+    redis.call('SET', KEYS[1], v, 'PX', ARGV[1])
+  end
   return v
 end
 redis.call('SET', KEYS[1], '', 'PX', ARGV[1])

@@ -170,8 +170,8 @@ class RedisPublishOutcomeTest {
     RedisEventLog log = open(TestRedis.URI);
     try (Raw raw = new Raw()) {
       PublishCall call = call("twice");
-      List<Object> first = call.run(raw.redis()).get(10, SECONDS);
-      List<Object> second = call.run(raw.redis()).get(10, SECONDS);
+      List<Object> first = answer(call.run(raw.redis()).get(10, SECONDS));
+      List<Object> second = answer(call.run(raw.redis()).get(10, SECONDS));
 
       assertThat(second).as("the second run answers the first's outcome").isEqualTo(first);
       assertThat(log.readAfter(Set.of("t"), 0, 10))
@@ -190,11 +190,14 @@ class RedisPublishOutcomeTest {
       String found =
           Script.RESOLVE
               .<String>run(
-                  raw.redis(), ScriptOutputType.VALUE, new String[] {call.request()}, "60000")
+                  raw.redis(),
+                  ScriptOutputType.VALUE,
+                  new String[] {call.requests().get(0)},
+                  "60000")
               .get(10, SECONDS);
       assertThat(found).as("not there: the lookup answers it was not stored").isNull();
 
-      List<Object> late = call.run(raw.redis()).get(10, SECONDS);
+      List<Object> late = answer(call.run(raw.redis()).get(10, SECONDS));
 
       assertThat(PublishCall.fenced(late)).as("the late attempt stores nothing").isTrue();
       assertThat(log.readAfter(Set.of("t"), 0, 10)).isEmpty();
@@ -275,19 +278,32 @@ class RedisPublishOutcomeTest {
     return byData;
   }
 
+  /** A publish call of one append, as the log sends it. */
   private PublishCall call(String data) {
+    Keys keys = new Keys(prefix);
     return PublishCall.of(
-        new Keys(prefix),
-        batch(data),
+        new PublishCall.Layout(
+            keys,
+            1000,
+            Duration.ofHours(1).toMillis(),
+            60_000,
+            false,
+            keys.nodes,
+            keys.countPrefix),
+        List.of(new PublishCall.Append(batch(data), null, keys.request("test", 1))),
         System.currentTimeMillis(),
-        1000,
-        Duration.ofHours(1).toMillis(),
         0,
         null,
         0,
-        new Keys(prefix).request("test", 1),
-        60_000,
-        null);
+        List.of(),
+        "",
+        15_000);
+  }
+
+  /** The answer of a call's one append. */
+  @SuppressWarnings("unchecked")
+  private static List<Object> answer(List<Object> reply) {
+    return (List<Object>) reply.get(0);
   }
 
   private RedisProcess start() throws Exception {

@@ -93,7 +93,18 @@ public final class Broker implements AutoCloseable {
     this.replayPageSize = builder.replayPageSize;
     this.maxBufferedEvents = builder.maxBufferedEvents;
     // First, so that a log that already has a listener fails before any thread is started.
-    log.listener(this::onAppended);
+    log.listener(
+        new EventLog.Listener() {
+          @Override
+          public void onAppended(List<StoredEvent> events) {
+            Broker.this.onAppended(events);
+          }
+
+          @Override
+          public void onLost(long through) {
+            Broker.this.onLost(through);
+          }
+        });
     this.scheduler =
         new ScheduledThreadPoolExecutor(1, DaemonThreads.named("herald-broker-scheduler"));
     scheduler.setRemoveOnCancelPolicy(true);
@@ -589,6 +600,22 @@ public final class Broker implements AutoCloseable {
       } catch (RuntimeException e) {
         LOG.log(System.Logger.Level.WARNING, "broker listener failed", e);
       }
+    }
+  }
+
+  /**
+   * The log lost events up to {@code through} before announcing them: every stream that may have
+   * been due one hears a reset (see {@link BrokerSubscription#lost}). Which topics they had is not
+   * known, so every subscription is told.
+   */
+  private void onLost(long through) {
+    LOG.log(
+        System.Logger.Level.WARNING,
+        "the event log lost events up to id "
+            + through
+            + " before announcing them; open streams are told with a reset");
+    for (BrokerSubscription subscription : index.all()) {
+      subscription.lost(through);
     }
   }
 

@@ -90,6 +90,9 @@ final class BrokerSubscription implements Subscription {
 
   // Set when the buffer restarts after an overflow (see drainChunk); guarded by this.
   private long rearmedAfter;
+  // The log lost events up to here while this replayed: a reset is due at the hand-off (see
+  // lost); 0 if none. Guarded by this.
+  private long lostThrough;
   // The replay until the subscription is live; then null (replay threads only read it).
   private volatile Replay replay;
 
@@ -236,7 +239,10 @@ final class BrokerSubscription implements Subscription {
       while (!buffer.isEmpty() && buffer.peek().id() <= after) {
         buffer.poll();
       }
-      if (!buffer.isEmpty()) {
+      if (lostThrough <= after) {
+        lostThrough = 0; // it starts after what the log lost
+      }
+      if (!buffer.isEmpty() || lostThrough > 0) {
         return true;
       }
       phase = Phase.LIVE;
@@ -280,6 +286,44 @@ final class BrokerSubscription implements Subscription {
     }
   }
 
+  /**
+   * The log lost events up to {@code through} before it could announce them ({@link
+   * dev.herald.server.spi.EventLog.Listener#onLost}), so this stream may never get some it was due:
+   * a live stream hears a {@code reset} ({@code "reason": "expired"}, {@code "lastEventId"}: the
+   * last event it delivered) at once and goes on live; a replaying one at its hand-off to live,
+   * unless it starts after them or a reset of its replay told it already.
+   */
+  void lost(long through) {
+    if (phase == Phase.CLOSED) {
+      return;
+    }
+    synchronized (this) {
+      if (phase == Phase.CLOSED || lastOffered >= through) {
+        return;
+      }
+      if (phase == Phase.REPLAY) {
+        lostThrough = Math.max(lostThrough, through);
+        return;
+      }
+      if (through > liveAfter) {
+        sendFrame(lostReset());
+      }
+    }
+  }
+
+  /** The reset that tells of lost events, right after the last one delivered; under lock. */
+  private byte[] lostReset() {
+    sentSinceTick = true;
+    return resetFrame(
+        lastWritten > 0 ? Long.toString(lastWritten) : position.lastEventId(), "expired");
+  }
+
+  private static byte[] resetFrame(String lastEventId, String reason) {
+    String data =
+        "{\"lastEventId\":" + JsonStrings.quote(lastEventId) + ",\"reason\":\"" + reason + "\"}";
+    return SseEncoder.encode(Event.builder().type("reset").data(data).build());
+  }
+
   /** Sends a heartbeat when nothing was written for two ticks. */
   int heartbeatSlot() {
     return heartbeatSlot;
@@ -317,13 +361,13 @@ final class BrokerSubscription implements Subscription {
 
   /** Writes a reset (no id); false if the subscription ended. */
   boolean sendReset(String lastEventId, String reason) {
-    String data =
-        "{\"lastEventId\":" + JsonStrings.quote(lastEventId) + ",\"reason\":\"" + reason + "\"}";
-    byte[] frame = SseEncoder.encode(Event.builder().type("reset").data(data).build());
+    byte[] frame = resetFrame(lastEventId, reason);
     synchronized (this) {
       if (phase == Phase.CLOSED) {
         return false;
       }
+      // It tells the stream that anything after lastEventId may be missing: lost events too.
+      lostThrough = 0;
       sentSinceTick = true;
       return sendFrame(frame);
     }
@@ -392,6 +436,14 @@ final class BrokerSubscription implements Subscription {
           overflowed = false;
           rearmedAfter = lastOffered;
           return HandOff.REARMED;
+        }
+        if (lostThrough > 0) {
+          // History is written through where the buffer starts; the lost events were due between.
+          boolean due = lostThrough > lastWritten && lostThrough > liveAfter;
+          lostThrough = 0;
+          if (due && !sendFrame(lostReset())) {
+            return HandOff.CLOSED;
+          }
         }
         while (!buffer.isEmpty() && delivered < DRAIN_CHUNK) {
           StoredEvent event = buffer.poll();

@@ -47,6 +47,13 @@ final class TopicIndex {
     return members == null ? Set.of() : members;
   }
 
+  /** Every open subscription, each once. */
+  Set<BrokerSubscription> all() {
+    Set<BrokerSubscription> all = new java.util.HashSet<>();
+    byTopic.values().forEach(all::addAll);
+    return all;
+  }
+
   /** How many open subscriptions cover {@code topic}. */
   int count(String topic) {
     Set<BrokerSubscription> members = byTopic.get(topic);

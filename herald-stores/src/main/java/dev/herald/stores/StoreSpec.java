@@ -8,7 +8,9 @@ import dev.herald.server.spi.EventLog;
 import dev.herald.server.spi.Presence;
 import dev.herald.sqlite.SqliteEventLog;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.Optional;
 
 /**
@@ -109,6 +111,17 @@ public record StoreSpec(Kind kind, String location) {
    * @throws IllegalArgumentException if the Redis URL is malformed
    */
   public EventLog open(Retention retention, boolean fsync, String redisKeyPrefix) {
+    return open(retention, fsync, RedisSettings.DEFAULT.withKeyPrefix(redisKeyPrefix));
+  }
+
+  /**
+   * Opens the store. {@code fsync} applies to SQLite only, {@code redis} to Redis only.
+   *
+   * @throws dev.herald.server.StoreUnavailableException if the SQLite file cannot be opened or
+   *     Redis cannot be reached
+   * @throws IllegalArgumentException if the Redis URL is malformed
+   */
+  public EventLog open(Retention retention, boolean fsync, RedisSettings redis) {
     switch (kind) {
       case MEMORY:
         return MemoryEventLog.builder().retention(retention).build();
@@ -125,11 +138,21 @@ public record StoreSpec(Kind kind, String location) {
         }
         return SqliteEventLog.builder().path(path).retention(retention).fsync(fsync).build();
       default:
-        return RedisEventLog.builder()
-            .uri(location)
-            .keyPrefix(redisKeyPrefix)
-            .retention(retention)
-            .build();
+        RedisEventLog.Builder builder =
+            RedisEventLog.builder()
+                .uri(location)
+                .keyPrefix(redis.keyPrefix())
+                .retention(retention)
+                .minReplicas(redis.minReplicas())
+                .minReplicasTimeout(redis.minReplicasTimeout());
+        if (redis.minReplicas() > 0) {
+          // WAIT blocks for up to its timeout; the command that carries it must outlast it.
+          Duration needed = redis.minReplicasTimeout().plusSeconds(1);
+          if (needed.compareTo(RedisEventLog.DEFAULT_COMMAND_TIMEOUT) > 0) {
+            builder.commandTimeout(needed);
+          }
+        }
+        return builder.build();
     }
   }
 
@@ -145,6 +168,63 @@ public record StoreSpec(Kind kind, String location) {
       return Optional.empty();
     }
     return Optional.of(RedisPresence.builder().uri(location).keyPrefix(redisKeyPrefix).build());
+  }
+
+  /**
+   * The presence that goes with {@code log}, opened by {@link #open} from this spec: like {@link
+   * #presence(String)}, and counting reach inside the log's publish calls (no call of its own per
+   * publish) when the log is this spec's Redis log with the same key prefix.
+   *
+   * @throws dev.herald.server.StoreUnavailableException if Redis cannot be reached
+   */
+  public Optional<Presence> presence(EventLog log, String redisKeyPrefix) {
+    if (kind != Kind.REDIS) {
+      return Optional.empty();
+    }
+    RedisPresence.Builder builder = RedisPresence.builder().uri(location).keyPrefix(redisKeyPrefix);
+    if (log instanceof RedisEventLog redis) {
+      builder.log(redis);
+    }
+    return Optional.of(builder.build());
+  }
+
+  /**
+   * The settings of a Redis store: the key prefix (hub nodes of one deployment share it,
+   * deployments sharing one Redis need different ones) and how many replicas must confirm a publish
+   * before it is acknowledged (see {@link RedisEventLog.Builder#minReplicas}), within what time.
+   *
+   * @param keyPrefix prefix of every key
+   * @param minReplicas replicas that must confirm a publish; 0 for none
+   * @param minReplicasTimeout how long a publish waits for them
+   */
+  public record RedisSettings(String keyPrefix, int minReplicas, Duration minReplicasTimeout) {
+    /** Key prefix {@value StoreSpec#DEFAULT_REDIS_KEY_PREFIX}, no replicas awaited, 1 s. */
+    public static final RedisSettings DEFAULT =
+        new RedisSettings(DEFAULT_REDIS_KEY_PREFIX, 0, RedisEventLog.DEFAULT_MIN_REPLICAS_TIMEOUT);
+
+    /**
+     * Checks the settings.
+     *
+     * @throws IllegalArgumentException if {@code minReplicas} is negative or the timeout not
+     *     positive
+     */
+    public RedisSettings {
+      Objects.requireNonNull(keyPrefix, "keyPrefix");
+      Objects.requireNonNull(minReplicasTimeout, "minReplicasTimeout");
+      if (minReplicas < 0) {
+        throw new IllegalArgumentException(
+            "the number of replicas to wait for must not be negative: " + minReplicas);
+      }
+      if (minReplicasTimeout.isNegative() || minReplicasTimeout.isZero()) {
+        throw new IllegalArgumentException(
+            "the time to wait for replicas must be positive: " + minReplicasTimeout);
+      }
+    }
+
+    /** These settings with another key prefix. */
+    public RedisSettings withKeyPrefix(String prefix) {
+      return new RedisSettings(prefix, minReplicas, minReplicasTimeout);
+    }
   }
 
   /** The spec as a user writes it, with a Redis password masked: it ends up in logs. */

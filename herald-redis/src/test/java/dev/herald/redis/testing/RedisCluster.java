@@ -15,9 +15,10 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Collectors;
 
 /**
- * A real Redis Cluster of child processes on free ports (127.0.0.1): masters only, no replicas, no
- * persistence. {@link #start} creates it with {@code redis-cli --cluster create} and returns once
- * every node says {@code cluster_state:ok}; {@link #close} kills the processes.
+ * A real Redis Cluster of child processes on free ports (127.0.0.1), without persistence: masters
+ * only, or each with one replica ({@link #startWithReplicas}). {@link #start} creates it with
+ * {@code redis-cli --cluster create} and returns once every node says {@code cluster_state:ok};
+ * {@link #close} kills the processes.
  */
 public final class RedisCluster implements AutoCloseable {
   private static final String CLI = "/usr/bin/redis-cli";
@@ -56,9 +57,22 @@ public final class RedisCluster implements AutoCloseable {
   }
 
   public static RedisCluster start(Path dir, int masters) throws Exception {
+    return start(dir, masters, false);
+  }
+
+  /**
+   * Like {@link #start(Path, int)}, each master with one replica ({@code --cluster-replicas 1}),
+   * and a node timeout of one second, so a replica takes over within seconds of its master's death;
+   * returns once every replica is in sync.
+   */
+  public static RedisCluster startWithReplicas(Path dir, int masters) throws Exception {
+    return start(dir, masters, true);
+  }
+
+  private static RedisCluster start(Path dir, int masters, boolean replicas) throws Exception {
     RedisCluster cluster = new RedisCluster();
     try {
-      for (int i = 0; i < masters; i++) {
+      for (int i = 0; i < (replicas ? 2 * masters : masters); i++) {
         Path nodeDir = Files.createDirectories(dir.resolve("node" + i));
         RedisProcess node =
             new RedisProcess(
@@ -71,13 +85,18 @@ public final class RedisCluster implements AutoCloseable {
                     nodeDir.resolve("nodes.conf").toString(),
                     // An explicit bus port: port + 10000 may be above 65535 or taken.
                     "--cluster-port",
-                    Integer.toString(RedisProcess.freePort())));
+                    Integer.toString(RedisProcess.freePort()),
+                    "--cluster-node-timeout",
+                    replicas ? "1000" : "15000"));
         cluster.nodes.add(node);
         node.start();
       }
       List<String> create = new ArrayList<>(List.of(CLI, "--cluster", "create"));
       for (RedisProcess node : cluster.nodes) {
         create.add("127.0.0.1:" + node.port());
+      }
+      if (replicas) {
+        create.addAll(List.of("--cluster-replicas", "1"));
       }
       create.add("--cluster-yes");
       Process cli = new ProcessBuilder(create).redirectErrorStream(true).start();
@@ -88,6 +107,16 @@ public final class RedisCluster implements AutoCloseable {
         throw new IllegalStateException("redis-cli --cluster create failed:\n" + output);
       }
       cluster.awaitOk();
+      if (replicas) {
+        for (RedisProcess node : cluster.nodes) {
+          RedisProcess.await(
+              () -> {
+                String info = node.info("replication");
+                return info.contains("role:master") || info.contains("master_link_status:up");
+              },
+              "replica " + node.port() + " in sync");
+        }
+      }
       return cluster;
     } catch (Exception | Error e) {
       cluster.close();
@@ -106,10 +135,31 @@ public final class RedisCluster implements AutoCloseable {
     return List.copyOf(nodes);
   }
 
+  /** The replica of {@code master}, read from {@code CLUSTER NODES}. */
+  public RedisProcess replicaOf(RedisProcess master) {
+    RedisClient client = RedisClient.create(master.uri());
+    try (StatefulRedisConnection<String, String> connection = client.connect()) {
+      String myId = connection.sync().clusterMyId();
+      for (String line : connection.sync().clusterNodes().split("\n")) {
+        String[] fields = line.split(" ");
+        if (fields.length > 3 && fields[3].equals(myId) && fields[2].contains("slave")) {
+          int port =
+              Integer.parseInt(fields[1].substring(fields[1].indexOf(':') + 1).split("@")[0]);
+          return nodes.stream().filter(n -> n.port() == port).findFirst().orElseThrow();
+        }
+      }
+      throw new IllegalStateException("no replica of " + master.port());
+    } finally {
+      client.shutdown();
+    }
+  }
+
   /** The master serving {@code key}'s hash slot now, read from {@code CLUSTER SLOTS}. */
   public RedisProcess masterOf(String key) {
     int slot = SlotHash.getSlot(key);
-    RedisClient client = RedisClient.create(nodes.get(0).uri());
+    // Asked of a node that runs: a test may have killed one.
+    RedisProcess asked = nodes.stream().filter(RedisProcess::isAlive).findFirst().orElseThrow();
+    RedisClient client = RedisClient.create(asked.uri());
     try (StatefulRedisConnection<String, String> connection = client.connect()) {
       for (Object range : connection.sync().clusterSlots()) {
         List<?> fields = (List<?>) range;

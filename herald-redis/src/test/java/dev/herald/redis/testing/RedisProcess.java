@@ -3,6 +3,9 @@ package dev.herald.redis.testing;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.lettuce.core.KillArgs;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -13,6 +16,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
 
 /**
  * A redis-server child process of the test on a free port (127.0.0.1), which tests stop and start
@@ -30,6 +35,9 @@ public final class RedisProcess implements AutoCloseable {
   /** The master a Sentinel watches, {@code "<name> 127.0.0.1 <port>"}; null for a server. */
   private final String monitored;
 
+  /** How many Sentinels must agree that the master is down (a Sentinel's quorum). */
+  private final int quorum;
+
   private Process process;
 
   /**
@@ -46,15 +54,17 @@ public final class RedisProcess implements AutoCloseable {
    * Like {@link #RedisProcess(Path, boolean)}, with more redis-server arguments (a cluster node's).
    */
   public RedisProcess(Path dir, boolean persistent, List<String> extraArgs) {
-    this(dir, persistent, extraArgs, null);
+    this(dir, persistent, extraArgs, null, 1);
   }
 
-  private RedisProcess(Path dir, boolean persistent, List<String> extraArgs, String monitored) {
+  private RedisProcess(
+      Path dir, boolean persistent, List<String> extraArgs, String monitored, int quorum) {
     this.dir = dir;
     this.persistent = persistent;
     this.extraArgs = List.copyOf(extraArgs);
     this.port = freePort();
     this.monitored = monitored;
+    this.quorum = quorum;
   }
 
   /**
@@ -65,7 +75,15 @@ public final class RedisProcess implements AutoCloseable {
    * @param dir where it writes its configuration file (Sentinel rewrites it)
    */
   public static RedisProcess sentinel(Path dir, String masterName, int masterPort) {
-    return new RedisProcess(dir, false, List.of(), masterName + " 127.0.0.1 " + masterPort);
+    return sentinel(dir, masterName, masterPort, 1);
+  }
+
+  /**
+   * Like {@link #sentinel(Path, String, int)}, one of several Sentinels: {@code quorum} of them
+   * must agree that the master is down, and a majority of them elects the one that fails over.
+   */
+  public static RedisProcess sentinel(Path dir, String masterName, int masterPort, int quorum) {
+    return new RedisProcess(dir, false, List.of(), masterName + " 127.0.0.1 " + masterPort, quorum);
   }
 
   /** Whether redis-server is installed where these processes look for it. */
@@ -114,7 +132,7 @@ public final class RedisProcess implements AutoCloseable {
               "port " + port,
               "bind 127.0.0.1",
               "dir " + dir,
-              "sentinel monitor " + monitored + " 1",
+              "sentinel monitor " + monitored + " " + quorum,
               "sentinel down-after-milliseconds " + name + " 1000",
               "sentinel failover-timeout " + name + " 10000",
               ""));
@@ -128,6 +146,8 @@ public final class RedisProcess implements AutoCloseable {
     Thread reader =
         new Thread(
             () -> {
+              // The last lines, to say why it exited (a port taken meanwhile, a bad argument).
+              java.util.ArrayDeque<String> last = new java.util.ArrayDeque<>();
               try (BufferedReader lines =
                   new BufferedReader(new InputStreamReader(started.getInputStream(), UTF_8))) {
                 String line;
@@ -135,11 +155,19 @@ public final class RedisProcess implements AutoCloseable {
                   if (line.contains(awaited)) {
                     ready.complete(null);
                   }
+                  if (!ready.isDone()) {
+                    last.add(line);
+                    if (last.size() > 10) {
+                      last.poll();
+                    }
+                  }
                 }
               } catch (IOException e) {
                 ready.completeExceptionally(e);
               }
-              ready.completeExceptionally(new IllegalStateException("redis-server exited"));
+              ready.completeExceptionally(
+                  new IllegalStateException(
+                      "redis-server on port " + port + " exited:\n" + String.join("\n", last)));
             },
             "redis-server-output-" + port);
     reader.setDaemon(true);
@@ -178,6 +206,56 @@ public final class RedisProcess implements AutoCloseable {
     Process kill = new ProcessBuilder("kill", signal, Long.toString(process.pid())).start();
     assertThat(kill.waitFor(10, TimeUnit.SECONDS)).as("kill %s ran", signal).isTrue();
     assertThat(kill.exitValue()).as("kill %s succeeded", signal).isZero();
+  }
+
+  /** One section of the server's {@code INFO}. */
+  public String info(String section) {
+    RedisClient client = RedisClient.create(uri());
+    try (StatefulRedisConnection<String, String> connection = client.connect()) {
+      return connection.sync().info(section);
+    } finally {
+      client.shutdown();
+    }
+  }
+
+  /**
+   * Stalls replication from this master to {@code replica} for good: freezes the replica (SIGSTOP),
+   * then closes this master's replication connections ({@code CLIENT KILL TYPE replica}), so
+   * nothing it runs from now on reaches the replica (a frozen replica cannot reconnect). Writes
+   * acknowledged before may still be in the replica's socket buffer and are applied once it runs
+   * again.
+   */
+  public void stallReplicationTo(RedisProcess replica) throws Exception {
+    replica.pause();
+    RedisClient client = RedisClient.create(uri());
+    try (StatefulRedisConnection<String, String> connection = client.connect()) {
+      assertThat(connection.sync().clientKill(KillArgs.Builder.typeSlave()))
+          .as("replication connections closed")
+          .isPositive();
+    } finally {
+      client.shutdown();
+    }
+  }
+
+  /** Polls {@code condition} until it holds, for at most 30 s; exceptions count as not yet. */
+  public static void await(BooleanSupplier condition, String what) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (true) {
+      try {
+        if (condition.getAsBoolean()) {
+          return;
+        }
+      } catch (RuntimeException e) {
+        // not yet: a process is starting or failing over
+      }
+      assertThat(System.nanoTime()).as("timed out waiting until %s", what).isLessThan(deadline);
+      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50)); // polling a state, bounded
+    }
+  }
+
+  /** Whether the process runs (it may be {@linkplain #pause() paused}). */
+  public boolean isAlive() {
+    return process != null && process.isAlive();
   }
 
   /** Kills the server if it still runs (SIGKILL), waiting a bounded time for it to exit. */

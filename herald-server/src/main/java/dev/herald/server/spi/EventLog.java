@@ -46,6 +46,17 @@ public interface EventLog extends AutoCloseable {
   interface Listener {
     /** Called with one or more events in strictly increasing id order; must not block. */
     void onAppended(List<StoredEvent> events);
+
+    /**
+     * Events after the last one announced, with ids up to {@code through}, are gone from the store
+     * before this log could announce them, so they never will be: a shared log that failed over to
+     * a replica lacking the newest events (asynchronous replication), or whose retention dropped
+     * events while it could not hear of them. Called on the announcing thread, between
+     * announcements (every later one has a higher id); must not block. The broker tells each stream
+     * in-band with a {@code reset}. Logs that never lose an event they acknowledged need not call
+     * it.
+     */
+    default void onLost(long through) {}
   }
 
   /** Sets the one listener; called once, by the broker, before the first append. */

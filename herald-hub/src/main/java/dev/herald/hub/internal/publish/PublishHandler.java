@@ -17,6 +17,7 @@ import dev.herald.server.IdempotencyKey;
 import dev.herald.server.Publication;
 import dev.herald.server.PublishOutcomeUnknownException;
 import dev.herald.server.PublishReceipt;
+import dev.herald.server.ReplicationUnconfirmedException;
 import dev.herald.server.StoreUnavailableException;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
@@ -264,6 +265,26 @@ public final class PublishHandler extends ChannelInboundHandlerAdapter {
                                 + " this was published; a retry may publish it twice. Send an"
                                 + " Idempotency-Key with your publishes, so a retry with the same"
                                 + " key publishes at most once",
+                        1));
+          } else if (cause instanceof ReplicationUnconfirmedException unconfirmed) {
+            metrics.storeError();
+            LOG.warn("store could not confirm a publish on its replicas: {}", cause.getMessage());
+            channel
+                .pipeline()
+                .fireExceptionCaught(
+                    Refusal.unavailable(
+                        "replication_unconfirmed",
+                        "stored on the primary, confirmed by "
+                            + unconfirmed.confirmed()
+                            + " of "
+                            + unconfirmed.required()
+                            + " replicas before the timeout; it may be lost if the primary fails"
+                            + (key.isPresent()
+                                ? "; retry with the same Idempotency-Key, which publishes it at"
+                                    + " most once"
+                                : "; a retry publishes it again. Send an Idempotency-Key with"
+                                    + " your publishes, so a retry with the same key publishes at"
+                                    + " most once"),
                         1));
           } else if (cause instanceof IdempotencyConflictException) {
             channel

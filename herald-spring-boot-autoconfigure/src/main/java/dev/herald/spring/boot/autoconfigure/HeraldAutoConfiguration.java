@@ -68,7 +68,7 @@ public class HeraldAutoConfiguration {
             properties.isFsync(),
             prefix);
     try {
-      Optional<Presence> presence = spec.presence(prefix);
+      Optional<Presence> presence = spec.presence(log, prefix);
       presence.ifPresent(builder::presence);
       return builder.log(log).build();
     } catch (RuntimeException e) {

@@ -1,0 +1,235 @@
+package dev.herald.redis;
+
+import static java.util.concurrent.TimeUnit.SECONDS;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.herald.core.Event;
+import dev.herald.redis.testing.RedisProcess;
+import dev.herald.server.IdempotencyKey;
+import dev.herald.server.Publication;
+import dev.herald.server.ReplicationUnconfirmedException;
+import dev.herald.server.Retention;
+import dev.herald.server.StoredEvent;
+import dev.herald.server.spi.AppendReceipt;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code minReplicas}: an append is acknowledged only once enough replicas confirmed it ({@code
+ * WAIT}), and otherwise reported as stored on the primary but unconfirmed. Each test runs its own
+ * master and replica (redis-server children); the replica is paused with SIGSTOP.
+ */
+@Timeout(60)
+class RedisMinReplicasTest {
+  private static final Duration WAIT = Duration.ofMillis(300);
+
+  @TempDir Path dir;
+
+  private final List<AutoCloseable> resources = new ArrayList<>();
+  private final String prefix = "min-replicas:";
+
+  @AfterEach
+  void close() throws Exception {
+    for (int i = resources.size() - 1; i >= 0; i--) {
+      resources.get(i).close();
+    }
+  }
+
+  @Test
+  void appendsAreAcknowledgedOnceTheReplicaHasThem() throws Exception {
+    RedisProcess master = start(null);
+    RedisProcess replica = start(master);
+    awaitReplicaOnline(master);
+    RedisEventLog log = open(master.uri(), 1);
+
+    List<StoredEvent> stored = log.append(batch("a", "b")).get(10, SECONDS);
+    AppendReceipt keyed =
+        log.append(batch("c"), new IdempotencyKey("tenant", "k1", "f", Duration.ofHours(1)))
+            .get(10, SECONDS);
+
+    assertThat(stored).hasSize(2);
+    assertThat(keyed.replayed()).isFalse();
+    try (Raw raw = new Raw(replica.uri())) {
+      // WAIT confirmed them, so the replica has every one without waiting any further.
+      assertThat(raw.redis().sync().xlen("{" + prefix + "}s:t")).isEqualTo(3);
+    }
+    assertThat(waitCalls(master)).as("one WAIT per append").isEqualTo(2);
+  }
+
+  @Test
+  void appendsTheReplicaDoesNotConfirmAreReportedStoredButUnconfirmedAndAKeyedRetryConfirms()
+      throws Exception {
+    RedisProcess master = start(null);
+    RedisProcess replica = start(master);
+    awaitReplicaOnline(master);
+    RedisEventLog log = open(master.uri(), 1);
+    log.append(batch("warm")).get(10, SECONDS);
+    IdempotencyKey key = new IdempotencyKey("tenant", "k2", "f", Duration.ofHours(1));
+
+    replica.pause();
+    try {
+      assertThatThrownBy(() -> log.append(batch("plain")).get(10, SECONDS))
+          .isInstanceOf(ExecutionException.class)
+          .cause()
+          .isInstanceOf(ReplicationUnconfirmedException.class)
+          .hasMessageContaining("stored on the primary")
+          .hasMessageContaining("confirmed by 0 of 1 replicas")
+          .hasMessageContaining("may be lost if the primary fails");
+      ExecutionException keyed =
+          org.junit.jupiter.api.Assertions.assertThrows(
+              ExecutionException.class, () -> log.append(batch("keyed"), key).get(10, SECONDS));
+      ReplicationUnconfirmedException unconfirmed =
+          (ReplicationUnconfirmedException) keyed.getCause();
+      assertThat(unconfirmed.confirmed()).isZero();
+      assertThat(unconfirmed.required()).isEqualTo(1);
+      // Stored on the primary all the same: readers there see both.
+      assertThat(log.readAfter(Set.of("t"), 0, 10))
+          .extracting(event -> event.event().data())
+          .containsExactly("warm", "plain", "keyed");
+    } finally {
+      replica.resume();
+    }
+
+    AppendReceipt retry = log.append(batch("keyed"), key).get(10, SECONDS);
+    assertThat(retry.replayed()).as("the retry stores nothing again").isTrue();
+    assertThat(log.readAfter(Set.of("t"), 0, 10)).hasSize(3);
+    try (Raw raw = new Raw(replica.uri())) {
+      assertThat(raw.redis().sync().xlen("{" + prefix + "}s:t"))
+          .as("confirmed by the replica once the retry was acknowledged")
+          .isEqualTo(3);
+    }
+  }
+
+  @Test
+  void withoutMinReplicasNoWaitIsSent() throws Exception {
+    RedisProcess master = start(null);
+    RedisProcess replica = start(master);
+    awaitReplicaOnline(master);
+    RedisEventLog log = open(master.uri(), 0);
+
+    replica.pause();
+    try {
+      assertThat(log.append(batch("x", "y")).get(10, SECONDS)).hasSize(2);
+      assertThat(
+              log.append(batch("z"), new IdempotencyKey("tenant", "k3", "f", Duration.ofHours(1)))
+                  .get(10, SECONDS)
+                  .ids())
+          .hasSize(1);
+    } finally {
+      replica.resume();
+    }
+    assertThat(waitCalls(master)).isZero();
+  }
+
+  @Test
+  void aTimeoutNotShorterThanTheCommandTimeoutIsRefused() {
+    assertThatThrownBy(
+            () ->
+                RedisEventLog.builder()
+                    .uri("redis://127.0.0.1:1")
+                    .minReplicas(1)
+                    .minReplicasTimeout(Duration.ofSeconds(2))
+                    .commandTimeout(Duration.ofSeconds(2))
+                    .build())
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("must be shorter than commandTimeout");
+    assertThatThrownBy(() -> RedisEventLog.builder().minReplicas(-1))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  private static List<Publication> batch(String... data) {
+    List<Publication> batch = new ArrayList<>();
+    for (String d : data) {
+      batch.add(Publication.of("t", Event.of(d)));
+    }
+    return batch;
+  }
+
+  private RedisProcess start(RedisProcess master) throws Exception {
+    Path own = Files.createTempDirectory(dir, "redis");
+    RedisProcess redis =
+        master == null
+            ? new RedisProcess(own, false)
+            : new RedisProcess(own, false, List.of("--replicaof", "127.0.0.1", "" + master.port()));
+    resources.add(redis);
+    redis.start();
+    return redis;
+  }
+
+  private RedisEventLog open(String uri, int minReplicas) {
+    RedisEventLog log =
+        RedisEventLog.builder()
+            .uri(uri)
+            .keyPrefix(prefix)
+            .retention(new Retention(1000, Duration.ofHours(1)))
+            .commandTimeout(Duration.ofSeconds(2))
+            .minReplicas(minReplicas)
+            .minReplicasTimeout(WAIT)
+            .build();
+    resources.add(log);
+    return log;
+  }
+
+  private static void awaitReplicaOnline(RedisProcess master) {
+    try (Raw raw = new Raw(master.uri())) {
+      awaitTrue(
+          () -> raw.redis().sync().info("replication").contains("state=online"),
+          "the replica is in sync");
+    }
+  }
+
+  private static long waitCalls(RedisProcess master) {
+    try (Raw raw = new Raw(master.uri())) {
+      for (String line : raw.redis().sync().info("commandstats").split("\r?\n")) {
+        if (line.startsWith("cmdstat_wait:calls=")) {
+          return Long.parseLong(line.substring(19, line.indexOf(',')));
+        }
+      }
+      return 0;
+    }
+  }
+
+  private static void awaitTrue(BooleanSupplier condition, String what) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (!condition.getAsBoolean()) {
+      assertThat(System.nanoTime()).as("timed out waiting until %s", what).isLessThan(deadline);
+      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20)); // polling a state, bounded
+    }
+  }
+
+  /** A plain connection to one of the test's servers. */
+  private static final class Raw implements AutoCloseable {
+    private final RedisClient client;
+    private final StatefulRedisConnection<String, String> connection;
+
+    Raw(String uri) {
+      this.client = RedisClient.create(uri);
+      this.connection = client.connect();
+    }
+
+    StatefulRedisConnection<String, String> redis() {
+      return connection;
+    }
+
+    @Override
+    public void close() {
+      connection.close();
+      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    }
+  }
+}

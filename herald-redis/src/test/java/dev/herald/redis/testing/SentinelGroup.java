@@ -1,0 +1,173 @@
+package dev.herald.redis.testing;
+
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.sentinel.api.StatefulRedisSentinelConnection;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+/**
+ * A master, its replica and three Redis Sentinels (quorum two) as child processes on free ports
+ * (127.0.0.1), for failover tests: {@link #start} returns once the replica is in sync and every
+ * Sentinel knows the replica and the two other Sentinels, so a failover can happen.
+ */
+public final class SentinelGroup implements AutoCloseable {
+  /** The name the Sentinels know the master by. */
+  public static final String MASTER_NAME = "herald-failover";
+
+  private final RedisProcess master;
+  private final RedisProcess replica;
+  private final List<RedisProcess> sentinels = new ArrayList<>();
+  private final Path sentinelDir;
+
+  private SentinelGroup(Path dir) throws Exception {
+    master = new RedisProcess(Files.createDirectories(dir.resolve("master")), false);
+    replica =
+        new RedisProcess(
+            Files.createDirectories(dir.resolve("replica")),
+            false,
+            List.of("--replicaof", "127.0.0.1", Integer.toString(master.port())));
+    sentinelDir = Files.createDirectories(dir.resolve("sentinels"));
+  }
+
+  /** Starts it all and waits (bounded) until a failover could happen. */
+  public static SentinelGroup start(Path dir) throws Exception {
+    SentinelGroup group = new SentinelGroup(dir);
+    try {
+      group.master.start();
+      group.replica.start();
+      RedisProcess.await(
+          () -> group.replica.info("replication").contains("master_link_status:up"), "in sync");
+      for (int i = 0; i < 3; i++) {
+        group.startSentinel();
+      }
+      // Sentinels find each other through hello messages on the master (every 2 s) and the
+      // replica through the master's INFO; only then can they agree and elect.
+      for (RedisProcess sentinel : group.sentinels) {
+        RedisProcess.await(
+            () -> {
+              Map<String, String> state = masterState(sentinel);
+              return "2".equals(state.get("num-other-sentinels"))
+                  && "1".equals(state.get("num-slaves"));
+            },
+            "Sentinel " + sentinel.port() + " knows the replica and the other Sentinels");
+      }
+      return group;
+    } catch (Exception | Error e) {
+      group.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Starts one more Sentinel. Its port is picked right before it starts, and picked again if it was
+   * taken meanwhile (a free port can become some connection's local port at any moment).
+   */
+  private void startSentinel() throws Exception {
+    for (int attempt = 1; ; attempt++) {
+      RedisProcess sentinel = RedisProcess.sentinel(sentinelDir, MASTER_NAME, master.port(), 2);
+      try {
+        sentinel.start();
+        sentinels.add(sentinel);
+        return;
+      } catch (java.util.concurrent.ExecutionException e) {
+        sentinel.close();
+        if (attempt == 3 || !String.valueOf(e.getCause()).contains("Address already in use")) {
+          throw e;
+        }
+      }
+    }
+  }
+
+  /** The Herald URI: {@code redis-sentinel://127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3#name}. */
+  public String uri() {
+    return "redis-sentinel://"
+        + sentinels.stream().map(s -> "127.0.0.1:" + s.port()).collect(Collectors.joining(","))
+        + "#"
+        + MASTER_NAME;
+  }
+
+  /** The master the group started with. */
+  public RedisProcess master() {
+    return master;
+  }
+
+  /** The replica the group started with. */
+  public RedisProcess replica() {
+    return replica;
+  }
+
+  /** The port of the master the Sentinels name now. */
+  public int masterPort() {
+    for (RedisProcess sentinel : sentinels) {
+      try {
+        return sentinelMasterPort(sentinel);
+      } catch (RuntimeException e) {
+        // ask the next one
+      }
+    }
+    throw new IllegalStateException("no Sentinel answered");
+  }
+
+  /** Waits (bounded) until every Sentinel names the replica as the master and it says so too. */
+  public void awaitReplicaPromoted() {
+    for (RedisProcess sentinel : sentinels) {
+      RedisProcess.await(
+          () -> sentinelMasterPort(sentinel) == replica.port(), "the replica is promoted");
+    }
+    RedisProcess.await(
+        () -> replica.info("replication").contains("role:master"), "the replica is master");
+  }
+
+  /**
+   * Starts the killed master again (empty: it keeps no files) as a replica of the promoted one and
+   * waits (bounded) until it is in sync.
+   */
+  public void restartOldMasterAsReplica() throws Exception {
+    master.start();
+    // As an operator would (the Sentinels would too, but only at their next look, up to 10 s on).
+    RedisClient client = RedisClient.create(master.uri());
+    try (StatefulRedisConnection<String, String> connection = client.connect()) {
+      connection.sync().replicaof("127.0.0.1", replica.port());
+    } finally {
+      client.shutdown();
+    }
+    RedisProcess.await(
+        () -> master.info("replication").contains("master_port:" + replica.port()),
+        "the old master replicates the new one");
+    RedisProcess.await(
+        () -> master.info("replication").contains("master_link_status:up"),
+        "the old master is in sync");
+  }
+
+  /** Kills every process. */
+  @Override
+  public void close() {
+    sentinels.forEach(RedisProcess::close);
+    replica.close();
+    master.close();
+  }
+
+  private static Map<String, String> masterState(RedisProcess sentinel) {
+    RedisClient client = RedisClient.create(sentinel.uri());
+    try (StatefulRedisSentinelConnection<String, String> connection = client.connectSentinel()) {
+      return connection.sync().master(MASTER_NAME);
+    } finally {
+      client.shutdown();
+    }
+  }
+
+  private static int sentinelMasterPort(RedisProcess sentinel) {
+    RedisClient client = RedisClient.create(sentinel.uri());
+    try (StatefulRedisSentinelConnection<String, String> connection = client.connectSentinel()) {
+      return ((InetSocketAddress) connection.sync().getMasterAddrByName(MASTER_NAME)).getPort();
+    } finally {
+      client.shutdown();
+    }
+  }
+}
