@@ -128,6 +128,35 @@ class HubSheddingTest {
   }
 
   @Test
+  void theDefaultsHoldARampOfTwoThousandSubscribersOpenedAtOnce() throws Exception {
+    // All opened before any is awaited, far faster than the former default of 1,000 new
+    // connections a second: with the defaults none is shed, and a publisher still gets in.
+    int count = 2000;
+    try (HubFixture f = HubFixture.memory()) {
+      List<RawConnection> open = new ArrayList<>();
+      try {
+        long start = System.nanoTime();
+        for (int i = 0; i < count; i++) {
+          RawConnection stream = RawConnection.open(f.hub);
+          open.add(stream);
+          stream.send(STREAM_REQUEST);
+        }
+        long openedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        System.out.println("ramp: " + count + " stream requests sent in " + openedMillis + " ms");
+        for (RawConnection stream : open) {
+          assertThat(stream.await(":ok\n", BOUND)).doesNotContain(": shed");
+        }
+        assertThat(f.post("{\"topic\": \"t\", \"data\": \"all\"}").statusCode()).isEqualTo(201);
+        for (RawConnection stream : open) {
+          stream.await("data: all\n", BOUND);
+        }
+      } finally {
+        closeAll(open);
+      }
+    }
+  }
+
+  @Test
   void keepsAShareOfTheConnectionsForPublishersWhenStreamsFillTheirs() throws Exception {
     // 50 connections: streams may hold 49 (2% are kept), the 50th connection is a publisher's.
     int max = 50;
