@@ -261,11 +261,10 @@ public final class Hub implements AutoCloseable {
    * follows); each open stream is asked to come back (a jittered {@code retry:}, then the clean end
    * of its response) at its own moment of the window, in random order, so its client reconnects —
    * to another node behind a load balancer — with its {@code Last-Event-ID} and loses nothing; a
-   * few streams end sooner ({@value Running#DRAIN_MIN_STREAMS_PER_SECOND} a second at least).
-   * Publishes are served until the window ends; then new ones are refused 503, those in flight are
-   * answered, the store is flushed and closed, and the remaining connections closed, within {@value
-   * Running#STOP_MILLIS} ms more. Returns once stopped; idempotent, and a second caller waits for
-   * the first's stop.
+   * few streams end sooner (200 a second at least). Publishes are served until the window ends;
+   * then new ones are refused 503, those in flight are answered, the store is flushed and closed,
+   * and the remaining connections closed, within 8,000 ms more. Returns once stopped; idempotent,
+   * and a second caller waits for the first's stop.
    */
   public void drain(Duration window) {
     Checks.notNegative("window", window);
