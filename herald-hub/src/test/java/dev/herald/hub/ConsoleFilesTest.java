@@ -127,7 +127,7 @@ class ConsoleFilesTest {
                 .build(),
             HttpResponse.BodyHandlers.ofString());
     assertThat(post.statusCode()).isEqualTo(405);
-    assertThat(post.headers().firstValue("Allow")).hasValue("GET");
+    assertThat(post.headers().firstValue("Allow")).hasValue("GET, HEAD");
     assertThat(HubFixture.json(post.body()).get("error").asText()).isEqualTo("method_not_allowed");
   }
 

@@ -127,11 +127,23 @@ class Http2StreamsTest {
   void headIsAnsweredWithHeadersOnly() throws Exception {
     try (HubFixture f = HubFixture.memory();
         H2Client client = H2Client.cleartext(f.hub.address().getPort())) {
-      H2Client.Exchange head = client.send("HEAD", "/events", null);
-      assertThat(head.status()).isEqualTo(405);
-      assertThat(head.head().headers().get("allow")).isEqualTo("GET, POST");
+      // A refusal's head, without its JSON body.
+      H2Client.Exchange refused = client.send("HEAD", "/events", null);
+      assertThat(refused.status()).isEqualTo(400);
+      assertThat(refused.head().headers().get("content-type"))
+          .isEqualTo("application/json; charset=utf-8");
+      assertThat(refused.awaitEnd(Duration.ofSeconds(5))).isTrue();
+      assertThat(refused.body()).isEmpty();
+      // A stream's head, ended at once.
+      H2Client.Exchange head = client.send("HEAD", "/events?topic=h", null);
+      assertThat(head.status()).isEqualTo(200);
+      assertThat(head.head().headers().get("content-type"))
+          .isEqualTo("text/event-stream; charset=utf-8");
       assertThat(head.awaitEnd(Duration.ofSeconds(5))).isTrue();
       assertThat(head.body()).isEmpty();
+      H2Client.Exchange delete = client.send("DELETE", "/events", null);
+      assertThat(delete.status()).isEqualTo(405);
+      assertThat(delete.head().headers().get("allow")).isEqualTo("GET, HEAD, POST");
     }
   }
 

@@ -416,13 +416,13 @@ class HubRefusalTest {
         },
         405,
         "method_not_allowed");
-    assertThat(seen.get().headers().firstValue("allow")).hasValue("GET, POST");
+    assertThat(seen.get().headers().firstValue("allow")).hasValue("GET, HEAD, POST");
     HttpResponse<String> delete =
         f.client.send(
             HttpRequest.newBuilder(f.uri("/healthz")).DELETE().build(),
             HttpResponse.BodyHandlers.ofString());
     assertThat(delete.statusCode()).isEqualTo(405);
-    assertThat(delete.headers().firstValue("allow")).hasValue("GET");
+    assertThat(delete.headers().firstValue("allow")).hasValue("GET, HEAD");
   }
 
   @Test

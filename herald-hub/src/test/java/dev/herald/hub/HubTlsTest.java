@@ -170,12 +170,12 @@ class HubTlsTest {
           Thread.sleep(50); // the hub checks the files at most once a second; bounded
         }
         // The stream opened with the old certificate is still live.
-        HubTransportsTest.JdkClient publisher =
-            new HubTransportsTest.JdkClient(
+        Transports.JdkClient publisher =
+            new Transports.JdkClient(
                 client,
                 "https://localhost:" + f.hub.address().getPort(),
                 "HTTP_2",
-                HubTransportsTest.Transport.H2_TLS,
+                Transports.Transport.H2_TLS,
                 f);
         String id = publisher.publish("{\"topic\": \"renew\", \"data\": \"still here\"}");
         assertThat(open.next().id()).contains(id);

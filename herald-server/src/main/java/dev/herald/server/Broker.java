@@ -486,6 +486,14 @@ public final class Broker implements AutoCloseable {
   }
 
   /**
+   * Whether {@link #close} has begun: from then on the broker publishes and subscribes nothing, so
+   * a transport answers "shutting down" and a health check says down.
+   */
+  public boolean isClosed() {
+    return closing.get();
+  }
+
+  /**
    * Ends every subscription with {@link CloseReason#SHUTDOWN} (each sink hears it once), stops the
    * heartbeats and closes the presence, if any, and the log. Idempotent.
    */

@@ -3,13 +3,13 @@ package dev.herald.server.servlet;
 import dev.herald.server.CloseReason;
 import dev.herald.server.Sink;
 import dev.herald.server.Subscription;
+import dev.herald.server.internal.SinkQueue;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.AsyncEvent;
 import jakarta.servlet.AsyncListener;
 import jakarta.servlet.ServletOutputStream;
 import jakarta.servlet.WriteListener;
 import java.io.IOException;
-import java.util.ArrayDeque;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -28,23 +28,18 @@ final class AsyncResponseSink implements Sink, WriteListener, AsyncListener, Run
   private static final System.Logger LOG = System.getLogger(EventStreams.class.getName());
 
   private final ReentrantLock lock = new ReentrantLock();
-  private final long maxBytes;
 
   // Guarded by lock.
-  private final ArrayDeque<byte[]> queue = new ArrayDeque<>();
-  private long queuedBytes;
+  private final SinkQueue<byte[]> queue;
   private AsyncContext context;
   private ServletOutputStream out;
   private Subscription subscription;
   private boolean dispatched;
   private boolean needsFlush;
-  private CloseReason closing;
-  private boolean finished;
 
   AsyncResponseSink(long maxBytes, byte[] opening) {
-    this.maxBytes = maxBytes;
-    queue.add(opening);
-    queuedBytes = opening.length;
+    queue = new SinkQueue<>(maxBytes);
+    queue.add(opening, opening.length);
   }
 
   /** Starts writing: the opening comment, then whatever the broker queued meanwhile. */
@@ -66,14 +61,13 @@ final class AsyncResponseSink implements Sink, WriteListener, AsyncListener, Run
   public boolean send(byte[] frame) {
     lock.lock();
     try {
-      if (finished || closing != null) {
+      if (queue.ending()) {
         return true;
       }
-      if (queuedBytes + frame.length > maxBytes) {
+      if (!queue.fits(frame.length)) {
         return false;
       }
-      queue.add(frame);
-      queuedBytes += frame.length;
+      queue.add(frame, frame.length);
       scheduleLocked();
       return true;
     } finally {
@@ -85,7 +79,7 @@ final class AsyncResponseSink implements Sink, WriteListener, AsyncListener, Run
   public boolean writable() {
     lock.lock();
     try {
-      return queuedBytes <= maxBytes / 2;
+      return queue.writable();
     } finally {
       lock.unlock();
     }
@@ -95,16 +89,9 @@ final class AsyncResponseSink implements Sink, WriteListener, AsyncListener, Run
   public void closed(CloseReason reason) {
     lock.lock();
     try {
-      if (finished || closing != null) {
-        return;
+      if (queue.close(reason)) {
+        scheduleLocked();
       }
-      closing = reason;
-      if (reason == CloseReason.SLOW_CONSUMER) {
-        // It cannot take what is queued anyway: free it now. It resumes with its last id.
-        queue.clear();
-        queuedBytes = 0;
-      }
-      scheduleLocked();
     } finally {
       lock.unlock();
     }
@@ -112,7 +99,7 @@ final class AsyncResponseSink implements Sink, WriteListener, AsyncListener, Run
 
   /** Asks the container for a thread to write on, unless one is already on its way. */
   private void scheduleLocked() {
-    if (context == null || dispatched || finished) {
+    if (context == null || dispatched || queue.finished()) {
       // Not started yet (start() writes everything queued) or nothing left to do.
       return;
     }
@@ -147,18 +134,20 @@ final class AsyncResponseSink implements Sink, WriteListener, AsyncListener, Run
     boolean complete = false;
     boolean failed = false;
     boolean slow = false;
+    CloseReason closing = null;
     lock.lock();
     try {
-      if (finished || out == null) {
+      if (queue.finished() || out == null) {
         return;
       }
+      closing = queue.closing();
       try {
-        if (closing == CloseReason.SLOW_CONSUMER) {
+        if (queue.closing() == CloseReason.SLOW_CONSUMER) {
           // Nothing more is written to a client that does not read. The response ends as soon as
           // the container's write in progress, if any, is done (isReady() asks to be told), or
           // when the container's idle timeout fails it.
           if (out.isReady()) {
-            finished = true;
+            queue.finish();
             complete = true;
             slow = true;
           }
@@ -166,15 +155,14 @@ final class AsyncResponseSink implements Sink, WriteListener, AsyncListener, Run
           while (out.isReady()) {
             byte[] frame = queue.poll();
             if (frame != null) {
-              queuedBytes -= frame.length;
               out.write(frame);
               needsFlush = true;
             } else if (needsFlush) {
               needsFlush = false;
               out.flush();
             } else {
-              if (closing != null) {
-                finished = true;
+              if (queue.closing() != null) {
+                queue.finish();
                 complete = true;
               }
               break;
@@ -183,10 +171,8 @@ final class AsyncResponseSink implements Sink, WriteListener, AsyncListener, Run
         }
       } catch (IOException | IllegalStateException e) {
         LOG.log(System.Logger.Level.DEBUG, "event stream write failed", e);
-        finished = true;
+        queue.finish();
         failed = true;
-        queue.clear();
-        queuedBytes = 0;
       }
     } finally {
       lock.unlock();
@@ -220,9 +206,7 @@ final class AsyncResponseSink implements Sink, WriteListener, AsyncListener, Run
   private void discardQueue() {
     lock.lock();
     try {
-      finished = true;
-      queue.clear();
-      queuedBytes = 0;
+      queue.finish();
     } finally {
       lock.unlock();
     }

@@ -125,7 +125,11 @@ public final class EventStreams {
     if ("HEAD".equals(request.getMethod())) {
       // The head a GET would get, and no subscription: there is no body to stream, and the
       // container discards what is written, so the stream would never notice the client leave.
-      writeHead(response);
+      if (broker.isClosed()) {
+        error(response, 503, "shutting_down", "the server is shutting down; retry shortly");
+      } else {
+        writeHead(response);
+      }
       return;
     }
     ServletOutputStream out = response.getOutputStream();

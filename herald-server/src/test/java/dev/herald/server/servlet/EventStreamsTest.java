@@ -368,6 +368,12 @@ class EventStreamsTest {
     HttpResponse<String> refused = SseConnection.get(uri("topic=t"));
     assertThat(refused.statusCode()).isEqualTo(503);
     assertThat(refused.body()).startsWith("{\"error\":\"shutting_down\"");
+    // A HEAD gets the head the GET got.
+    try (Socket socket = rawRequest("HEAD", "topic=t")) {
+      Head head = readHead(socket);
+      assertThat(head.status()).isEqualTo(503);
+      assertThat(head.header("content-type")).startsWith("application/json");
+    }
   }
 
   @OnEachContainer

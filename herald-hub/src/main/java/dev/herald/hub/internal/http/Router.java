@@ -12,10 +12,12 @@ import java.util.function.BooleanSupplier;
 
 /**
  * Matches each request to a {@link Route}: an unknown path is 404, a known path with the wrong
- * method 405 with {@code Allow}. While the hub drains, new subscriptions are 503 {@code draining}
- * (shed, for a stream request); once it shuts down, new publishes and subscriptions are 503 {@code
- * shutting_down} (health and metrics still answer). Once a channel carries an event stream,
- * anything more the client sends on it is dropped.
+ * method 405 with {@code Allow}. {@code HEAD} goes wherever {@code GET} goes (every general-purpose
+ * server must support both, RFC 9110, section 9.1): its handler answers as for {@code GET}, and the
+ * codec sends the head without the body. While the hub drains, new subscriptions are 503 {@code
+ * draining} (shed, for a stream request); once it shuts down, new publishes and subscriptions are
+ * 503 {@code shutting_down} (health and metrics still answer). Once a channel carries an event
+ * stream, anything more the client sends on it is dropped.
  */
 @ChannelHandler.Sharable
 public final class Router extends ChannelInboundHandlerAdapter {
@@ -100,13 +102,13 @@ public final class Router extends ChannelInboundHandlerAdapter {
     }
     switch (path) {
       case "/events":
-        if (HttpMethod.GET.equals(method)) {
+        if (HttpMethod.GET.equals(method) || HttpMethod.HEAD.equals(method)) {
           return Route.SUBSCRIBE;
         }
         if (HttpMethod.POST.equals(method)) {
           return Route.PUBLISH;
         }
-        throw Refusal.methodNotAllowed(path, "GET, POST");
+        throw Refusal.methodNotAllowed(path, "GET, HEAD, POST");
       case "/healthz":
         return onlyGet(path, method, Route.HEALTH);
       case "/readyz":
@@ -130,8 +132,8 @@ public final class Router extends ChannelInboundHandlerAdapter {
   }
 
   private static Route onlyGet(String path, HttpMethod method, Route route) {
-    if (!HttpMethod.GET.equals(method)) {
-      throw Refusal.methodNotAllowed(path, "GET");
+    if (!HttpMethod.GET.equals(method) && !HttpMethod.HEAD.equals(method)) {
+      throw Refusal.methodNotAllowed(path, "GET, HEAD");
     }
     return route;
   }

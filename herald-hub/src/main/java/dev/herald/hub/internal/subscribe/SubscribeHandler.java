@@ -6,6 +6,7 @@ import dev.herald.hub.internal.http.Refusal;
 import dev.herald.hub.internal.http.RequestInfo;
 import dev.herald.hub.internal.http.RequestText;
 import dev.herald.hub.internal.http.ResponseOrder;
+import dev.herald.hub.internal.http.Responses;
 import dev.herald.hub.internal.http.Route;
 import dev.herald.hub.internal.http.TopicValidation;
 import dev.herald.server.Broker;
@@ -21,9 +22,12 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.group.ChannelGroup;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -128,6 +132,11 @@ public final class SubscribeHandler extends ChannelInboundHandlerAdapter {
       ReferenceCountUtil.release(msg);
     }
     Access.subscribe(ctx.channel(), topics);
+    if (HttpMethod.HEAD.equals(request.method())) {
+      // The head a GET would get, after the same checks, and no subscription: there is no body.
+      Responses.write(ctx.channel(), headOnly(), Responses.keepAlive(ctx.channel()));
+      return;
+    }
     Optional<Instant> expiresAt = AuthHandler.principal(ctx.channel()).expiresAt();
     Channel channel = ctx.channel();
     ChannelSink sink = new ChannelSink(channel, buffers, maxUnsentBytes);
@@ -213,17 +222,29 @@ public final class SubscribeHandler extends ChannelInboundHandlerAdapter {
     streams.add(channel);
     expiresAt.ifPresent(expiry -> closeAtExpiry(channel, subscription, expiry));
     HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
-    head.headers()
-        .set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8")
-        .set(HttpHeaderNames.CACHE_CONTROL, "no-store")
-        .set("X-Accel-Buffering", "no")
-        .set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+    streamHeaders(head);
     // Through the whole pipeline (CORS headers, the encoder); from here on the sink writes chunks
     // itself and is the connection's only handler, and it closes the subscription with the channel.
     channel.write(head);
     sink.start();
     // Only now, with this stream open, does the device's older stream end (REPLACED).
     subscription.opened();
+  }
+
+  private static void streamHeaders(HttpResponse head) {
+    head.headers()
+        .set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8")
+        .set(HttpHeaderNames.CACHE_CONTROL, "no-store")
+        .set("X-Accel-Buffering", "no")
+        .set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+  }
+
+  /** A stream's head with an empty body, for HEAD: the codec writes no chunk after it. */
+  private static FullHttpResponse headOnly() {
+    FullHttpResponse head =
+        new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+    streamHeaders(head);
+    return head;
   }
 
   /**

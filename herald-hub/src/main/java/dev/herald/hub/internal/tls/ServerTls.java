@@ -3,6 +3,7 @@ package dev.herald.hub.internal.tls;
 import io.netty.handler.codec.http2.Http2SecurityUtil;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
@@ -15,6 +16,7 @@ import java.security.PrivateKey;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
@@ -27,6 +29,9 @@ import org.slf4j.LoggerFactory;
  * offering {@code h2} and {@code http/1.1}, TLS 1.3 and 1.2, and the cipher suites HTTP/2 allows
  * (RFC 9113, appendix A). The JDK's TLS engine does the work ({@link SslProvider#JDK}): no native
  * library to ship (docs/performance.md, "HTTP/2 and TLS", has the measurement behind that choice).
+ * The system property {@value #ENGINE_PROPERTY}{@code =openssl} switches to BoringSSL for an
+ * operator who puts netty-tcnative-boringssl-static on the class path; the benchmark uses it to
+ * measure the whole hub on both engines.
  *
  * <p><b>Reloading.</b> Certificates are renewed in place (certbot, cert-manager, a secret mount),
  * so {@link #context()}, which each new connection asks for, checks the two files at most once per
@@ -37,6 +42,11 @@ import org.slf4j.LoggerFactory;
  * in place and is logged once per change of the files; the next check tries again.
  */
 public final class ServerTls {
+  /**
+   * The system property that names the TLS engine: {@code jdk} (the default) or {@code openssl}.
+   */
+  public static final String ENGINE_PROPERTY = "herald.tls.engine";
+
   /** How often, at most, the files are checked for a change. */
   static final long CHECK_INTERVAL_MILLIS = 1000;
 
@@ -79,6 +89,33 @@ public final class ServerTls {
   /** Checks that the pair loads, without keeping it. */
   public static void check(Path certFile, Path keyFile) {
     load(certFile, keyFile);
+  }
+
+  /**
+   * The engine {@value #ENGINE_PROPERTY} names.
+   *
+   * @throws IllegalArgumentException for another name, or {@code openssl} without netty-tcnative
+   */
+  static SslProvider engine() {
+    String name = System.getProperty(ENGINE_PROPERTY, "jdk");
+    switch (name.toLowerCase(Locale.ROOT)) {
+      case "jdk":
+        return SslProvider.JDK;
+      case "openssl":
+        if (!OpenSsl.isAvailable()) {
+          throw new IllegalArgumentException(
+              "-D"
+                  + ENGINE_PROPERTY
+                  + "=openssl needs netty-tcnative-boringssl-static for this platform on the class"
+                  + " path ("
+                  + OpenSsl.unavailabilityCause()
+                  + ")");
+        }
+        return SslProvider.OPENSSL;
+      default:
+        throw new IllegalArgumentException(
+            "-D" + ENGINE_PROPERTY + " must be jdk or openssl, not \"" + name + "\"");
+    }
   }
 
   /**
@@ -175,7 +212,7 @@ public final class ServerTls {
     try {
       SslContext context =
           SslContextBuilder.forServer(key, chain.toArray(new X509Certificate[0]))
-              .sslProvider(SslProvider.JDK)
+              .sslProvider(engine())
               .protocols("TLSv1.3", "TLSv1.2")
               .ciphers(Http2SecurityUtil.CIPHERS, SupportedCipherSuiteFilter.INSTANCE)
               .applicationProtocolConfig(

@@ -61,7 +61,7 @@ class HandlersTest {
     channel.writeInbound(request(HttpMethod.PUT, "/events?topic=x"));
     FullHttpResponse response = channel.readOutbound();
     assertThat(response.status().code()).isEqualTo(405);
-    assertThat(response.headers().get(HttpHeaderNames.ALLOW)).isEqualTo("GET, POST");
+    assertThat(response.headers().get(HttpHeaderNames.ALLOW)).isEqualTo("GET, HEAD, POST");
     assertThat(body(response).get("error").asText()).isEqualTo("method_not_allowed");
     response.release();
 

@@ -3,7 +3,7 @@ package dev.herald.spring.boot.internal;
 import dev.herald.server.CloseReason;
 import dev.herald.server.Sink;
 import dev.herald.server.Subscription;
-import java.util.ArrayDeque;
+import dev.herald.server.internal.SinkQueue;
 import java.util.List;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -28,10 +28,7 @@ import reactor.core.scheduler.Scheduler;
  * the client sees the stream open is delivered.
  */
 public final class FluxStreamSink implements Sink {
-  private record Item(ServerSentEvent<String> event, int bytes) {}
-
   private final FluxSink<ServerSentEvent<String>> emitter;
-  private final long maxBytes;
   private final FrameDecoder decoder;
   private final Scheduler scheduler;
   private final AtomicInteger wip = new AtomicInteger();
@@ -39,12 +36,9 @@ public final class FluxStreamSink implements Sink {
   private final ReentrantLock lock = new ReentrantLock();
 
   // Guarded by lock.
-  private final ArrayDeque<Item> queue = new ArrayDeque<>();
-  private long queuedBytes;
+  private final SinkQueue<ServerSentEvent<String>> queue;
   private Subscription subscription;
-  private CloseReason closing;
   private boolean disposed;
-  private boolean finished;
 
   /**
    * A sink draining into {@code emitter}, with {@code opening} queued first.
@@ -58,10 +52,10 @@ public final class FluxStreamSink implements Sink {
       Scheduler scheduler,
       ServerSentEvent<String> opening) {
     this.emitter = emitter;
-    this.maxBytes = maxBytes;
+    this.queue = new SinkQueue<>(maxBytes);
     this.decoder = decoder;
     this.scheduler = scheduler;
-    queue.add(new Item(opening, 0));
+    queue.add(opening, 0);
     emitter.onRequest(n -> drain());
     // Cancelled by the response writer (the client went away), completed, or failed: in every case
     // the subscription ends, unless it already has.
@@ -89,10 +83,10 @@ public final class FluxStreamSink implements Sink {
   public boolean send(byte[] frame) {
     lock.lock();
     try {
-      if (finished || closing != null) {
+      if (queue.ending()) {
         return true;
       }
-      if (queuedBytes + frame.length > maxBytes) {
+      if (!queue.fits(frame.length)) {
         return false;
       }
     } finally {
@@ -102,15 +96,14 @@ public final class FluxStreamSink implements Sink {
     List<ServerSentEvent<String>> events = decoder.decode(frame);
     lock.lock();
     try {
-      if (finished || closing != null) {
+      if (queue.ending()) {
         return true;
       }
       int bytes = frame.length;
       for (ServerSentEvent<String> event : events) {
-        queue.add(new Item(event, bytes));
+        queue.add(event, bytes);
         bytes = 0;
       }
-      queuedBytes += frame.length;
     } finally {
       lock.unlock();
     }
@@ -122,7 +115,7 @@ public final class FluxStreamSink implements Sink {
   public boolean writable() {
     lock.lock();
     try {
-      return queuedBytes <= maxBytes / 2;
+      return queue.writable();
     } finally {
       lock.unlock();
     }
@@ -132,14 +125,8 @@ public final class FluxStreamSink implements Sink {
   public void closed(CloseReason reason) {
     lock.lock();
     try {
-      if (finished || closing != null) {
+      if (!queue.close(reason)) {
         return;
-      }
-      closing = reason;
-      if (reason == CloseReason.SLOW_CONSUMER) {
-        // It cannot take what is queued anyway: free it now. It resumes with its last id.
-        queue.clear();
-        queuedBytes = 0;
       }
     } finally {
       lock.unlock();
@@ -152,9 +139,7 @@ public final class FluxStreamSink implements Sink {
     lock.lock();
     try {
       disposed = true;
-      finished = true;
-      queue.clear();
-      queuedBytes = 0;
+      queue.finish();
       current = subscription;
     } finally {
       lock.unlock();
@@ -194,15 +179,13 @@ public final class FluxStreamSink implements Sink {
         boolean complete = false;
         lock.lock();
         try {
-          if (subscription != null && !finished) {
+          if (subscription != null && !queue.finished()) {
             if (!queue.isEmpty()) {
               if (emitter.requestedFromDownstream() > 0) {
-                Item item = queue.poll();
-                queuedBytes -= item.bytes();
-                next = item.event();
+                next = queue.poll();
               }
-            } else if (closing != null) {
-              finished = true;
+            } else if (queue.closing() != null) {
+              queue.finish();
               complete = true;
             }
           }
