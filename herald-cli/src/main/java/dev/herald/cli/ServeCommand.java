@@ -71,7 +71,12 @@ final class ServeCommand implements Callable<Integer> {
       description = "Unsent bytes per stream before it is closed as a slow consumer.")
   long maxBufferBytes;
 
-  @Option(names = "--max-connections", description = "Most open connections (0: no limit).")
+  @Option(
+      names = "--max-connections",
+      description =
+          "Most open connections (0: no limit); the default is the file-descriptor limit less "
+              + Hub.FD_HEADROOM
+              + ". Streams may take all but 2% (at most 1024), kept for publishers.")
   int maxConnections;
 
   @Option(
@@ -235,6 +240,15 @@ final class ServeCommand implements Callable<Integer> {
           "Most concurrent HTTP/2 streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS).")
   int maxStreamsPerConnection;
 
+  @Option(
+      names = "--drain",
+      converter = Units.DurationConverter.class,
+      description =
+          "On SIGTERM: /readyz turns 503, the port closes, and open streams are told to come back"
+              + " (retry:) spread over this window; then publishes in flight finish and the store"
+              + " closes (0s: all at once).")
+  Duration drain;
+
   private final CountDownLatch stop = new CountDownLatch(1);
 
   /** The {@code --store} flag, parsed: a usage error names the accepted forms. */
@@ -300,7 +314,8 @@ final class ServeCommand implements Callable<Integer> {
           .requestBodyTimeout(requestBodyTimeout)
           .idleTimeout(idleTimeout)
           .console(console)
-          .maxStreamsPerConnection(maxStreamsPerConnection);
+          .maxStreamsPerConnection(maxStreamsPerConnection)
+          .drain(drain);
       // Last, once every other flag is known good: the store is opened (and, for Redis, reached).
       StoreSpec.RedisSettings redis =
           new StoreSpec.RedisSettings(redisKeyPrefix, redisMinReplicas, redisMinReplicasTimeout);
@@ -391,7 +406,8 @@ final class ServeCommand implements Callable<Integer> {
             + perSecond(publishRate)
             + " per publisher, HTTP/2 streams "
             + maxStreamsPerConnection
-            + " per connection",
+            + " per connection, drain "
+            + human(drain),
         "  heartbeat: " + (heartbeat.isZero() ? "off" : human(heartbeat)),
         "  protocols: "
             + (tlsCert != null

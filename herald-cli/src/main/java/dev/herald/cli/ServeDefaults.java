@@ -31,7 +31,7 @@ final class ServeDefaults {
           Map.entry("--retention-age", Units.format(Retention.DEFAULT.maxAge())),
           Map.entry("--max-event-bytes", Units.formatSize(Hub.DEFAULT_MAX_EVENT_BYTES)),
           Map.entry("--max-buffer-bytes", Units.formatSize(Hub.DEFAULT_MAX_BUFFER_BYTES)),
-          Map.entry("--max-connections", Integer.toString(Hub.DEFAULT_MAX_CONNECTIONS)),
+          Map.entry("--max-connections", Integer.toString(Hub.defaultMaxConnections())),
           Map.entry("--max-connections-per-ip", "0"),
           Map.entry("--jwt-clock-skew", Units.format(Hub.DEFAULT_CLOCK_SKEW)),
           Map.entry(
@@ -43,6 +43,7 @@ final class ServeDefaults {
           Map.entry("--request-head-timeout", Units.format(Hub.DEFAULT_REQUEST_HEAD_TIMEOUT)),
           Map.entry("--request-body-timeout", Units.format(Hub.DEFAULT_REQUEST_BODY_TIMEOUT)),
           Map.entry("--idle-timeout", Units.format(Hub.DEFAULT_IDLE_TIMEOUT)),
+          Map.entry("--drain", Units.format(Hub.DEFAULT_DRAIN)),
           Map.entry(
               "--max-streams-per-connection",
               Integer.toString(Hub.DEFAULT_MAX_STREAMS_PER_CONNECTION)));

@@ -28,8 +28,8 @@ class ServeAuthFlagsTest {
     assertThat(serve.noQueryToken).isFalse();
     assertThat(serve.allowAnonymous).isFalse();
     assertThat(serve.corsOrigins).isEmpty();
-    assertThat(serve.maxNewConnectionsPerSecond).isEqualTo(1000);
-    assertThat(serve.publishRate).isEqualTo(1000);
+    assertThat(serve.maxNewConnectionsPerSecond).isZero();
+    assertThat(serve.publishRate).isZero();
     assertThat(serve.auth()).contains("NO AUTHENTICATION");
   }
 

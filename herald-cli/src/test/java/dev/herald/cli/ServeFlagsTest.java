@@ -32,6 +32,30 @@ class ServeFlagsTest {
     assertThat(serve.maxBufferBytes).isEqualTo(1 << 20);
     assertThat(serve.maxConnectionsPerIp).isZero();
     assertThat(serve.fsync).isFalse();
+    assertThat(serve.drain).isEqualTo(Duration.ofSeconds(10));
+    assertThat(serve.publishRate).as("no publish rate limit unless configured").isZero();
+    assertThat(serve.maxNewConnectionsPerSecond).isZero();
+  }
+
+  @Test
+  void theConnectionLimitIsWhatTheFileDescriptorLimitAllows() throws Exception {
+    // The soft limit, as the kernel reports it for this process (the JVM reads the same).
+    long limit = -1;
+    for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/limits"))) {
+      if (line.startsWith("Max open files")) {
+        limit = Long.parseLong(line.substring(26).trim().split("\\s+")[0]);
+      }
+    }
+    assertThat(limit).isGreaterThan(Hub.FD_HEADROOM);
+    ServeCommand serve = CliRun.serve(Map.of());
+    assertThat(serve.maxConnections).isEqualTo(limit - Hub.FD_HEADROOM);
+    assertThat(Hub.defaultMaxConnections()).isEqualTo(serve.maxConnections);
+  }
+
+  @Test
+  void drainTakesADuration() {
+    assertThat(CliRun.serve(Map.of(), "--drain", "2s").drain).isEqualTo(Duration.ofSeconds(2));
+    assertThat(CliRun.serve(Map.of("HERALD_DRAIN", "0s")).drain).isEqualTo(Duration.ZERO);
   }
 
   @Test

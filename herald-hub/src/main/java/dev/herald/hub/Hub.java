@@ -1,45 +1,14 @@
 package dev.herald.hub;
 
 import dev.herald.core.internal.Checks;
-import dev.herald.core.internal.DaemonThreads;
-import dev.herald.hub.internal.auth.AuthHandler;
-import dev.herald.hub.internal.auth.Authenticator;
 import dev.herald.hub.internal.auth.TokenVerifier;
-import dev.herald.hub.internal.console.ConsoleHandler;
-import dev.herald.hub.internal.h2.Http2Connections;
-import dev.herald.hub.internal.health.HealthHandler;
-import dev.herald.hub.internal.http.ConnectionLimiter;
 import dev.herald.hub.internal.http.CorsHandler;
-import dev.herald.hub.internal.http.ErrorResponder;
-import dev.herald.hub.internal.http.RateLimiter;
-import dev.herald.hub.internal.http.Router;
-import dev.herald.hub.internal.metrics.HubMetrics;
-import dev.herald.hub.internal.metrics.MetricsHandler;
-import dev.herald.hub.internal.presence.PresenceHandler;
-import dev.herald.hub.internal.publish.PublishHandler;
-import dev.herald.hub.internal.stats.StatsHandler;
-import dev.herald.hub.internal.subscribe.SubscribeHandler;
 import dev.herald.hub.internal.tls.ServerTls;
 import dev.herald.server.Broker;
 import dev.herald.server.MemoryEventLog;
-import dev.herald.server.StoreUnavailableException;
 import dev.herald.server.spi.EventLog;
 import dev.herald.server.spi.Presence;
-import io.netty.bootstrap.ServerBootstrap;
-import io.netty.buffer.PooledByteBufAllocator;
-import io.netty.channel.Channel;
-import io.netty.channel.ChannelOption;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.ServerChannel;
-import io.netty.channel.epoll.Epoll;
-import io.netty.channel.epoll.EpollEventLoopGroup;
-import io.netty.channel.epoll.EpollServerSocketChannel;
-import io.netty.channel.group.ChannelGroup;
-import io.netty.channel.group.DefaultChannelGroup;
-import io.netty.channel.nio.NioEventLoopGroup;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.util.concurrent.DefaultThreadFactory;
-import io.netty.util.concurrent.GlobalEventExecutor;
+import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -49,17 +18,12 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Set;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -87,9 +51,14 @@ import org.slf4j.LoggerFactory;
  * both protocols, and an HTTP/2 connection carries up to {@link Builder#maxStreamsPerConnection}
  * streams.
  *
- * <p>Native epoll is used on Linux when available, NIO elsewhere. {@link #close()} is graceful: it
- * stops accepting, ends every stream with the terminating chunk (clients see end of stream and
- * reconnect), flushes and closes the store, all within {@value #SHUTDOWN_SECONDS} seconds.
+ * <p>Native epoll is used on Linux when available, NIO elsewhere. {@link #close()} drains ({@link
+ * #drain}): it stops accepting, asks every stream to come back later (a {@code retry:} and the end
+ * of the stream; clients reconnect, elsewhere behind a load balancer) spread over the drain window,
+ * answers the publishes in flight, flushes and closes the store.
+ *
+ * <p>Load is shed the way an EventSource understands: a stream request the hub must turn away
+ * (connection limits, draining) is answered 200 with a {@code retry:} and an immediate end, not
+ * 503, which a browser's EventSource would never retry (docs/http-api.md, "Shedding").
  */
 public final class Hub implements AutoCloseable {
   /** The default port. */
@@ -104,8 +73,15 @@ public final class Hub implements AutoCloseable {
   /** The default unsent bytes a stream may hold before it is closed as a slow consumer: 1 MiB. */
   public static final long DEFAULT_MAX_BUFFER_BYTES = 1L << 20;
 
-  /** The default most open connections. */
-  public static final int DEFAULT_MAX_CONNECTIONS = 10_000;
+  /**
+   * File descriptors kept for everything but client connections (the JVM's jars, the store's files
+   * and sockets, logs, epoll) when the default connection limit is derived from the process's
+   * file-descriptor limit.
+   */
+  public static final int FD_HEADROOM = 256;
+
+  /** The connection limit when the file-descriptor limit cannot be read. */
+  public static final int FALLBACK_MAX_CONNECTIONS = 10_000;
 
   /** The default most events in one batch publish. */
   public static final int DEFAULT_MAX_BATCH_EVENTS = 1000;
@@ -116,11 +92,22 @@ public final class Hub implements AutoCloseable {
   /** The default leeway for {@code exp} and {@code nbf}. */
   public static final Duration DEFAULT_CLOCK_SKEW = Duration.ofSeconds(30);
 
-  /** The default limit of new connections per second. */
-  public static final int DEFAULT_NEW_CONNECTIONS_PER_SECOND = 1000;
+  /**
+   * The default limit of new connections per second: none. The connection limit bounds what the hub
+   * holds, and a client over it is shed ({@code retry:}) rather than refused, so a rate limit would
+   * only turn away a reconnecting population the hub can hold.
+   */
+  public static final int DEFAULT_NEW_CONNECTIONS_PER_SECOND = 0;
 
-  /** The default limit of events per second per publisher. */
-  public static final double DEFAULT_PUBLISH_RATE = 1000;
+  /**
+   * The default limit of events per second per publisher: none. A rate limit protects against
+   * untrusted publishers; the usual publisher is the application's backend, one token subject
+   * publishing for all its users, which a per-subject limit would throttle.
+   */
+  public static final double DEFAULT_PUBLISH_RATE = 0;
+
+  /** The default drain window of {@link #close()}: the time clients' reconnections spread over. */
+  public static final Duration DEFAULT_DRAIN = Duration.ofSeconds(10);
 
   /** The default time a request head may take from its first byte (and a new connection's). */
   public static final Duration DEFAULT_REQUEST_HEAD_TIMEOUT = Duration.ofSeconds(10);
@@ -136,79 +123,42 @@ public final class Hub implements AutoCloseable {
    */
   public static final int DEFAULT_MAX_STREAMS_PER_CONNECTION = 100;
 
-  /** The longest a graceful {@link #close()} takes. */
-  public static final int SHUTDOWN_SECONDS = 10;
+  /**
+   * The default most open connections: what the process may hold, its file-descriptor limit ({@code
+   * ulimit -n}) less {@value #FD_HEADROOM} for its own files; {@value #FALLBACK_MAX_CONNECTIONS}
+   * when the limit cannot be read.
+   */
+  public static int defaultMaxConnections() {
+    if (ManagementFactory.getOperatingSystemMXBean()
+        instanceof com.sun.management.UnixOperatingSystemMXBean unix) {
+      long limit = unix.getMaxFileDescriptorCount();
+      if (limit > FD_HEADROOM) {
+        return (int) Math.min(Integer.MAX_VALUE, limit - FD_HEADROOM);
+      }
+    }
+    return FALLBACK_MAX_CONNECTIONS;
+  }
+
+  /**
+   * The most event streams with {@code maxConnections} (0: no limit): the connections less a share
+   * kept for publishers, probes and other requests, 2% of them and at most 1,024, so that streams
+   * filling the hub never lock its publishers out.
+   */
+  static int maxStreams(int maxConnections) {
+    return maxConnections - Math.min(1024, maxConnections / 50);
+  }
 
   private static final Logger LOG = LoggerFactory.getLogger(Hub.class);
 
-  private final int port;
-  private final String bind;
-  private final java.util.function.Supplier<EventLog> logs;
-  private final Optional<Presence> presence;
-  private final Duration heartbeat;
-  private final int maxEventBytes;
-  private final long maxBufferBytes;
-  private final int maxConnections;
-  private final int maxConnectionsPerIp;
-  private final Clock clock;
-  private final Function<Duration, TokenVerifier> key;
-  private final Duration clockSkew;
-  private final boolean queryTokens;
-  private final boolean allowAnonymous;
-  private final Set<String> corsOrigins;
-  private final int maxNewConnectionsPerSecond;
-  private final double publishRate;
-  private final int maxBatchEvents;
-  private final Duration idempotencyWindow;
-  private final int ioThreads;
-  private final Duration requestHeadTimeout;
-  private final Duration requestBodyTimeout;
-  private final Duration idleTimeout;
-  private final boolean console;
-  private final Optional<Path[]> tls;
-  private final int maxStreamsPerConnection;
+  private final Settings settings;
   private final AtomicBoolean started = new AtomicBoolean();
   private final AtomicBoolean closing = new AtomicBoolean();
-  private volatile boolean shuttingDown;
+  private final CountDownLatch stopped = new CountDownLatch(1);
   private volatile InetSocketAddress address;
-  private Broker broker;
-  private HubMetrics metrics;
-  private SubscribeHandler subscribe;
-  private EventLoopGroup boss;
-  private EventLoopGroup workers;
-  private Channel server;
-  private ChannelGroup connections;
-  private ChannelGroup streams;
-  private ThreadPoolExecutor jwksVerifications;
-  private ErrorResponder errors;
+  private Running running;
 
-  private Hub(Builder b) {
-    this.port = b.port;
-    this.bind = b.bind;
-    this.logs = b.logs;
-    this.presence = b.presence;
-    this.heartbeat = b.heartbeat;
-    this.maxEventBytes = b.maxEventBytes;
-    this.maxBufferBytes = b.maxBufferBytes;
-    this.maxConnections = b.maxConnections;
-    this.maxConnectionsPerIp = b.maxConnectionsPerIp;
-    this.clock = b.clock;
-    this.key = b.key;
-    this.clockSkew = b.clockSkew;
-    this.queryTokens = b.queryTokens;
-    this.allowAnonymous = b.allowAnonymous;
-    this.corsOrigins = Set.copyOf(b.corsOrigins);
-    this.maxNewConnectionsPerSecond = b.maxNewConnectionsPerSecond;
-    this.publishRate = b.publishRate;
-    this.maxBatchEvents = b.maxBatchEvents;
-    this.idempotencyWindow = b.idempotencyWindow;
-    this.ioThreads = b.ioThreads;
-    this.requestHeadTimeout = b.requestHeadTimeout;
-    this.requestBodyTimeout = b.requestBodyTimeout;
-    this.idleTimeout = b.idleTimeout;
-    this.console = b.console;
-    this.tls = b.tls;
-    this.maxStreamsPerConnection = b.maxStreamsPerConnection;
+  private Hub(Settings settings) {
+    this.settings = settings;
   }
 
   /** Returns a builder with the defaults of {@code herald serve}. */
@@ -228,11 +178,12 @@ public final class Hub implements AutoCloseable {
     if (!started.compareAndSet(false, true)) {
       throw new IllegalStateException("the hub was already started");
     }
-    Optional<TokenVerifier> verifier = Optional.ofNullable(key).map(k -> k.apply(clockSkew));
-    if (verifier.isEmpty() && !allowAnonymous && !isLoopback(bind)) {
+    Optional<TokenVerifier> verifier =
+        Optional.ofNullable(settings.key).map(k -> k.apply(settings.clockSkew));
+    if (verifier.isEmpty() && !settings.allowAnonymous && !isLoopback(settings.bind)) {
       throw new HubStartException(
           "refusing to listen on "
-              + bind
+              + settings.bind
               + " without authentication: anyone who can reach it could publish and subscribe."
               + " Configure a key (--jwt-secret, --jwt-public-key or --jwks-url), bind 127.0.0.1,"
               + " or pass --allow-anonymous to run without authentication on purpose",
@@ -240,119 +191,24 @@ public final class Hub implements AutoCloseable {
     }
     Optional<ServerTls> serverTls;
     try {
-      serverTls = tls.map(files -> ServerTls.load(files[0], files[1]));
+      serverTls = settings.tls.map(files -> ServerTls.load(files[0], files[1]));
     } catch (IllegalArgumentException e) {
       throw new HubStartException("cannot serve TLS: " + e.getMessage(), e);
     }
-    EventLog log = openLog();
-    ConnectionLimiter limiter =
-        new ConnectionLimiter(
-            maxConnections, maxConnectionsPerIp, RateLimiter.perSecond(maxNewConnectionsPerSecond));
-    metrics = new HubMetrics(limiter::openConnections);
-    broker = openBroker(log);
-    boolean epoll = Epoll.isAvailable();
-    // Named threads, so that a thread dump shows which pool is which.
-    ThreadFactory acceptThread = new DefaultThreadFactory("herald-accept");
-    ThreadFactory ioThread = new DefaultThreadFactory("herald-io");
-    boss =
-        epoll ? new EpollEventLoopGroup(1, acceptThread) : new NioEventLoopGroup(1, acceptThread);
-    workers =
-        epoll
-            ? new EpollEventLoopGroup(ioThreads, ioThread)
-            : new NioEventLoopGroup(ioThreads, ioThread);
-    connections = new DefaultChannelGroup("herald-connections", GlobalEventExecutor.INSTANCE);
-    streams = new DefaultChannelGroup("herald-streams", GlobalEventExecutor.INSTANCE);
-    subscribe =
-        new SubscribeHandler(
-            broker, streams, PooledByteBufAllocator.DEFAULT, maxBufferBytes, clock, clockSkew);
-    jwksVerifications =
-        new ThreadPoolExecutor(
-            2,
-            2,
-            30,
-            TimeUnit.SECONDS,
-            new ArrayBlockingQueue<>(10_000),
-            DaemonThreads.named("herald-jwks"));
-    jwksVerifications.allowCoreThreadTimeOut(true);
-    errors = new ErrorResponder(metrics::refused);
-    Pipeline pipeline =
-        new Pipeline(
-            connections,
-            maxEventBytes,
-            limiter,
-            new CorsHandler(corsOrigins),
-            new Router(() -> shuttingDown, console),
-            new AuthHandler(
-                verifier.map(v -> new Authenticator(v, queryTokens, clock)), jwksVerifications),
-            new PublishHandler(
-                broker,
-                metrics,
-                clock,
-                RateLimiter.perSecond(publishRate),
-                maxBatchEvents,
-                idempotencyWindow),
-            subscribe,
-            new PresenceHandler(broker),
-            new HealthHandler(() -> broker.log().isAvailable(), () -> shuttingDown),
-            new MetricsHandler(metrics),
-            new StatsHandler(
-                metrics,
-                () -> broker.log().isAvailable(),
-                () -> shuttingDown,
-                broker.log().getClass().getSimpleName(),
-                System::nanoTime),
-            console ? Optional.of(new ConsoleHandler()) : Optional.empty(),
-            errors,
-            requestHeadTimeout,
-            requestBodyTimeout,
-            idleTimeout,
-            serverTls,
-            maxStreamsPerConnection);
-    metrics.gauge(
-        "herald.h2.connections", "Open HTTP/2 connections", pipeline.h2()::openConnections);
-    metrics.gauge(
-        "herald.h2.streams", "Open HTTP/2 streams, on all connections", pipeline.h2()::openStreams);
-    Class<? extends ServerChannel> channelType =
-        epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
-    try {
-      server =
-          new ServerBootstrap()
-              .group(boss, workers)
-              .channel(channelType)
-              .option(ChannelOption.SO_BACKLOG, 1024)
-              .option(ChannelOption.SO_REUSEADDR, true)
-              .childOption(ChannelOption.TCP_NODELAY, true)
-              .childHandler(pipeline)
-              .bind(bind, port)
-              .syncUninterruptibly()
-              .channel();
-    } catch (Exception e) {
-      // syncUninterruptibly rethrows the bind's IOException unchecked: catch everything here.
-      shutDownQuietly();
-      throw new HubStartException(
-          "cannot listen on " + bind + ":" + port + ": " + e.getMessage(), e);
-    }
-    address = (InetSocketAddress) server.localAddress();
-    LOG.info(
-        "listening on {} ({} transport, {}), store {}",
-        address,
-        epoll ? "epoll" : "nio",
-        serverTls.isPresent()
-            ? "TLS only, ALPN h2 and http/1.1"
-            : "HTTP/1.1 and HTTP/2 by prior knowledge",
-        broker.log());
+    running = new Running(settings, verifier, serverTls);
+    address = running.address();
     serverTls.ifPresent(t -> LOG.info("TLS certificate: {}", t.description()));
     if (verifier.isPresent()) {
       LOG.info(
           "auth: JWT with {}, clock skew {}, query tokens {}",
           verifier.get().description(),
-          clockSkew,
-          queryTokens ? "on" : "off");
+          settings.clockSkew,
+          settings.queryTokens ? "on" : "off");
     } else {
       LOG.warn(
           "auth: DEV MODE, no key configured: every request is anonymous and may publish and"
               + " subscribe anywhere{}",
-          allowAnonymous ? " (--allow-anonymous)" : "");
+          settings.allowAnonymous ? " (--allow-anonymous)" : "");
     }
     return this;
   }
@@ -373,28 +229,7 @@ public final class Hub implements AutoCloseable {
 
   /** Whether authentication is on (a key is configured); otherwise the hub is in dev mode. */
   public boolean authenticates() {
-    return key != null;
-  }
-
-  private EventLog openLog() {
-    try {
-      return logs.get();
-    } catch (StoreUnavailableException e) {
-      throw new HubStartException("cannot open the event log: " + e.getMessage(), e);
-    }
-  }
-
-  /** The broker on {@code log}, with the cluster-wide presence if one was given. */
-  private Broker openBroker(EventLog log) {
-    Broker.Builder builder = Broker.builder().log(log).heartbeat(heartbeat).listener(metrics);
-    presence.ifPresent(builder::presence);
-    try {
-      return builder.build();
-    } catch (StoreUnavailableException e) {
-      log.close();
-      metrics.close();
-      throw new HubStartException("cannot open the presence: " + e.getMessage(), e);
-    }
+    return settings.key != null;
   }
 
   /**
@@ -411,57 +246,49 @@ public final class Hub implements AutoCloseable {
   }
 
   /**
-   * Shuts down gracefully, within {@value #SHUTDOWN_SECONDS} seconds: stops accepting, refuses new
-   * requests with 503, ends every stream with the terminating chunk, closes the store and the
-   * remaining connections. Idempotent.
+   * Drains and stops, as {@link #drain} with the configured window ({@link Builder#drain}, default
+   * 10 s). Idempotent; a second caller waits for the first's stop to finish.
    */
   @Override
   public void close() {
-    if (address == null || !closing.compareAndSet(false, true)) {
-      // Never started, or a failed start already released everything; or closed before.
+    drain(settings.drain);
+  }
+
+  /**
+   * Stops gracefully, spreading the clients' reconnections over {@code window}: {@code /readyz}
+   * turns 503 and the port stops accepting connections (HTTP/2 connections hear GOAWAY); stream
+   * requests on connections already open are shed (200 with a {@code retry:}, which an EventSource
+   * follows); each open stream is asked to come back (a jittered {@code retry:}, then the clean end
+   * of its response) at its own moment of the window, in random order, so its client reconnects —
+   * to another node behind a load balancer — with its {@code Last-Event-ID} and loses nothing; a
+   * few streams end sooner (200 a second at least). Publishes are served until the window ends;
+   * then new ones are refused 503, those in flight are answered, the store is flushed and closed,
+   * and the remaining connections closed, within 8,000 ms more. Returns once stopped; idempotent,
+   * and a second caller waits for the first's stop.
+   */
+  public void drain(Duration window) {
+    Checks.notNegative("window", window);
+    if (address == null) {
+      // Never started, or a failed start already released everything.
       return;
     }
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(SHUTDOWN_SECONDS);
-    shuttingDown = true;
-    LOG.info("shutting down: {} streams open", streams.size());
-    server.close().awaitUninterruptibly(remainingMillis(deadline, 1000));
-    // HTTP/2 clients hear GOAWAY: no new stream here; the open ones end below, each cleanly.
-    connections.forEach(Http2Connections::goAway);
-    // Each stream hears SHUTDOWN and writes its terminating chunk; then the store is flushed.
-    broker.close();
-    // Clients that read get their end of stream; the rest are cut off when the time is up.
-    streams.newCloseFuture().awaitUninterruptibly(remainingMillis(deadline, 7000));
-    connections.close().awaitUninterruptibly(remainingMillis(deadline, 1000));
-    shutDownQuietly();
-    LOG.info("stopped");
-  }
-
-  private void shutDownQuietly() {
-    if (broker != null) {
-      broker.close();
+    if (!closing.compareAndSet(false, true)) {
+      try {
+        stopped.await(
+            settings.drain.plus(window).toMillis() + Running.STOP_MILLIS + 5000,
+            TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return;
     }
-    if (subscribe != null) {
-      subscribe.close();
+    try {
+      LOG.info("shutting down: {} streams open, drain {}", running.openStreams(), window);
+      running.stop(window);
+      LOG.info("stopped");
+    } finally {
+      stopped.countDown();
     }
-    if (jwksVerifications != null) {
-      jwksVerifications.shutdownNow();
-    }
-    if (boss != null) {
-      boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(2, TimeUnit.SECONDS);
-    }
-    if (workers != null) {
-      workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(2, TimeUnit.SECONDS);
-    }
-    if (errors != null) {
-      errors.flushLog();
-    }
-    if (metrics != null) {
-      metrics.close();
-    }
-  }
-
-  private static long remainingMillis(long deadline, long most) {
-    return Math.max(1, Math.min(most, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
   }
 
   /**
@@ -469,33 +296,7 @@ public final class Hub implements AutoCloseable {
    * its value at once.
    */
   public static final class Builder {
-    private int port = DEFAULT_PORT;
-    private String bind = DEFAULT_BIND;
-    // A fresh memory log per build unless one is given: each hub closes its log.
-    private java.util.function.Supplier<EventLog> logs = () -> MemoryEventLog.builder().build();
-    private Optional<Presence> presence = Optional.empty();
-    private Duration heartbeat = Broker.DEFAULT_HEARTBEAT;
-    private int maxEventBytes = DEFAULT_MAX_EVENT_BYTES;
-    private long maxBufferBytes = DEFAULT_MAX_BUFFER_BYTES;
-    private int maxConnections = DEFAULT_MAX_CONNECTIONS;
-    private int maxConnectionsPerIp;
-    private Clock clock = Clock.systemUTC();
-    private Function<Duration, TokenVerifier> key;
-    private Duration clockSkew = DEFAULT_CLOCK_SKEW;
-    private boolean queryTokens = true;
-    private boolean allowAnonymous;
-    private final Set<String> corsOrigins = new LinkedHashSet<>();
-    private int maxNewConnectionsPerSecond = DEFAULT_NEW_CONNECTIONS_PER_SECOND;
-    private double publishRate = DEFAULT_PUBLISH_RATE;
-    private int maxBatchEvents = DEFAULT_MAX_BATCH_EVENTS;
-    private Duration idempotencyWindow = DEFAULT_IDEMPOTENCY_WINDOW;
-    private int ioThreads = Runtime.getRuntime().availableProcessors();
-    private Duration requestHeadTimeout = DEFAULT_REQUEST_HEAD_TIMEOUT;
-    private Duration requestBodyTimeout = DEFAULT_REQUEST_BODY_TIMEOUT;
-    private Duration idleTimeout = DEFAULT_IDLE_TIMEOUT;
-    private boolean console = true;
-    private Optional<Path[]> tls = Optional.empty();
-    private int maxStreamsPerConnection = DEFAULT_MAX_STREAMS_PER_CONNECTION;
+    private final Settings s = new Settings();
 
     private Builder() {}
 
@@ -505,7 +306,7 @@ public final class Hub implements AutoCloseable {
      * {@code /} and {@code /console/...} are 404 like any unknown path.
      */
     public Builder console(boolean serve) {
-      this.console = serve;
+      s.console = serve;
       return this;
     }
 
@@ -524,7 +325,7 @@ public final class Hub implements AutoCloseable {
       Objects.requireNonNull(certificateChain, "certificateChain");
       Objects.requireNonNull(privateKey, "privateKey");
       ServerTls.check(certificateChain, privateKey);
-      this.tls = Optional.of(new Path[] {certificateChain, privateKey});
+      s.tls = Optional.of(new Path[] {certificateChain, privateKey});
       return this;
     }
 
@@ -536,7 +337,7 @@ public final class Hub implements AutoCloseable {
      * @throws IllegalArgumentException if {@code max} is less than 1
      */
     public Builder maxStreamsPerConnection(int max) {
-      this.maxStreamsPerConnection = Checks.positive("maxStreamsPerConnection", max);
+      s.maxStreamsPerConnection = Checks.positive("maxStreamsPerConnection", max);
       return this;
     }
 
@@ -549,7 +350,7 @@ public final class Hub implements AutoCloseable {
     public Builder jwtSecret(String secret) {
       Objects.requireNonNull(secret, "secret");
       TokenVerifier.secret(secret, Duration.ZERO);
-      this.key = skew -> TokenVerifier.secret(secret, skew);
+      s.key = skew -> TokenVerifier.secret(secret, skew);
       return this;
     }
 
@@ -563,7 +364,7 @@ public final class Hub implements AutoCloseable {
     public Builder jwtPublicKey(Path pem) {
       Objects.requireNonNull(pem, "pem");
       TokenVerifier.publicKey(pem, Duration.ZERO);
-      this.key = skew -> TokenVerifier.publicKey(pem, skew);
+      s.key = skew -> TokenVerifier.publicKey(pem, skew);
       return this;
     }
 
@@ -577,25 +378,25 @@ public final class Hub implements AutoCloseable {
     public Builder jwksUrl(URI url) {
       Objects.requireNonNull(url, "url");
       TokenVerifier.jwks(url, Duration.ZERO);
-      this.key = skew -> TokenVerifier.jwks(url, skew);
+      s.key = skew -> TokenVerifier.jwks(url, skew);
       return this;
     }
 
     /** The leeway for {@code exp} and {@code nbf}; default 30 s. */
     public Builder jwtClockSkew(Duration skew) {
-      this.clockSkew = Checks.notNegative("jwtClockSkew", skew);
+      s.clockSkew = Checks.notNegative("jwtClockSkew", skew);
       return this;
     }
 
     /** Whether {@code ?access_token=} is accepted (browsers' EventSource); default true. */
     public Builder queryTokens(boolean accept) {
-      this.queryTokens = accept;
+      s.queryTokens = accept;
       return this;
     }
 
     /** Whether dev mode (no key) may bind a non-loopback address; default false. */
     public Builder allowAnonymous(boolean allow) {
-      this.allowAnonymous = allow;
+      s.allowAnonymous = allow;
       return this;
     }
 
@@ -609,61 +410,33 @@ public final class Hub implements AutoCloseable {
     public Builder corsOrigins(Collection<String> origins) {
       List<String> checked = new ArrayList<>();
       for (String origin : origins) {
-        checked.add(checkOrigin(origin));
+        checked.add(CorsHandler.checkOrigin(origin));
       }
-      corsOrigins.clear();
-      corsOrigins.addAll(checked);
+      s.corsOrigins.clear();
+      s.corsOrigins.addAll(checked);
       return this;
-    }
-
-    private static String checkOrigin(String origin) {
-      Objects.requireNonNull(origin, "origin");
-      if (origin.contains("*")) {
-        throw new IllegalArgumentException(
-            "--cors-origin does not accept wildcards (\""
-                + origin
-                + "\"): the hub answers with credentials (cookie tokens), so list each origin,"
-                + " e.g. https://app.example");
-      }
-      URI uri;
-      try {
-        uri = URI.create(origin);
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("not an origin: \"" + origin + "\"", e);
-      }
-      if (uri.getScheme() == null
-          || uri.getHost() == null
-          || !(uri.getRawPath() == null || uri.getRawPath().isEmpty())
-          || uri.getRawQuery() != null
-          || uri.getRawUserInfo() != null) {
-        throw new IllegalArgumentException(
-            "not an origin: \""
-                + origin
-                + "\"; write scheme://host[:port] without a path, e.g. https://app.example");
-      }
-      return origin;
     }
 
     /**
      * New connections accepted per second, across all clients (a token bucket holding one second's
-     * worth; beyond it 503 {@code too_many_connections} with {@code Retry-After}); open streams are
-     * never evicted. Default 1000, 0 for no limit.
+     * worth; beyond it 503 {@code too_many_connections} with {@code Retry-After}, or shed for a
+     * stream request); open streams are never evicted. Default 0, no limit.
      */
     public Builder maxNewConnectionsPerSecond(int perSecond) {
-      this.maxNewConnectionsPerSecond = Checks.notNegative("maxNewConnectionsPerSecond", perSecond);
+      s.maxNewConnectionsPerSecond = Checks.notNegative("maxNewConnectionsPerSecond", perSecond);
       return this;
     }
 
     /**
      * Events each publisher may publish per second: per token subject, per client address when
      * anonymous (beyond it 429 {@code rate_limited} with {@code Retry-After}; bursts of one
-     * second's worth). Default 1000, 0 for no limit.
+     * second's worth). Default 0, no limit: set one when publishers are not trusted.
      */
     public Builder publishRate(double perSecond) {
       if (!(perSecond >= 0) || Double.isInfinite(perSecond)) {
         throw new IllegalArgumentException("publishRate must be a finite rate >= 0: " + perSecond);
       }
-      this.publishRate = perSecond;
+      s.publishRate = perSecond;
       return this;
     }
 
@@ -675,7 +448,7 @@ public final class Hub implements AutoCloseable {
      * @throws IllegalArgumentException if {@code threads} is less than 1
      */
     public Builder ioThreads(int threads) {
-      this.ioThreads = Checks.positive("ioThreads", threads);
+      s.ioThreads = Checks.positive("ioThreads", threads);
       return this;
     }
 
@@ -684,7 +457,7 @@ public final class Hub implements AutoCloseable {
      * {@code batch_too_large}; the body limit ({@link #maxEventBytes}) still applies. Default 1000.
      */
     public Builder maxBatchEvents(int max) {
-      this.maxBatchEvents = Checks.positive("maxBatchEvents", max);
+      s.maxBatchEvents = Checks.positive("maxBatchEvents", max);
       return this;
     }
 
@@ -693,7 +466,7 @@ public final class Hub implements AutoCloseable {
      * the first ids and publishes nothing); default 24 h.
      */
     public Builder idempotencyWindow(Duration window) {
-      this.idempotencyWindow = Checks.positive("idempotencyWindow", window);
+      s.idempotencyWindow = Checks.positive("idempotencyWindow", window);
       return this;
     }
 
@@ -703,7 +476,7 @@ public final class Hub implements AutoCloseable {
      * connection that sent nothing is closed. Default 10 s, zero for no limit.
      */
     public Builder requestHeadTimeout(Duration timeout) {
-      this.requestHeadTimeout = Checks.notNegative("requestHeadTimeout", timeout);
+      s.requestHeadTimeout = Checks.notNegative("requestHeadTimeout", timeout);
       return this;
     }
 
@@ -712,7 +485,7 @@ public final class Hub implements AutoCloseable {
      * request_timeout}). Default 30 s, zero for no limit.
      */
     public Builder requestBodyTimeout(Duration timeout) {
-      this.requestBodyTimeout = Checks.notNegative("requestBodyTimeout", timeout);
+      s.requestBodyTimeout = Checks.notNegative("requestBodyTimeout", timeout);
       return this;
     }
 
@@ -721,7 +494,7 @@ public final class Hub implements AutoCloseable {
      * streams are never idle-timed-out (heartbeats keep them). Default 60 s, zero for no limit.
      */
     public Builder idleTimeout(Duration timeout) {
-      this.idleTimeout = Checks.notNegative("idleTimeout", timeout);
+      s.idleTimeout = Checks.notNegative("idleTimeout", timeout);
       return this;
     }
 
@@ -730,13 +503,13 @@ public final class Hub implements AutoCloseable {
       if (port < 0 || port > 65535) {
         throw new IllegalArgumentException("port must be 0-65535: " + port);
       }
-      this.port = port;
+      s.port = port;
       return this;
     }
 
     /** The address to bind; default {@code 127.0.0.1}. */
     public Builder bind(String host) {
-      this.bind = Objects.requireNonNull(host, "host");
+      s.bind = Objects.requireNonNull(host, "host");
       return this;
     }
 
@@ -747,7 +520,7 @@ public final class Hub implements AutoCloseable {
      */
     public Builder log(EventLog log) {
       Objects.requireNonNull(log, "log");
-      this.logs = () -> log;
+      s.logs = () -> log;
       return this;
     }
 
@@ -757,53 +530,65 @@ public final class Hub implements AutoCloseable {
      * closes it on {@link Hub#close()}.
      */
     public Builder presence(Presence presence) {
-      this.presence = Optional.of(presence);
+      s.presence = Optional.of(presence);
       return this;
     }
 
     /** How long a stream may be idle before a heartbeat comment; default 15 s, zero for none. */
     public Builder heartbeat(Duration heartbeat) {
-      this.heartbeat = Checks.notNegative("heartbeat", heartbeat);
+      s.heartbeat = Checks.notNegative("heartbeat", heartbeat);
       return this;
     }
 
     /** The largest publish request body (413 above it); default 1 MiB. */
     public Builder maxEventBytes(int bytes) {
-      this.maxEventBytes = Checks.positive("maxEventBytes", bytes);
+      s.maxEventBytes = Checks.positive("maxEventBytes", bytes);
       return this;
     }
 
     /** Unsent bytes a stream may hold before it is closed as a slow consumer; default 1 MiB. */
     public Builder maxBufferBytes(long bytes) {
-      this.maxBufferBytes = Checks.positive("maxBufferBytes", bytes);
+      s.maxBufferBytes = Checks.positive("maxBufferBytes", bytes);
       return this;
     }
 
     /**
-     * The most open connections (503 beyond, answered as soon as the connection opens); default
-     * 10,000, 0 for no limit. Health probes and metrics are still answered on a few connections
-     * beyond the limit.
+     * The most open connections (503 beyond, or shed for a stream request: see docs/http-api.md);
+     * default {@link Hub#defaultMaxConnections()}, what the process's file-descriptor limit allows,
+     * 0 for no limit. Event streams may take all but a share of them (2%, at most 1,024), kept for
+     * publishers. Health probes and metrics are still answered on a few connections beyond the
+     * limit.
      */
     public Builder maxConnections(int max) {
-      this.maxConnections = Checks.notNegative("maxConnections", max);
+      s.maxConnections = Checks.notNegative("maxConnections", max);
       return this;
     }
 
     /** The most open connections per client address (503 beyond); default 0, no limit. */
     public Builder maxConnectionsPerIp(int max) {
-      this.maxConnectionsPerIp = Checks.notNegative("maxConnectionsPerIp", max);
+      s.maxConnectionsPerIp = Checks.notNegative("maxConnectionsPerIp", max);
+      return this;
+    }
+
+    /**
+     * The drain window of {@link Hub#close()} ({@code herald serve} on SIGTERM): the open streams
+     * are asked to come back spread over it, so their clients do not reconnect all at once. Default
+     * 10 s; zero ends them all at once.
+     */
+    public Builder drain(Duration window) {
+      s.drain = Checks.notNegative("drain", window);
       return this;
     }
 
     /** The clock that stamps member-form events; default the system UTC clock. */
     public Builder clock(Clock clock) {
-      this.clock = Objects.requireNonNull(clock, "clock");
+      s.clock = Objects.requireNonNull(clock, "clock");
       return this;
     }
 
     /** Returns a hub with this configuration, not yet started. */
     public Hub build() {
-      return new Hub(this);
+      return new Hub(s.copy());
     }
   }
 }

@@ -164,8 +164,10 @@ class HubStreamTest {
       f.publish("{\"topic\": \"t\", \"data\": \"before\"}");
       stream.await("data: before\n\n\r\n");
       f.close();
+      // Asked back (a retry: of about a second, jittered), then the terminating chunk.
       assertThat(stream.readToEnd(Duration.ofSeconds(15)))
-          .endsWith("data: before\n\n\r\n0\r\n\r\n");
+          .matches(
+              "(?s).*data: before\n\n\r\n[0-9a-f]+\r\n: shed draining\nretry: \\d+\n\n\r\n0\r\n\r\n");
     } finally {
       f.close();
     }

@@ -21,23 +21,32 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * Counts open connections, in total and per client address, and the rate of new connections (a
  * token bucket, against reconnect storms). A connection over any limit is refused with 503 {@code
- * too_many_connections} and {@code Retry-After}; connections already open are never evicted. A
- * limit of 0 means none.
+ * too_many_connections} and {@code Retry-After} — or, when its request asks for an event stream,
+ * shed ({@link Shedding}: 200, a jittered {@code retry:}, an end), so a browser's EventSource comes
+ * back later instead of failing for good. Connections already open are never evicted. A limit of 0
+ * means none.
  *
- * <p>A refused connection is answered as soon as it opens and closed, instead of being held until
- * it speaks — except the first {@value #PROBE_RESERVE} refused connections open at a time, which
- * may still ask {@code GET /healthz}, {@code /readyz} or {@code /metrics} (then they are closed;
- * any other request is refused): a liveness probe must not fail because the hub is busy, and a
- * restart would only make it busier. These are bounded by their number and the head timeout.
+ * <p>To know whether a refused connection asks for a stream its request head must be read; that is
+ * bounded so refused connections stay cheap: the first {@value #SHED_RESERVE} refused connections
+ * open at a time are read (within the head timeout and size limits) and then answered and closed,
+ * the next {@value #PROBE_RESERVE} may still ask {@code GET /healthz}, {@code /readyz} or {@code
+ * /metrics} (a liveness probe must not fail because the hub is busy, and a restart would only make
+ * it busier; any other request is refused), and every one beyond is answered 503 as soon as it
+ * opens, before it can hold a place. A shed answer takes one round trip, so the shed reserve only
+ * fills when clients open connections and send nothing.
  */
 @ChannelHandler.Sharable
 public final class ConnectionLimiter extends ChannelInboundHandlerAdapter implements StaysOnStream {
   /** Refused connections that may still ask a probe, at most, at a time. */
   public static final int PROBE_RESERVE = 16;
 
+  /** Refused connections whose request head is read, to shed a stream request, at most at once. */
+  public static final int SHED_RESERVE = 256;
+
   private static final Set<String> PROBES = Set.of("/healthz", "/readyz", "/metrics");
   private static final AttributeKey<Refusal> REFUSED = AttributeKey.valueOf("herald.overLimit");
-  // Present on a refused connection that holds a place of the probe reserve.
+  // Present on a refused connection that holds a place of a reserve: TRUE for the shed reserve
+  // (its stream request is shed, a probe answered), FALSE for the probe reserve (probes only).
   private static final AttributeKey<Boolean> RESERVED = AttributeKey.valueOf("herald.reserved");
   // Present once a reserved connection asked a probe: the rest of that request passes.
   private static final AttributeKey<Boolean> PROBING = AttributeKey.valueOf("herald.probing");
@@ -47,6 +56,7 @@ public final class ConnectionLimiter extends ChannelInboundHandlerAdapter implem
   private final int maxPerAddress;
   private final AtomicInteger open = new AtomicInteger();
   private final AtomicInteger reserved = new AtomicInteger();
+  private final AtomicInteger shedReserved = new AtomicInteger();
   private final ConcurrentHashMap<InetAddress, Integer> perAddress = new ConcurrentHashMap<>();
   private final RateLimiter newConnections;
 
@@ -99,10 +109,15 @@ public final class ConnectionLimiter extends ChannelInboundHandlerAdapter implem
     Channel channel = ctx.channel();
     if (refusal != null) {
       channel.attr(REFUSED).set(refusal);
-      if (reserved.incrementAndGet() <= PROBE_RESERVE) {
+      if (shedReserved.incrementAndGet() <= SHED_RESERVE) {
         channel.attr(RESERVED).set(Boolean.TRUE);
       } else {
-        reserved.decrementAndGet();
+        shedReserved.decrementAndGet();
+        if (reserved.incrementAndGet() <= PROBE_RESERVE) {
+          channel.attr(RESERVED).set(Boolean.FALSE);
+        } else {
+          reserved.decrementAndGet();
+        }
       }
     }
     ctx.fireChannelActive();
@@ -116,7 +131,7 @@ public final class ConnectionLimiter extends ChannelInboundHandlerAdapter implem
   public void channelInactive(ChannelHandlerContext ctx) {
     open.decrementAndGet();
     if (ctx.channel().hasAttr(RESERVED)) {
-      reserved.decrementAndGet();
+      (ctx.channel().attr(RESERVED).get() ? shedReserved : reserved).decrementAndGet();
     }
     InetAddress address = address(ctx.channel());
     if (address != null) {
@@ -147,6 +162,10 @@ public final class ConnectionLimiter extends ChannelInboundHandlerAdapter implem
       RequestInfo.set(
           channel,
           new RequestInfo(request.method().name(), Router.path(request.uri()), null, false));
+      if (Boolean.TRUE.equals(channel.attr(RESERVED).get())) {
+        // A stream request of the shed reserve hears the refusal as "come back later".
+        Shedding.mark(channel, request);
+      }
       ReferenceCountUtil.release(msg);
       throw channel.attr(REFUSED).get();
     }
@@ -167,10 +186,11 @@ public final class ConnectionLimiter extends ChannelInboundHandlerAdapter implem
   /**
    * Admits a request on an HTTP/2 stream of {@code stream.parent()}, by that connection's limits:
    * on a connection within them, every stream; on one that was over a limit as it opened, only a
-   * probe ({@code /healthz}, {@code /readyz}, {@code /metrics}) on a connection of the probe
-   * reserve. Either way the connection is closed (with {@code GOAWAY}) once that stream ends.
+   * probe ({@code /healthz}, {@code /readyz}, {@code /metrics}) on a connection of a reserve.
+   * Either way the connection is closed (with {@code GOAWAY}) once that stream ends.
    *
    * @throws Refusal 503 {@code too_many_connections} for any other request of a refused connection
+   *     (shed, for a stream request)
    */
   public static void admitStream(Channel stream, HttpRequest request) {
     Channel connection = stream.parent();
@@ -183,6 +203,8 @@ public final class ConnectionLimiter extends ChannelInboundHandlerAdapter implem
     }
     RequestInfo.set(
         stream, new RequestInfo(request.method().name(), Router.path(request.uri()), null, false));
+    // The request head is read already: a stream request is shed, whatever reserve (if any).
+    Shedding.mark(stream, request);
     throw connection.attr(REFUSED).get();
   }
 

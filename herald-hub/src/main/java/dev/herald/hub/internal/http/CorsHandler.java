@@ -15,7 +15,9 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
+import java.net.URI;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.Set;
 
 /**
@@ -157,5 +159,38 @@ public final class CorsHandler extends ChannelDuplexHandler {
       }
     }
     ctx.write(msg, promise);
+  }
+
+  /**
+   * {@code origin} if it is one origin, scheme://host[:port].
+   *
+   * @throws IllegalArgumentException for a wildcard or anything else
+   */
+  public static String checkOrigin(String origin) {
+    Objects.requireNonNull(origin, "origin");
+    if (origin.contains("*")) {
+      throw new IllegalArgumentException(
+          "--cors-origin does not accept wildcards (\""
+              + origin
+              + "\"): the hub answers with credentials (cookie tokens), so list each origin,"
+              + " e.g. https://app.example");
+    }
+    URI uri;
+    try {
+      uri = URI.create(origin);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("not an origin: \"" + origin + "\"", e);
+    }
+    if (uri.getScheme() == null
+        || uri.getHost() == null
+        || !(uri.getRawPath() == null || uri.getRawPath().isEmpty())
+        || uri.getRawQuery() != null
+        || uri.getRawUserInfo() != null) {
+      throw new IllegalArgumentException(
+          "not an origin: \""
+              + origin
+              + "\"; write scheme://host[:port] without a path, e.g. https://app.example");
+    }
+    return origin;
   }
 }

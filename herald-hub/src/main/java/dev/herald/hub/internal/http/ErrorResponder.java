@@ -28,6 +28,9 @@ import org.slf4j.LoggerFactory;
  * reason}). Nothing it logs carries a query string, and exception text is passed through {@link
  * Redaction} first.
  *
+ * <p>A 503 with {@code Retry-After} to a request for an event stream is answered as {@link
+ * Shedding} says instead: 200, a {@code retry:} and an end, which an EventSource survives.
+ *
  * <p>Every refusal closes the connection: the request's body may be partly unread, and a fresh
  * connection is cheaper than reasoning about what is left of it.
  */
@@ -113,6 +116,11 @@ public final class ErrorResponder extends ChannelInboundHandlerAdapter {
     if (RequestInfo.isStreaming(ctx.channel())) {
       // The event stream's head is out: no other response can be written on this connection.
       ctx.close();
+      return;
+    }
+    if (Shedding.sheds(ctx.channel(), refusal)) {
+      // An EventSource fails for good on a 503: it is told to come back instead.
+      Responses.write(ctx.channel(), Shedding.response(refusal), false);
       return;
     }
     FullHttpResponse response =

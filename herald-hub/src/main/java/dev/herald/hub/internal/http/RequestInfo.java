@@ -45,6 +45,7 @@ public record RequestInfo(String method, String path, Route route, boolean keepA
    */
   public static void forget(Channel channel) {
     channel.attr(KEY).set(null);
+    Shedding.forget(channel);
   }
 
   /** Marks the channel as carrying an event stream: its response has begun. */

@@ -14,8 +14,9 @@ import java.util.function.BooleanSupplier;
  * Matches each request to a {@link Route}: an unknown path is 404, a known path with the wrong
  * method 405 with {@code Allow}. {@code HEAD} goes wherever {@code GET} goes (every general-purpose
  * server must support both, RFC 9110, section 9.1): its handler answers as for {@code GET}, and the
- * codec sends the head without the body. While the hub shuts down, new publishes and subscriptions
- * are 503 {@code shutting_down} (health and metrics still answer). Once a channel carries an event
+ * codec sends the head without the body. While the hub drains, new subscriptions are 503 {@code
+ * draining} (shed, for a stream request); once it shuts down, new publishes and subscriptions are
+ * 503 {@code shutting_down} (health and metrics still answer). Once a channel carries an event
  * stream, anything more the client sends on it is dropped.
  */
 @ChannelHandler.Sharable
@@ -26,6 +27,7 @@ public final class Router extends ChannelInboundHandlerAdapter {
   /** The path prefix of the console's files other than its page ({@code /}). */
   public static final String CONSOLE_FILES = "/console/";
 
+  private final BooleanSupplier draining;
   private final BooleanSupplier shuttingDown;
   private final boolean console;
 
@@ -40,6 +42,16 @@ public final class Router extends ChannelInboundHandlerAdapter {
    * unknown path).
    */
   public Router(BooleanSupplier shuttingDown, boolean console) {
+    this(shuttingDown, shuttingDown, console);
+  }
+
+  /**
+   * Routes requests; while {@code draining} new subscriptions are refused (503 {@code draining},
+   * which a stream request hears as {@link Shedding}), while {@code shuttingDown} new publishes
+   * too; {@code console} as above.
+   */
+  public Router(BooleanSupplier draining, BooleanSupplier shuttingDown, boolean console) {
+    this.draining = draining;
     this.shuttingDown = shuttingDown;
     this.console = console;
   }
@@ -56,11 +68,18 @@ public final class Router extends ChannelInboundHandlerAdapter {
     }
     String path = path(request.uri());
     HttpMethod method = request.method();
+    Shedding.mark(ctx.channel(), request);
     RequestInfo.set(
         ctx.channel(), new RequestInfo(method.name(), path, null, HttpUtil.isKeepAlive(request)));
     Route route;
     try {
       route = route(path, method, console);
+      if (route == Route.SUBSCRIBE && draining.getAsBoolean() && !shuttingDown.getAsBoolean()) {
+        throw Refusal.unavailable(
+            "draining",
+            "the hub is draining before it stops; reconnect, to another node or after it restarts",
+            SHUTDOWN_RETRY_AFTER);
+      }
       if ((route == Route.PUBLISH || route == Route.SUBSCRIBE) && shuttingDown.getAsBoolean()) {
         throw Refusal.unavailable(
             "shutting_down",

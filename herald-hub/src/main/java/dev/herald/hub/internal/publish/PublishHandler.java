@@ -60,6 +60,8 @@ public final class PublishHandler extends ChannelInboundHandlerAdapter {
   private final RateLimiter publishRate;
   private final int maxBatchEvents;
   private final Duration idempotencyWindow;
+  // Publishes handed to the broker and not answered yet: a drain waits for them (guarded by this).
+  private int inFlight;
 
   /**
    * Publishes on {@code broker}, stamping member-form events with {@code clock}, at most at {@code
@@ -185,6 +187,35 @@ public final class PublishHandler extends ChannelInboundHandlerAdapter {
     return s.append("]}").toString();
   }
 
+  private synchronized void started() {
+    inFlight++;
+  }
+
+  // After the answer's callback: the answer is written (queued on the event loop) first.
+  private synchronized void answered() {
+    if (--inFlight == 0) {
+      notifyAll();
+    }
+  }
+
+  /**
+   * Waits until no publish awaits its store, at most {@code millis}: a shutting-down hub answers
+   * every publish it took before it closes connections.
+   *
+   * @return whether none is left
+   */
+  public synchronized boolean awaitNoneInFlight(long millis) throws InterruptedException {
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(millis);
+    while (inFlight > 0) {
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        return false;
+      }
+      java.util.concurrent.TimeUnit.NANOSECONDS.timedWait(this, left);
+    }
+    return true;
+  }
+
   private void limitRate(Channel channel, int events) {
     if (!publishRate.enabled()) {
       return;
@@ -220,92 +251,97 @@ public final class PublishHandler extends ChannelInboundHandlerAdapter {
     } catch (IllegalStateException e) {
       throw Refusal.unavailable("shutting_down", "the hub is shutting down; retry later", 1);
     }
+    started();
     // A pipelined request must not be answered before this one.
     ResponseOrder.awaitResponse(channel);
-    stored.whenComplete(
-        (events, failure) -> {
-          if (failure == null) {
-            metrics.publishAcknowledged(System.nanoTime() - start);
-            FullHttpResponse response =
-                Responses.full(
-                    HttpResponseStatus.CREATED,
-                    Responses.JSON,
-                    answer(events, parsed).getBytes(StandardCharsets.UTF_8));
-            if (events.replayed()) {
-              response.headers().set("Idempotent-Replayed", "true");
-            }
-            Responses.write(channel, response, keepAlive);
-            ResponseOrder.responded(channel);
-            return;
-          }
-          Throwable cause = failure instanceof CompletionException ? failure.getCause() : failure;
-          if (cause instanceof StoreUnavailableException) {
-            metrics.storeError();
-            LOG.warn("store refused a publish: {}", cause.getMessage());
-            channel
-                .pipeline()
-                .fireExceptionCaught(
-                    Refusal.unavailable(
-                        "store_unavailable",
-                        "the event store is unavailable, nothing was published; retry later",
-                        1));
-          } else if (cause instanceof PublishOutcomeUnknownException) {
-            metrics.storeError();
-            LOG.warn("store lost its answer to a publish: {}", cause.getMessage());
-            channel
-                .pipeline()
-                .fireExceptionCaught(
-                    Refusal.unavailable(
-                        "outcome_unknown",
-                        key.isPresent()
-                            ? "the event store did not answer in time, so it is not known whether"
-                                + " this was published; retry with the same Idempotency-Key, which"
-                                + " publishes it at most once"
-                            : "the event store did not answer in time, so it is not known whether"
-                                + " this was published; a retry may publish it twice. Send an"
-                                + " Idempotency-Key with your publishes, so a retry with the same"
-                                + " key publishes at most once",
-                        1));
-          } else if (cause instanceof ReplicationUnconfirmedException unconfirmed) {
-            metrics.storeError();
-            LOG.warn("store could not confirm a publish on its replicas: {}", cause.getMessage());
-            channel
-                .pipeline()
-                .fireExceptionCaught(
-                    Refusal.unavailable(
-                        "replication_unconfirmed",
-                        "stored on the primary, confirmed by "
-                            + unconfirmed.confirmed()
-                            + " of "
-                            + unconfirmed.required()
-                            + " replicas before the timeout; it may be lost if the primary fails"
-                            + (key.isPresent()
-                                ? "; retry with the same Idempotency-Key, which publishes it at"
-                                    + " most once"
-                                : "; a retry publishes it again. Send an Idempotency-Key with"
-                                    + " your publishes, so a retry with the same key publishes at"
-                                    + " most once"),
-                        1));
-          } else if (cause instanceof IdempotencyConflictException) {
-            channel
-                .pipeline()
-                .fireExceptionCaught(
-                    Refusal.of(
-                        HttpResponseStatus.UNPROCESSABLE_ENTITY,
-                        "idempotency_key_conflict",
-                        cause.getMessage()));
-          } else if (cause instanceof UnsupportedOperationException) {
-            channel
-                .pipeline()
-                .fireExceptionCaught(
-                    Refusal.of(
-                        HttpResponseStatus.NOT_IMPLEMENTED,
-                        "idempotency_unsupported",
-                        "this hub's store does not support Idempotency-Key yet; publish without"
-                            + " it"));
-          } else {
-            channel.pipeline().fireExceptionCaught(cause);
-          }
-        });
+    stored
+        .whenComplete(
+            (events, failure) -> {
+              if (failure == null) {
+                metrics.publishAcknowledged(System.nanoTime() - start);
+                FullHttpResponse response =
+                    Responses.full(
+                        HttpResponseStatus.CREATED,
+                        Responses.JSON,
+                        answer(events, parsed).getBytes(StandardCharsets.UTF_8));
+                if (events.replayed()) {
+                  response.headers().set("Idempotent-Replayed", "true");
+                }
+                Responses.write(channel, response, keepAlive);
+                ResponseOrder.responded(channel);
+                return;
+              }
+              Throwable cause =
+                  failure instanceof CompletionException ? failure.getCause() : failure;
+              if (cause instanceof StoreUnavailableException) {
+                metrics.storeError();
+                LOG.warn("store refused a publish: {}", cause.getMessage());
+                channel
+                    .pipeline()
+                    .fireExceptionCaught(
+                        Refusal.unavailable(
+                            "store_unavailable",
+                            "the event store is unavailable, nothing was published; retry later",
+                            1));
+              } else if (cause instanceof PublishOutcomeUnknownException) {
+                metrics.storeError();
+                LOG.warn("store lost its answer to a publish: {}", cause.getMessage());
+                channel
+                    .pipeline()
+                    .fireExceptionCaught(
+                        Refusal.unavailable(
+                            "outcome_unknown",
+                            key.isPresent()
+                                ? "the event store did not answer in time, so it is not known whether"
+                                    + " this was published; retry with the same Idempotency-Key, which"
+                                    + " publishes it at most once"
+                                : "the event store did not answer in time, so it is not known whether"
+                                    + " this was published; a retry may publish it twice. Send an"
+                                    + " Idempotency-Key with your publishes, so a retry with the same"
+                                    + " key publishes at most once",
+                            1));
+              } else if (cause instanceof ReplicationUnconfirmedException unconfirmed) {
+                metrics.storeError();
+                LOG.warn(
+                    "store could not confirm a publish on its replicas: {}", cause.getMessage());
+                channel
+                    .pipeline()
+                    .fireExceptionCaught(
+                        Refusal.unavailable(
+                            "replication_unconfirmed",
+                            "stored on the primary, confirmed by "
+                                + unconfirmed.confirmed()
+                                + " of "
+                                + unconfirmed.required()
+                                + " replicas before the timeout; it may be lost if the primary fails"
+                                + (key.isPresent()
+                                    ? "; retry with the same Idempotency-Key, which publishes it at"
+                                        + " most once"
+                                    : "; a retry publishes it again. Send an Idempotency-Key with"
+                                        + " your publishes, so a retry with the same key publishes at"
+                                        + " most once"),
+                            1));
+              } else if (cause instanceof IdempotencyConflictException) {
+                channel
+                    .pipeline()
+                    .fireExceptionCaught(
+                        Refusal.of(
+                            HttpResponseStatus.UNPROCESSABLE_ENTITY,
+                            "idempotency_key_conflict",
+                            cause.getMessage()));
+              } else if (cause instanceof UnsupportedOperationException) {
+                channel
+                    .pipeline()
+                    .fireExceptionCaught(
+                        Refusal.of(
+                            HttpResponseStatus.NOT_IMPLEMENTED,
+                            "idempotency_unsupported",
+                            "this hub's store does not support Idempotency-Key yet; publish without"
+                                + " it"));
+              } else {
+                channel.pipeline().fireExceptionCaught(cause);
+              }
+            })
+        .whenComplete((answer, failure) -> answered());
   }
 }

@@ -4,6 +4,7 @@ import dev.herald.core.Comment;
 import dev.herald.core.SseEncoder;
 import dev.herald.hub.internal.http.Redaction;
 import dev.herald.hub.internal.http.RequestInfo;
+import dev.herald.hub.internal.http.Shedding;
 import dev.herald.hub.internal.http.StaysOnStream;
 import dev.herald.server.CloseReason;
 import dev.herald.server.Sink;
@@ -276,6 +277,22 @@ final class ChannelSink extends ChannelInboundHandlerAdapter
     }
     if (schedule) {
       schedule();
+    }
+  }
+
+  /**
+   * Asks the client to come back: after whatever is queued, a {@code retry:} of {@code retryMillis}
+   * with a comment saying why, then the clean end of the stream. Its subscription ends ({@link
+   * CloseReason#SHUTDOWN}), so nothing is sent after it; the client resumes from its {@code
+   * Last-Event-ID}, on this node or another.
+   */
+  void comeBack(String reason, long retryMillis) {
+    send(Shedding.frame(reason, retryMillis));
+    Subscription s = subscription;
+    if (s != null) {
+      s.close(CloseReason.SHUTDOWN);
+    } else {
+      closed(CloseReason.SHUTDOWN);
     }
   }
 

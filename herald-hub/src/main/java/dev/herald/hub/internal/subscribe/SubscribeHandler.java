@@ -60,6 +60,8 @@ public final class SubscribeHandler extends ChannelInboundHandlerAdapter {
   public static final String MEMBER_ID = "Member-ID";
 
   private static final Logger LOG = LoggerFactory.getLogger(SubscribeHandler.class);
+  // As the connection limit's: streams end rarely, so a full hub stays full for a while.
+  private static final int STREAMS_RETRY_AFTER = 5;
 
   private final Broker broker;
   private final ChannelGroup streams;
@@ -67,6 +69,7 @@ public final class SubscribeHandler extends ChannelInboundHandlerAdapter {
   private final long maxUnsentBytes;
   private final Clock clock;
   private final Duration clockSkew;
+  private final int maxStreams;
 
   /**
    * Subscribes on {@code broker}; each stream joins {@code streams} (so shutdown can wait for it)
@@ -74,12 +77,14 @@ public final class SubscribeHandler extends ChannelInboundHandlerAdapter {
    */
   public SubscribeHandler(
       Broker broker, ChannelGroup streams, ByteBufAllocator allocator, long maxUnsentBytes) {
-    this(broker, streams, allocator, maxUnsentBytes, Clock.systemUTC(), Duration.ZERO);
+    this(broker, streams, allocator, maxUnsentBytes, Clock.systemUTC(), Duration.ZERO, 0);
   }
 
   /**
    * As above; a stream whose token expires is closed ({@link CloseReason#TOKEN_EXPIRED}) at its
-   * expiry plus {@code clockSkew}, by {@code clock}.
+   * expiry plus {@code clockSkew}, by {@code clock}; with {@code maxStreams} open (0: no limit) a
+   * new one is refused 503 {@code too_many_streams} (shed, for a stream request), so that the
+   * connections left stay for publishers and probes.
    */
   public SubscribeHandler(
       Broker broker,
@@ -87,13 +92,15 @@ public final class SubscribeHandler extends ChannelInboundHandlerAdapter {
       ByteBufAllocator allocator,
       long maxUnsentBytes,
       Clock clock,
-      Duration clockSkew) {
+      Duration clockSkew,
+      int maxStreams) {
     this.broker = broker;
     this.streams = streams;
     this.buffers = new FrameBuffers(allocator);
     this.maxUnsentBytes = maxUnsentBytes;
     this.clock = clock;
     this.clockSkew = clockSkew;
+    this.maxStreams = maxStreams;
   }
 
   @Override
@@ -103,6 +110,16 @@ public final class SubscribeHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     HttpRequest request = (HttpRequest) msg;
+    // Counted before the subscription is made: concurrent subscribes may pass the limit by as many
+    // as the I/O threads, never by more.
+    if (maxStreams > 0 && streams.size() >= maxStreams) {
+      ReferenceCountUtil.release(msg);
+      throw Refusal.unavailable(
+          "too_many_streams",
+          "the hub holds as many streams as it may (--max-connections, less the share kept for"
+              + " other requests); retry later",
+          STREAMS_RETRY_AFTER);
+    }
     Set<String> topics;
     Optional<Position> given;
     Optional<String> device;
@@ -259,6 +276,17 @@ public final class SubscribeHandler extends ChannelInboundHandlerAdapter {
     }
     List<String> query = parameters.all("lastEventId", "bad_request");
     return query.isEmpty() ? Optional.empty() : Optional.of(Position.parse(query.get(0)));
+  }
+
+  /**
+   * Asks the event stream on {@code stream} (a channel of the streams group) to come back later: a
+   * {@code retry:} of {@code retryMillis}, then its end ({@link ChannelSink#comeBack}). Safe from
+   * any thread; nothing happens to a channel that carries no stream (any more).
+   */
+  public static void comeBack(Channel stream, String reason, long retryMillis) {
+    if (stream.pipeline().get("stream") instanceof ChannelSink sink) {
+      sink.comeBack(reason, retryMillis);
+    }
   }
 
   /** Releases the shared frame cache. */
