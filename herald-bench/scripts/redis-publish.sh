@@ -88,14 +88,21 @@ start_node() { # $1 = target, $2 = key prefix
   [[ $1 == base-* ]] && jar_file=$base_jar
   [[ $1 == *memory ]] && store=memory
   [[ $1 == redis-min1 ]] && extra=(--redis-min-replicas 1)
-  node_port=$(free_port)
   # shellcheck disable=SC2086
-  java ${HERALD_JAVA_OPTS--Xmn24m -XX:+UseParallelGC} -jar "$jar_file" serve --port "$node_port" \
+  java ${HERALD_JAVA_OPTS--Xmn24m -XX:+UseParallelGC} -jar "$jar_file" serve --port 0 \
     --bind 127.0.0.1 --store "$store" --redis-key-prefix "$2" "${extra[@]}" \
     --max-connections 0 --max-connections-per-ip 0 \
     --max-new-connections-per-second 0 --publish-rate 0 >"$out/node-$1.log" 2>&1 &
   node_pid=$!
-  wait_port "$node_port"
+  node_port=""
+  for _ in $(seq 1 600); do # the banner names the port; a loaded machine may take a while
+    node_port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$out/node-$1.log" | grep -o '[0-9]*$' || true)
+    [[ -n $node_port ]] && return 0
+    kill -0 "$node_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "node $1 did not start: $(tail -3 "$out/node-$1.log")" >&2
+  return 1
 }
 
 stop_node() {

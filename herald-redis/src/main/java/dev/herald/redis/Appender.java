@@ -108,6 +108,7 @@ final class Appender {
   private final ArrayDeque<Pending> queue = new ArrayDeque<>();
   private final ArrayDeque<ReachAsk> asks = new ArrayDeque<>();
   private boolean sending;
+  private boolean aloneScheduled;
 
   /** The presence node whose reach the calls count ({@link #countReach}); "" for none. */
   private volatile String reachNode = "";
@@ -190,12 +191,13 @@ final class Appender {
    */
   CompletableFuture<Map<String, Integer>> reach(Set<String> topics) {
     ReachAsk ask = new ReachAsk(Set.copyOf(topics), new CompletableFuture<>());
-    boolean idle;
+    boolean schedule;
     synchronized (lock) {
       asks.add(ask);
-      idle = !sending;
+      schedule = !sending && !aloneScheduled;
+      aloneScheduled |= schedule;
     }
-    if (idle) {
+    if (schedule) {
       // The append it goes with follows at once and takes it along; should none come, it goes
       // alone later.
       try {
@@ -230,6 +232,7 @@ final class Appender {
   private void sendAsksAlone() {
     Group group;
     synchronized (lock) {
+      aloneScheduled = false;
       if (sending || asks.isEmpty()) {
         return;
       }

@@ -50,6 +50,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * one more {@linkplain Builder#commandTimeout command timeout} whether it stored the batch (the
  * events may still appear; retrying with the same {@link IdempotencyKey} stores them at most once).
  *
+ * <p>Appends that arrive while a publish call is in flight go together in the next one (group
+ * commit: one script call, one barrier and, with {@link Builder#minReplicas}, one {@code WAIT} per
+ * group), each still answered on its own. With {@code minReplicas} an append completes only once
+ * enough replicas confirmed it, or fails with {@link ReplicationUnconfirmedException}: stored on
+ * the primary, but it may be lost if the primary fails.
+ *
  * <p><b>Redis</b>: 6.2 or later (RESP3, {@code XTRIM MINID}), with {@code maxmemory-policy
  * noeviction}, since evicting a stream would lose history silently. One Redis ({@code redis://},
  * {@code rediss://}), Sentinel ({@code redis-sentinel://}) or Redis Cluster ({@code
