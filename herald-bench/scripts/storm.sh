@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Reconnect storm (issue 19): SUBS subscribers with Last-Event-ID come back at the same moment after
+# their server restarts on the same store (Herald: a SQLite file; Nchan: its memory store, which a
+# restart empties), against each target in one run; see dev.herald.bench.load.Storm.
+#   herald-bench/scripts/storm.sh [OUTDIR]
+# Env: SUBS (19000), TOPICS (1000), EVENTS (20 per topic before the restart), GAP_EVENTS (20 per
+#   topic published while every subscriber is away), LIVE_RATE (500 events/s during the storm),
+#   TARGETS ("herald nchan"), SIGNAL (TERM; KILL for a crash), BENCH_JAR, HERALD_JAR,
+#   HERALD_JAVA_OPTS, HERALD_FLAGS (see node.sh).
+# Needs: benchmarks.jar and herald.jar (see load.sh), nginx + libnginx-mod-nchan (nchan.sh).
+# File descriptors: the generator holds SUBS sockets plus ~60 of its own (jars, epoll, pipes), the
+# server SUBS + its store and publishers: 19000 fits the 20 000-per-process limit.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+jar=${BENCH_JAR:-$root/herald-bench/target/benchmarks.jar}
+out=${1:-/tmp/herald-storm-$(date -u +%Y%m%dT%H%M%SZ)}
+SUBS=${SUBS:-19000}
+TOPICS=${TOPICS:-1000}
+EVENTS=${EVENTS:-20}
+GAP_EVENTS=${GAP_EVENTS:-20}
+LIVE_RATE=${LIVE_RATE:-500}
+TARGETS=${TARGETS:-"herald nchan"}
+SIGNAL=${SIGNAL:-TERM}
+mkdir -p "$out"
+results=$out/results.jsonl
+port=18400
+for target in $TARGETS; do
+  port=$((port + 10))
+  dir=$out/$target
+  rm -rf "$dir"
+  echo "== $(date -u +%H:%M:%S) $target load:$(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/run.log"
+  timeout 900 java -Xms1g -Xmx2g -cp "$jar" dev.herald.bench.load.Storm --target "$target" \
+    --port "$port" --control "$root/herald-bench/scripts/node.sh $target $dir $port" \
+    --subs "$SUBS" --topics "$TOPICS" --events "$EVENTS" --gap-events "$GAP_EVENTS" \
+    --live-rate "$LIVE_RATE" --signal "$SIGNAL" --label "$target" --json "$results" 2>&1 |
+    tee -a "$out/run.log" | grep -E '^(RESULT|.*violation)' || true
+done
+echo
+echo "results: $results"
+python3 - "$results" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    mb = lambda k: round(r.get(k, -1) / 1024) if r.get(k, -1) >= 0 else None
+    print(f"storm {r['label']:8} subs={r['subscribers']} allOpen={r.get('allOpenMs')}ms "
+          f"allResumed={r.get('allResumedMs')}ms rss idle={mb('rssIdleKb')} peak={mb('rssPeakKb')} "
+          f"after={mb('rssAfterKb')} MiB heap peak={mb('heapPeakKb')} live-after={mb('liveHeapAfterKb')} MiB "
+          f"shed={r.get('shed')} non200={r.get('non200')} connectFailures={r.get('connectFailures')} "
+          f"lost={r.get('lostForGood')} dup={r.get('duplicates')} gaps={r.get('gaps')} "
+          f"resets={r.get('resets')} ok={r.get('ok')}")
+PY
