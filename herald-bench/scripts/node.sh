@@ -4,8 +4,9 @@
 #   node.sh TARGET DIR PORT_BASE start I            node I on PORT_BASE+I; prints its pids
 #   node.sh TARGET DIR PORT_BASE stop I PIDS SIGNAL  kill -SIGNAL, waits until the pids are gone
 # TARGET: herald (store: $STORE, default sqlite:DIR/events.db; the same store on every restart)
-#   or nchan (nginx + Nchan as scripts/nchan.sh configures it, one worker).
-# Env: HERALD_JAR, HERALD_JAVA_OPTS ("-Xmn24m -XX:+UseParallelGC"), STORE, REDIS_KEY_PREFIX,
+#   or nchan (nginx + Nchan as scripts/nchan.sh configures it, one worker; memory store), or
+#   nchan-redis (the same with its messages in Redis at REDIS_URL, key namespace NCHAN_NAMESPACE).
+# Env: REDIS_URL, NCHAN_NAMESPACE, HERALD_JAR, HERALD_JAVA_OPTS ("-Xmn24m -XX:+UseParallelGC"), STORE, REDIS_KEY_PREFIX,
 #   HERALD_FLAGS (limits; default: none, so the storm is admitted whatever the hub's defaults).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -42,7 +43,10 @@ if [[ $cmd == start ]]; then
       wait_port "$port"
       echo "$pid"
       ;;
-    nchan)
+    nchan | nchan-redis)
+      if [[ $target == nchan-redis ]]; then
+        export NCHAN_REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379} NCHAN_REDIS_NAMESPACE=${NCHAN_NAMESPACE:-nchan-bench}
+      fi
       master=$("$root/herald-bench/scripts/nchan.sh" start "$port" "$dir/nchan-$i" 1 </dev/null)
       wait_port "$port"
       echo "$master,$(pgrep -P "$master" | paste -sd,)"
@@ -53,7 +57,7 @@ fi
 
 # stop
 pids=$6 signal=$7
-if [[ $target == nchan && $signal == TERM ]]; then
+if [[ $target == nchan* && $signal == TERM ]]; then
   "$root/herald-bench/scripts/nchan.sh" stop "$dir/nchan-$i"
 else
   for pid in ${pids//,/ }; do kill "-$signal" "$pid" 2>/dev/null || true; done

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Reconnect storm (issue 19): SUBS subscribers with Last-Event-ID come back at the same moment after
-# their server restarts on the same store (Herald: a SQLite file; Nchan: its memory store, which a
-# restart empties), against each target in one run; see dev.herald.bench.load.Storm.
+# their server restarts on the same store, against each target in one run: herald (a SQLite file),
+# nchan (its shared-memory store, which a restart empties) and nchan-redis (Nchan with its messages
+# in Redis at REDIS_URL, under a key namespace of its own, deleted afterwards); see
+# dev.herald.bench.load.Storm.
 #   herald-bench/scripts/storm.sh [OUTDIR]
 # Env: SUBS (19000), TOPICS (1000), EVENTS (20 per topic before the restart), GAP_EVENTS (20 per
 #   topic published while every subscriber is away), LIVE_RATE (500 events/s during the storm),
-#   TARGETS ("herald nchan"), SIGNAL (TERM; KILL for a crash), BENCH_JAR, HERALD_JAR,
+#   TARGETS ("herald nchan nchan-redis"), REDIS_URL (redis://127.0.0.1:6379), SIGNAL (TERM; KILL for a crash), BENCH_JAR, HERALD_JAR,
 #   HERALD_JAVA_OPTS, HERALD_FLAGS (see node.sh).
 # Needs: benchmarks.jar and herald.jar (see load.sh), nginx + libnginx-mod-nchan (nchan.sh).
 # File descriptors: the generator holds SUBS sockets plus ~60 of its own (jars, epoll, pipes), the
@@ -19,7 +21,17 @@ TOPICS=${TOPICS:-1000}
 EVENTS=${EVENTS:-20}
 GAP_EVENTS=${GAP_EVENTS:-20}
 LIVE_RATE=${LIVE_RATE:-500}
-TARGETS=${TARGETS:-"herald nchan"}
+TARGETS=${TARGETS:-"herald nchan nchan-redis"}
+export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
+redis_host=$(sed -E 's#^rediss?://([^@]*@)?([^:/]+).*#\2#' <<<"$REDIS_URL")
+redis_port=$(sed -nE 's#^rediss?://([^@]*@)?[^:/]+:([0-9]+).*#\2#p' <<<"$REDIS_URL")
+namespace="storm-$(date +%s%N)"
+delete_keys() { # Nchan's keys in this run's namespace only
+  redis-cli -h "$redis_host" -p "${redis_port:-6379}" --scan --pattern "$namespace*" |
+    xargs -r -n 500 redis-cli -h "$redis_host" -p "${redis_port:-6379}" del >/dev/null
+}
+trap delete_keys EXIT
+export NCHAN_NAMESPACE=$namespace
 SIGNAL=${SIGNAL:-TERM}
 mkdir -p "$out"
 results=$out/results.jsonl
@@ -29,7 +41,7 @@ for target in $TARGETS; do
   dir=$out/$target
   rm -rf "$dir"
   echo "== $(date -u +%H:%M:%S) $target load:$(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/run.log"
-  timeout 900 java -Xms1g -Xmx2g -cp "$jar" dev.herald.bench.load.Storm --target "$target" \
+  timeout 900 java -Xms1g -Xmx2g -cp "$jar" dev.herald.bench.load.Storm --target "${target%-redis}" \
     --port "$port" --control "$root/herald-bench/scripts/node.sh $target $dir $port" \
     --subs "$SUBS" --topics "$TOPICS" --events "$EVENTS" --gap-events "$GAP_EVENTS" \
     --live-rate "$LIVE_RATE" --signal "$SIGNAL" --label "$target" --json "$results" 2>&1 |
