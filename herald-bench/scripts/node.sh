@@ -29,6 +29,11 @@ alive() { # a zombie (exited, not yet reaped by whoever adopted it) counts as go
 }
 
 if [[ $cmd == start ]]; then
+  # Someone else's server on the port would pass wait_port below and mix two runs' events.
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "port $port is already in use" >&2
+    exit 1
+  fi
   case $target in
     herald)
       store=${STORE:-sqlite:$dir/events.db}

@@ -7,7 +7,7 @@
 #   restarted; sqlite: one node on a SQLite file, restarted), REDIS_URL (redis://127.0.0.1:6379),
 #   SUBS (2000), TOPICS (200), RATE (200 events/s), DROPS (5 cut streams/s), SLOW (0.05 of the
 #   subscribers read slowly), RESTART_EVERY (120 s), SAMPLE_EVERY (10 s), MAX_HEAP_GROWTH_MB (16),
-#   MAX_RSS_GROWTH_MB (128), BENCH_JAR, HERALD_JAR, HERALD_JAVA_OPTS, HERALD_FLAGS (see node.sh).
+#   MAX_RSS_GROWTH_MB (128), PORT_BASE (18500; two soaks at once need two), BENCH_JAR, HERALD_JAR, HERALD_JAVA_OPTS, HERALD_FLAGS (see node.sh).
 # The keys of the run (prefix soak-<time>:) are deleted afterwards; nothing else on Redis is touched.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -15,7 +15,7 @@ jar=${BENCH_JAR:-$root/herald-bench/target/benchmarks.jar}
 out=${1:-/tmp/herald-soak-$(date -u +%Y%m%dT%H%M%SZ)}
 STORE=${STORE:-redis}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
-base=18500
+base=${PORT_BASE:-18500} # node i listens on base+i
 mkdir -p "$out"
 if [[ $STORE == redis ]]; then
   prefix="soak-$(date +%s%N):"

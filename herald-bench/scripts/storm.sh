@@ -7,7 +7,7 @@
 #   herald-bench/scripts/storm.sh [OUTDIR]
 # Env: SUBS (19000), TOPICS (1000), EVENTS (20 per topic before the restart), GAP_EVENTS (20 per
 #   topic published while every subscriber is away), LIVE_RATE (500 events/s during the storm),
-#   TARGETS ("herald nchan nchan-redis"), REDIS_URL (redis://127.0.0.1:6379), SIGNAL (TERM; KILL for a crash), BENCH_JAR, HERALD_JAR,
+#   PORT_BASE (18400: targets on +10, +20, ...), TARGETS ("herald nchan nchan-redis"), REDIS_URL (redis://127.0.0.1:6379), SIGNAL (TERM; KILL for a crash), BENCH_JAR, HERALD_JAR,
 #   HERALD_JAVA_OPTS, HERALD_FLAGS (see node.sh).
 # Needs: benchmarks.jar and herald.jar (see load.sh), nginx + libnginx-mod-nchan (nchan.sh).
 # File descriptors: the generator holds SUBS sockets plus ~60 of its own (jars, epoll, pipes), the
@@ -35,7 +35,7 @@ export NCHAN_NAMESPACE=$namespace
 SIGNAL=${SIGNAL:-TERM}
 mkdir -p "$out"
 results=$out/results.jsonl
-port=18400
+port=${PORT_BASE:-18400}
 for target in $TARGETS; do
   port=$((port + 10))
   dir=$out/$target
@@ -55,6 +55,8 @@ for line in open(sys.argv[1]):
     r = json.loads(line)
     mb = lambda k: round(r.get(k, -1) / 1024) if r.get(k, -1) >= 0 else None
     print(f"storm {r['label']:8} subs={r['subscribers']} allOpen={r.get('allOpenMs')}ms "
+          f"(p50/p90/p99 {r.get('openP50Ms')}/{r.get('openP90Ms')}/{r.get('openP99Ms')}ms; "
+          f"listen overflows {r.get('tcpListenOverflows')}, SYN cookies {r.get('tcpSyncookiesSent')}) "
           f"allResumed={r.get('allResumedMs')}ms rss idle={mb('rssIdleKb')} peak={mb('rssPeakKb')} "
           f"after={mb('rssAfterKb')} MiB heap peak={mb('heapPeakKb')} live-after={mb('liveHeapAfterKb')} MiB "
           f"shed={r.get('shed')} non200={r.get('non200')} connectFailures={r.get('connectFailures')} "

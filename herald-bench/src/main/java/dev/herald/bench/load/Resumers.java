@@ -48,6 +48,7 @@ final class Resumers {
     volatile long lastSeq;
     volatile boolean open;
     boolean everOpened;
+    volatile long openedNanos;
     String lastId;
     boolean resetSeen;
     int port;
@@ -279,6 +280,7 @@ final class Resumers {
           streaming = true;
           s.open = true;
           s.everOpened = true;
+          s.openedNanos = System.nanoTime();
           openNow.incrementAndGet();
           streams.increment();
         } else {

@@ -122,6 +122,25 @@ final class SequencedPublishers {
     }
   }
 
+  /**
+   * Moves every lane back to its own node (lane i to node i mod nodes) once its request in flight
+   * is answered: after a restart, the lanes that fled the stopped node return to it.
+   */
+  void rebalance() throws Exception {
+    loop.submit(
+            () -> {
+              for (Lane l : lanes) {
+                if (Math.floorMod(l.port, ports.length) != l.index % ports.length) {
+                  l.rehome = true;
+                  if (l.inFlightSeq == 0 && l.channel != null) {
+                    l.channel.close();
+                  }
+                }
+              }
+            })
+        .get();
+  }
+
   /** Acknowledged per-topic numbers right now (index: topic). */
   long[] acked() {
     long[] a = new long[ledger.topics()];
@@ -155,6 +174,7 @@ final class SequencedPublishers {
     private long sentThisRun;
     private int inFlightTopic;
     private long inFlightSeq;
+    private boolean rehome;
 
     Lane(int index, int[] topics) {
       this.index = index;
@@ -233,6 +253,10 @@ final class SequencedPublishers {
         ledger.refused(inFlightTopic, inFlightSeq);
       }
       inFlightSeq = 0;
+      if (rehome) {
+        ctx.close(); // reconnects to its own node (channelInactive)
+        return;
+      }
       maybeSend();
     }
 
@@ -243,6 +267,12 @@ final class SequencedPublishers {
         inFlightSeq = 0;
       }
       channel = null;
+      if (rehome) {
+        rehome = false;
+        port = index;
+        connect();
+        return;
+      }
       port++;
       loop.schedule(this::connect, 200, TimeUnit.MILLISECONDS);
     }

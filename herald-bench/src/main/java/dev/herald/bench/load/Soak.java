@@ -122,9 +122,13 @@ public final class Soak {
         }
         if (restartEvery > 0 && elapsed >= nextRestart) {
           String signal = restarts % 2 == 0 ? "TERM" : "KILL";
+          long endsBefore = subs.cleanEnds.sum() + subs.abruptEnds.sum();
           long stopMs = nodes.stop(restarted, signal);
+          // streams that ended while the node stopped (a random drop or so may be among them)
+          long cut = subs.cleanEnds.sum() + subs.abruptEnds.sum() - endsBefore;
           Thread.sleep(5000);
           long startMs = nodes.start(restarted);
+          pub.rebalance();
           restarts++;
           Storm.log(
               "restart "
@@ -137,7 +141,8 @@ public final class Soak {
                   + stopMs
                   + " ms, listening after "
                   + startMs
-                  + " ms");
+                  + " ms; streams ended meanwhile: "
+                  + cut);
           nextRestart += restartEvery;
           if (restarted == 0) {
             watch.close();

@@ -152,6 +152,7 @@ public final class Storm {
         long shedBefore = subs.shed.sum();
         long non200Before = subs.non200.sum();
         long connectFailuresBefore = subs.connectFailures.sum();
+        Map<String, Long> tcpBefore = tcpCounters();
         long t0 = System.nanoTime();
         subs.hold = false;
         subs.connect(back);
@@ -160,6 +161,22 @@ public final class Storm {
         boolean allResumed = waitFor(() -> subs.resumedTo(missed) >= n, timeoutMs);
         long resumedMs = (System.nanoTime() - t0) / 1_000_000;
         result.put("allOpenMs", allOpen ? openMs : -1);
+        Map<String, Long> tcpAfter = tcpCounters();
+        tcpAfter.forEach((k, v) -> result.put(k, v - tcpBefore.getOrDefault(k, 0L)));
+        // When each stream opened again: the spread shows the accept queue's part in the time.
+        long[] opened =
+            subs.subs.stream()
+                .mapToLong(x -> x.openedNanos > t0 ? (x.openedNanos - t0) / 1_000_000 : -1)
+                .filter(ms -> ms >= 0)
+                .sorted()
+                .toArray();
+        for (double q : new double[] {0.5, 0.9, 0.99}) {
+          result.put(
+              "openP" + Math.round(q * 100) + "Ms",
+              opened.length == 0
+                  ? -1
+                  : opened[(int) Math.min(opened.length - 1, q * opened.length)]);
+        }
         result.put("allResumedMs", allResumed ? resumedMs : -1);
         result.put("openAfterStorm", subs.open());
         result.put("resumedAfterStorm", subs.resumedTo(missed));
@@ -223,6 +240,29 @@ public final class Storm {
       subs.connect(again.subList(i, Math.min(again.size(), i + 256)));
       Thread.sleep(200);
     }
+  }
+
+  /**
+   * The kernel's counts of connections its listen queues turned away and of SYN cookies sent
+   * (system-wide, /proc/net/netstat): how much of a storm waited on TCP retransmissions.
+   */
+  static Map<String, Long> tcpCounters() {
+    Map<String, Long> counters = new LinkedHashMap<>();
+    try {
+      List<String> lines = Files.readAllLines(Path.of("/proc/net/netstat"));
+      for (int i = 0; i + 1 < lines.size(); i += 2) {
+        String[] names = lines.get(i).split(" ");
+        String[] values = lines.get(i + 1).split(" ");
+        for (int j = 1; j < names.length && j < values.length; j++) {
+          if (names[j].equals("ListenOverflows") || names[j].equals("SyncookiesSent")) {
+            counters.put("tcp" + names[j], Long.parseLong(values[j]));
+          }
+        }
+      }
+    } catch (java.io.IOException | RuntimeException e) {
+      // not Linux, or another layout: no counters
+    }
+    return counters;
   }
 
   interface Condition {
