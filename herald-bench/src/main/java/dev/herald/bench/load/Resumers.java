@@ -82,6 +82,8 @@ final class Resumers {
   final LongAdder abruptEnds = new LongAdder();
   final LongAdder shed = new LongAdder();
   final LongAdder non200 = new LongAdder();
+  final java.util.Map<String, LongAdder> non200Statuses =
+      new java.util.concurrent.ConcurrentHashMap<>();
   final LongAdder connectFailures = new LongAdder();
   final AtomicInteger openNow = new AtomicInteger();
   private final Queue<String> violations = new ConcurrentLinkedQueue<>();
@@ -285,6 +287,8 @@ final class Resumers {
           streams.increment();
         } else {
           non200.increment();
+          String ct = type.isEmpty() ? "" : " " + type.split(";")[0];
+          non200Statuses.computeIfAbsent(status + ct, k -> new LongAdder()).increment();
           String after = r.headers().get(HttpHeaderNames.RETRY_AFTER);
           if (after != null && after.matches("\\d{1,4}")) {
             retryAfterMs = Long.parseLong(after) * 1000;

@@ -182,6 +182,10 @@ public final class Storm {
         result.put("resumedAfterStorm", subs.resumedTo(missed));
         result.put("shed", subs.shed.sum() - shedBefore);
         result.put("non200", subs.non200.sum() - non200Before);
+        StringBuilder statuses = new StringBuilder();
+        subs.non200Statuses.forEach(
+            (k, v) -> statuses.append(k).append(": ").append(v).append("; "));
+        result.put("non200Statuses", statuses.toString().trim());
         result.put("connectFailures", subs.connectFailures.sum() - connectFailuresBefore);
         Thread.sleep(2000); // the live publisher keeps going while everything settles
         pub.stop(10_000);
