@@ -10,8 +10,8 @@
 #   PORT_BASE (18400: targets on +10, +20, ...), TARGETS ("herald nchan nchan-redis"), REDIS_URL (redis://127.0.0.1:6379), SIGNAL (TERM; KILL for a crash), BENCH_JAR, HERALD_JAR,
 #   HERALD_JAVA_OPTS, HERALD_FLAGS (see node.sh).
 # Needs: benchmarks.jar and herald.jar (see load.sh), nginx + libnginx-mod-nchan (nchan.sh).
-# File descriptors: the generator holds SUBS sockets plus ~60 of its own (jars, epoll, pipes), the
-# server SUBS + its store and publishers: 19000 fits the 20 000-per-process limit.
+# File descriptors: the generator holds SUBS sockets plus ~250 of its own (jars, epoll, pipes), the
+# hub SUBS + ~25 + 8 publishers: 19000 fits the 20 000-per-process limit.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 jar=${BENCH_JAR:-$root/herald-bench/target/benchmarks.jar}
