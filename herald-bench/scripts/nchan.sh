@@ -10,6 +10,11 @@
 # one holding the subscriber crosses to it through Nchan's shared memory and an IPC pipe.
 # Message buffering matches the hub's default retention: 1000 messages per channel, 24 h; and
 # keep-alive pings every 15 s, like the hub's default heartbeat.
+# worker_connections counts more than sockets (Nchan takes connection slots of its own: with 20 000,
+# 19 000 subscribers on 1000 channels already got "worker_connections are not enough" and closed
+# idle keep-alive publishers), so it is set far above the 20 000 file descriptors.
+# Env NCHAN_REDIS_URL (+ NCHAN_REDIS_NAMESPACE): keep messages in Redis instead of shared memory,
+# so they outlive a restart (the reconnect storm's nchan-redis target).
 set -euo pipefail
 cmd=${1:-start}
 if [[ $cmd == stop ]]; then
@@ -36,7 +41,7 @@ worker_rlimit_nofile 20000;
 pid $dir/nginx.pid;
 error_log $dir/error.log warn;
 events {
-  worker_connections 20000;
+  worker_connections 65536;
   use epoll;
   multi_accept on;
 }
@@ -49,6 +54,11 @@ http {
   scgi_temp_path $dir/tmp/scgi;
   keepalive_requests 1000000;
   nchan_max_reserved_memory 1024M; # 10 000 channels x 1000 buffered messages
+$(if [[ -n ${NCHAN_REDIS_URL:-} ]]; then
+  echo "  nchan_redis_url \"$NCHAN_REDIS_URL\";"
+  echo "  nchan_redis_namespace \"${NCHAN_REDIS_NAMESPACE:-nchan}\";"
+  echo "  nchan_use_redis on;"
+fi)
   server {
     listen 127.0.0.1:$port backlog=4096;
     location = /pub {

@@ -381,7 +381,7 @@ public final class LoadGenerator {
     }
   }
 
-  private static String json(Object v) {
+  static String json(Object v) {
     if (v instanceof Map<?, ?> m) {
       StringBuilder sb = new StringBuilder("{");
       m.forEach(

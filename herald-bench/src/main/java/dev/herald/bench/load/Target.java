@@ -72,6 +72,31 @@ enum Target {
 
   abstract byte[] publishRequest(String topic, String data);
 
+  /** The path (with query) of a stream request, for clients that speak HTTP through a codec. */
+  String subscribePath(String topic) {
+    return switch (this) {
+      case HERALD -> "/events?topic=" + topic;
+      case NCHAN -> "/sub?id=" + topic;
+      case TRIVIAL -> "/sub?topic=" + topic;
+    };
+  }
+
+  /** The path (with query) of a publish request. */
+  String publishPath(String topic) {
+    return switch (this) {
+      case HERALD -> "/events";
+      case NCHAN -> "/pub?id=" + topic;
+      case TRIVIAL -> "/pub?topic=" + topic;
+    };
+  }
+
+  /** The body of a publish request whose event data is the JSON text {@code data}. */
+  byte[] publishBody(String topic, String data) {
+    return this == HERALD
+        ? ascii("{\"topic\":\"" + topic + "\",\"data\":" + data + "}")
+        : ascii(data);
+  }
+
   static byte[] ascii(String s) {
     return s.getBytes(StandardCharsets.US_ASCII);
   }
