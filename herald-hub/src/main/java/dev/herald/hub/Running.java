@@ -36,6 +36,7 @@ import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.util.NetUtil;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
@@ -179,7 +180,9 @@ final class Running {
           new ServerBootstrap()
               .group(boss, workers)
               .channel(channelType)
-              .option(ChannelOption.SO_BACKLOG, 1024)
+              // As deep as the kernel allows (net.core.somaxconn): a reconnect storm's SYNs wait
+              // in it instead of being dropped and retried a second later.
+              .option(ChannelOption.SO_BACKLOG, NetUtil.SOMAXCONN)
               .option(ChannelOption.SO_REUSEADDR, true)
               .childOption(ChannelOption.TCP_NODELAY, true)
               .childHandler(pipeline)

@@ -3,6 +3,7 @@ package dev.herald.hub;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.herald.hub.RawConnection.Response;
+import dev.herald.hub.internal.http.ConnectionLimiter;
 import dev.herald.hub.testing.H2Client;
 import java.net.http.HttpResponse;
 import java.time.Duration;
@@ -124,6 +125,39 @@ class HubSheddingTest {
       Response shed = shed(f);
       assertThat(shed.status()).isEqualTo(200);
       assertThat(shed.body()).startsWith(": shed too_many_connections\nretry: ");
+    }
+  }
+
+  @Test
+  void shedsEveryStreamRequestOfABurstOverTheRateHoweverManyAreOpenAtOnce() throws Exception {
+    // More than the shed reserve, all open at once (the clients keep their connections): over the
+    // rate alone each fits the connection limits, so none gets a 503 that would end an EventSource.
+    int burst = ConnectionLimiter.SHED_RESERVE + 144;
+    try (HubFixture f = new HubFixture(Hub.builder().maxNewConnectionsPerSecond(1))) {
+      List<RawConnection> open = new ArrayList<>();
+      try {
+        for (int i = 0; i < burst; i++) {
+          RawConnection stream = RawConnection.open(f.hub);
+          open.add(stream);
+          stream.send(STREAM_REQUEST);
+        }
+        int shed = 0;
+        for (RawConnection stream : open) {
+          String answer = stream.await("\r\n\r\n", BOUND);
+          assertThat(answer).as("no 503 for a stream request").startsWith("HTTP/1.1 200 ");
+          if (answer.toLowerCase(java.util.Locale.ROOT).contains("transfer-encoding: chunked")) {
+            assertThat(stream.await(":ok\n", BOUND)).as("admitted with a token").isNotEmpty();
+          } else {
+            assertThat(stream.await("\n\n", BOUND))
+                .contains(": shed too_many_connections\nretry: ");
+            shed++;
+          }
+        }
+        // Beyond the reserve: the bucket refills one token a second while the burst opens.
+        assertThat(shed).as("shed over the rate").isGreaterThan(ConnectionLimiter.SHED_RESERVE);
+      } finally {
+        closeAll(open);
+      }
     }
   }
 

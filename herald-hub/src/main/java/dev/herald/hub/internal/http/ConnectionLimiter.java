@@ -27,13 +27,14 @@ import java.util.concurrent.atomic.AtomicInteger;
  * means none.
  *
  * <p>To know whether a refused connection asks for a stream its request head must be read; that is
- * bounded so refused connections stay cheap: the first {@value #SHED_RESERVE} refused connections
- * open at a time are read (within the head timeout and size limits) and then answered and closed,
- * the next {@value #PROBE_RESERVE} may still ask {@code GET /healthz}, {@code /readyz} or {@code
- * /metrics} (a liveness probe must not fail because the hub is busy, and a restart would only make
- * it busier; any other request is refused), and every one beyond is answered 503 as soon as it
- * opens, before it can hold a place. A shed answer takes one round trip, so the shed reserve only
- * fills when clients open connections and send nothing.
+ * bounded so refused connections stay cheap. A connection refused over the rate of new connections
+ * alone fits the connection limits, so its head is always read. Of those over a connection limit,
+ * the first {@value #SHED_RESERVE} open at a time are read (within the head timeout and size
+ * limits) and then answered and closed, the next {@value #PROBE_RESERVE} may still ask {@code GET
+ * /healthz}, {@code /readyz} or {@code /metrics} (a liveness probe must not fail because the hub is
+ * busy, and a restart would only make it busier; any other request is refused), and every one
+ * beyond is answered 503 as soon as it opens, before it can hold a place. A shed answer takes one
+ * round trip, so the shed reserve only fills when clients open connections and send nothing.
  */
 @ChannelHandler.Sharable
 public final class ConnectionLimiter extends ChannelInboundHandlerAdapter implements StaysOnStream {
@@ -48,6 +49,9 @@ public final class ConnectionLimiter extends ChannelInboundHandlerAdapter implem
   // Present on a refused connection that holds a place of a reserve: TRUE for the shed reserve
   // (its stream request is shed, a probe answered), FALSE for the probe reserve (probes only).
   private static final AttributeKey<Boolean> RESERVED = AttributeKey.valueOf("herald.reserved");
+  // Present on a connection refused over the rate only, within the connection limits: its head
+  // is read like any connection's, and it holds no place of a reserve.
+  private static final AttributeKey<Boolean> UNCOUNTED = AttributeKey.valueOf("herald.uncounted");
   // Present once a reserved connection asked a probe: the rest of that request passes.
   private static final AttributeKey<Boolean> PROBING = AttributeKey.valueOf("herald.probing");
   private static final int RETRY_AFTER_SECONDS = 5;
@@ -107,7 +111,14 @@ public final class ConnectionLimiter extends ChannelInboundHandlerAdapter implem
       }
     }
     Channel channel = ctx.channel();
-    if (refusal != null) {
+    if (refusal != null && !over) {
+      // Over the rate only: the connection fits the connection limits, so reading its head costs
+      // what an admitted one would. Every stream request of a reconnect storm is shed, however
+      // many arrive at once (a 503 would end a browser's EventSource for good).
+      channel.attr(REFUSED).set(refusal);
+      channel.attr(RESERVED).set(Boolean.TRUE);
+      channel.attr(UNCOUNTED).set(Boolean.TRUE);
+    } else if (refusal != null) {
       channel.attr(REFUSED).set(refusal);
       if (shedReserved.incrementAndGet() <= SHED_RESERVE) {
         channel.attr(RESERVED).set(Boolean.TRUE);
@@ -130,7 +141,7 @@ public final class ConnectionLimiter extends ChannelInboundHandlerAdapter implem
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     open.decrementAndGet();
-    if (ctx.channel().hasAttr(RESERVED)) {
+    if (ctx.channel().hasAttr(RESERVED) && !ctx.channel().hasAttr(UNCOUNTED)) {
       (ctx.channel().attr(RESERVED).get() ? shedReserved : reserved).decrementAndGet();
     }
     InetAddress address = address(ctx.channel());
