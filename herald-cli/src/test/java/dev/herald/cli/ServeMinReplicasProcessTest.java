@@ -65,7 +65,7 @@ class ServeMinReplicasProcessTest {
               "--redis-min-replicas",
               "1",
               "--redis-min-replicas-timeout",
-              "300ms");
+              "3s");
 
       HttpResponse<String> confirmed = publish(hub, "confirmed", "k1");
       assertThat(confirmed.statusCode()).as(confirmed.body()).isEqualTo(201);

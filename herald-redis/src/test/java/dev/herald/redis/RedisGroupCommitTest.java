@@ -220,7 +220,7 @@ class RedisGroupCommitTest {
             .keyPrefix(PREFIX)
             .retention(new Retention(1000, Duration.ofHours(1)))
             .minReplicas(minReplicas)
-            .minReplicasTimeout(Duration.ofSeconds(1))
+            .minReplicasTimeout(Duration.ofSeconds(3))
             .commandTimeout(Duration.ofSeconds(5))
             .build();
     resources.add(log);

@@ -36,7 +36,9 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(60)
 class RedisMinReplicasTest {
-  private static final Duration WAIT = Duration.ofMillis(300);
+  // Long enough for a replica to confirm on a machine loaded by other builds (a shorter one made
+  // the acknowledged case flaky at a load average of 30); the paused case waits it out twice.
+  private static final Duration WAIT = Duration.ofSeconds(3);
 
   @TempDir Path dir;
 
@@ -177,7 +179,7 @@ class RedisMinReplicasTest {
             .uri(uri)
             .keyPrefix(prefix)
             .retention(new Retention(1000, Duration.ofHours(1)))
-            .commandTimeout(Duration.ofSeconds(2))
+            .commandTimeout(Duration.ofSeconds(5))
             .minReplicas(minReplicas)
             .minReplicasTimeout(WAIT)
             .build();
