@@ -42,11 +42,9 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * append queued while it was busy and stores them in one transaction (group commit), so a burst of
  * publishes costs one commit rather than one each. A publish completes only after its transaction
  * has committed; the events are announced to the {@link EventLog.Listener} in id order before the
- * futures complete. The futures complete on the writer thread, with no hand-over that would cost
- * each publish a thread wake-up: what a caller chains on them runs there and delays the next
- * commit, so chain anything heavier than a few microseconds with an executor ({@code
- * whenCompleteAsync(action, executor)}), as the hub does with the connection's event loop. Reads
- * use a small pool of separate connections and never wait for the writer.
+ * futures complete, and the futures complete on a second thread, so what callers chain on them
+ * never delays the next commit. Reads use a small pool of separate connections and never wait for
+ * the writer.
  *
  * <p>Ids come from one sequence per file, stored with the events in the same transaction, so they
  * are never reused — not after a crash, and not after retention deleted every event. As in the

@@ -1,5 +1,6 @@
 package dev.herald.sqlite;
 
+import dev.herald.core.internal.DaemonThreads;
 import dev.herald.server.StoreUnavailableException;
 import dev.herald.server.spi.CursorKey;
 import dev.herald.server.spi.EventLog;
@@ -16,6 +17,8 @@ import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -25,11 +28,9 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * The one thread that writes the file. It takes every append queued while it was busy (up to {@link
  * #MAX_GROUP} events), stores them in one {@link GroupTransaction}, then announces them to the
- * listener in id order and only then completes their futures, itself: a hand-over to another thread
- * would cost every publish a wake-up of that thread before its caller hears of it (issue 21), and
- * what the hub chains on a publish only queues its response on the connection's event loop. Between
- * groups it saves device cursors, probes the file when asked, and runs the {@link RetentionJob} one
- * short transaction at a time, so deleting a large backlog never holds the write lock for long.
+ * listener in id order and only then hands their futures to the completer thread. Between groups it
+ * saves device cursors, probes the file when asked, and runs the {@link RetentionJob} one short
+ * transaction at a time, so deleting a large backlog never holds the write lock for long.
  *
  * <p>Everything here except the queue, {@link #lastId} and the health flag is confined to the
  * writer thread.
@@ -61,6 +62,14 @@ final class WriteLoop implements Runnable {
   private final GroupTransaction groupTransaction;
   private final BlockingQueue<Task> queue = new LinkedBlockingQueue<>();
   private final Thread thread;
+
+  /**
+   * Completes the appends of committed groups, in commit order, off the writer thread: what callers
+   * chain on an append (a hub answers the HTTP request there) would otherwise delay the next
+   * group's commit. Announcing stays on the writer, before the hand-over.
+   */
+  private final ExecutorService completer =
+      Executors.newSingleThreadExecutor(DaemonThreads.named("herald-sqlite-completer"));
 
   private final AtomicLong transactions = new AtomicLong();
   private final AtomicBoolean probing = new AtomicBoolean();
@@ -273,7 +282,7 @@ final class WriteLoop implements Runnable {
     transactions.incrementAndGet();
     available = true;
     announce(write);
-    write.complete();
+    completer.execute(write::complete);
   }
 
   private void announce(GroupWrite write) {
@@ -336,7 +345,15 @@ final class WriteLoop implements Runnable {
 
   private void shutDown() {
     stopped = true;
-    // Every committed append was answered by the group that stored it.
+    completer.shutdown();
+    try {
+      // Every committed append is answered before close() returns.
+      if (!completer.awaitTermination(STOP_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+        LOG.log(System.Logger.Level.WARNING, "appends to " + file + " not answered in time");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     failLeftovers();
     retention.abandon(writer.closed());
     writer.close();

@@ -171,8 +171,8 @@ class GroupCommitTest {
 
   @Test
   void closeReturnsOnlyOnceEveryAcceptedAppendIsAnswered() throws Exception {
-    // Appends queued behind the close are answered by the writer's last groups: close() must leave
-    // none of them pending.
+    // Appends are answered on the completer thread, after the writer has moved on: close() must
+    // still leave none of them pending.
     List<CompletableFuture<List<StoredEvent>>> futures = new ArrayList<>();
     SqliteEventLog log = SqliteEventLog.builder().path(dir.resolve("events.db")).build();
     try {

@@ -38,7 +38,6 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.function.BiConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -223,7 +222,7 @@ public final class PublishHandler extends ChannelInboundHandlerAdapter {
     }
     // A pipelined request must not be answered before this one.
     ResponseOrder.awaitResponse(channel);
-    BiConsumer<PublishReceipt, Throwable> answer =
+    stored.whenComplete(
         (events, failure) -> {
           if (failure == null) {
             metrics.publishAcknowledged(System.nanoTime() - start);
@@ -287,14 +286,6 @@ public final class PublishHandler extends ChannelInboundHandlerAdapter {
           } else {
             channel.pipeline().fireExceptionCaught(cause);
           }
-        };
-    if (stored.isDone()) {
-      // The memory store: stored and fanned out already, on this event loop.
-      stored.whenComplete(answer);
-    } else {
-      // A store's own thread completes it (SQLite's writer, Redis' client): it only queues the
-      // answer for this connection's event loop, which writes it anyway, and moves on.
-      stored.whenCompleteAsync(answer, channel.eventLoop());
-    }
+        });
   }
 }
