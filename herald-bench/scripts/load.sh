@@ -8,6 +8,7 @@
 #   SCENARIOS ("idle broadcast members publish"),
 #   BENCH_JAR (herald-bench/target/benchmarks.jar), HERALD_JAR (herald-cli/target/herald.jar), HERALD_JAVA_OPTS ("-Xmn24m -XX:+UseParallelGC", as ./herald; "" for the JVM defaults),
 #   HERALD_BASE_JAR and HERALD_BASE_JAVA_OPTS (target herald-base: another build or JVM options to compare in the same run),
+#   HERALD_SERVE_ARGS and HERALD_BASE_SERVE_ARGS (extra `serve` flags for herald/herald-sqlite and for herald-base, e.g. "--io-threads 1"),
 #   HERALD_CLASSPATH (instead of HERALD_JAR, e.g. "herald-sqlite/target/classes:herald.jar" to try one module's build),
 #   TRIVIAL_JAVA_OPTS (the trivial server's JVM options; none by default),
 #   PUB_THREADS (publish scenario: event loop threads the 64 publishing connections are spread over; 2).
@@ -65,12 +66,13 @@ start_target() { # $1 = trivial | nchan | nchan-auto | herald | herald-sqlite | 
         store=sqlite:$out/sqlite/events.db
       fi
       local launch=(-jar "$jar_file") opts=${HERALD_JAVA_OPTS--Xmn24m -XX:+UseParallelGC}
-      [[ $1 == herald-base ]] && opts=${HERALD_BASE_JAVA_OPTS-$opts}
+      local extra=${HERALD_SERVE_ARGS:-}
+      [[ $1 == herald-base ]] && opts=${HERALD_BASE_JAVA_OPTS-$opts} && extra=${HERALD_BASE_SERVE_ARGS:-}
       [[ -n ${HERALD_CLASSPATH:-} && $1 != herald-base ]] && launch=(-cp "$HERALD_CLASSPATH" dev.herald.cli.Herald)
       # shellcheck disable=SC2086
       java $opts "${launch[@]}" serve --port "$port" --bind 127.0.0.1 \
         --store "$store" --max-connections 0 --max-connections-per-ip 0 \
-        --max-new-connections-per-second 0 --publish-rate 0 >"$out/$1.log" 2>&1 &
+        --max-new-connections-per-second 0 --publish-rate 0 $extra >"$out/$1.log" 2>&1 &
       server_pid=$!
       pids=$server_pid
       ;;
