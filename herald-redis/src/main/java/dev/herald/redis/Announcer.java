@@ -67,7 +67,13 @@ final class Announcer {
 
   private final AtomicLong barrierTokens = new AtomicLong();
 
-  /** Where the publish script says the store lost ids a node may have announced. */
+  /** The lost channel's other message: the newest id the store gave out (see publish.lua). */
+  private static final String NEWEST = "newest ";
+
+  /**
+   * Where the publish script says the store lost ids a node may have announced, and the newest id
+   * it gave out.
+   */
   private final String lost;
 
   private final WatchedTopics watched;
@@ -274,6 +280,15 @@ final class Announcer {
    * lacked them; see publish.lua), on the worker, before any event with a higher id.
    */
   private void onLost(String payload) {
+    if (payload.startsWith(NEWEST)) {
+      // Not a loss: the newest id the store gave out, which this node's next publish stays above.
+      try {
+        highestSeen.accumulateAndGet(Long.parseLong(payload.substring(NEWEST.length())), Math::max);
+      } catch (NumberFormatException e) {
+        // only the publish script writes to this channel
+      }
+      return;
+    }
     if (gap || closed) {
       return; // the catch-up that ends the gap finds them dropped
     }

@@ -108,6 +108,11 @@ public final class RedisEventLog implements EventLog {
 
   private final AtomicBoolean closed = new AtomicBoolean();
 
+  /** The newest id this node has seen (its floor for new ids); for tests. */
+  long highestSeen() {
+    return highestSeen.get();
+  }
+
   private RedisEventLog(Builder builder) {
     this.keys = new Keys(builder.keyPrefix);
     this.keyPrefix = builder.keyPrefix;

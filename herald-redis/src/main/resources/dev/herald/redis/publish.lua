@@ -163,6 +163,10 @@ if appended then
     redis.call('HSET', meta, 'base', fmt(base))
   end
   redis.call('HSET', meta, 'seq', fmt(seq), 'ts', nows)
+  -- Every node hears the newest id, on the lost channel, so each one's floor is the deployment's
+  -- and not only what it watched or published: after a failover that lost the newest ids, whichever
+  -- node publishes first skips them (and says they are lost) instead of giving them out again.
+  redis.call('PUBLISH', channel, 'newest ' .. fmt(seq))
   if ARGV[7] ~= '' then
     redis.call('PUBLISH', ARGV[7], ARGV[8])
   end
