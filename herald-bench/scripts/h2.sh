@@ -20,6 +20,7 @@ SECS=${SECS:-10}
 SCENARIOS=${SCENARIOS:-"idle broadcast"}
 TLS_ENGINES=${TLS_ENGINES:-"jdk boringssl"}
 tcnative=$(ls "$HOME"/.m2/repository/io/netty/netty-tcnative-boringssl-static/*/netty-tcnative-boringssl-static-*-linux-x86_64.jar 2>/dev/null | tail -1 || true)
+tcnative_classes=$(ls "$HOME"/.m2/repository/io/netty/netty-tcnative-classes/*/netty-tcnative-classes-*.jar 2>/dev/null | tail -1 || true)
 java_opts=${HERALD_JAVA_OPTS--Xmn24m -XX:+UseParallelGC}
 mkdir -p "$out"
 port=18190
@@ -44,8 +45,8 @@ start() { # $1 = tls | plain, $2 = jdk | boringssl
   local tls=() launch=(-jar "$herald_jar")
   [[ $1 == tls ]] && tls=(--tls-cert "$out/cert.pem" --tls-key "$out/key.pem")
   if [[ ${2:-jdk} == boringssl ]]; then
-    [[ -n $tcnative ]] || { echo "netty-tcnative-boringssl-static not in ~/.m2: build herald-bench first" >&2; return 1; }
-    launch=(-Dherald.tls.engine=openssl -cp "$herald_jar:$tcnative" dev.herald.cli.Herald)
+    [[ -n $tcnative && -n $tcnative_classes ]] || { echo "netty-tcnative not in ~/.m2: build herald-bench first" >&2; return 1; }
+    launch=(-Dherald.tls.engine=openssl -cp "$herald_jar:$tcnative:$tcnative_classes" dev.herald.cli.Herald)
   fi
   # shellcheck disable=SC2086
   java $java_opts "${launch[@]}" serve --store memory --bind 127.0.0.1 --port "$port" \
