@@ -209,10 +209,11 @@ public final class ServerTls {
           certFile,
           leaf.getNotAfter().toInstant());
     }
+    SslProvider engine = engine();
     try {
       SslContext context =
           SslContextBuilder.forServer(key, chain.toArray(new X509Certificate[0]))
-              .sslProvider(engine())
+              .sslProvider(engine)
               .protocols("TLSv1.3", "TLSv1.2")
               .ciphers(Http2SecurityUtil.CIPHERS, SupportedCipherSuiteFilter.INSTANCE)
               .applicationProtocolConfig(
@@ -226,7 +227,8 @@ public final class ServerTls {
       return new Loaded(context, leaf, chain.size(), files);
     } catch (SSLException | IllegalArgumentException e) {
       throw new IllegalArgumentException(
-          "the JDK cannot serve TLS with --tls-cert "
+          (engine == SslProvider.JDK ? "the JDK's" : "BoringSSL's")
+              + " TLS engine cannot serve TLS with --tls-cert "
               + certFile
               + " and --tls-key "
               + keyFile
