@@ -4,6 +4,7 @@ import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.herald.core.Event;
+import dev.herald.redis.testing.RawRedis;
 import dev.herald.redis.testing.RedisProcess;
 import dev.herald.redis.testing.TestRedis;
 import dev.herald.server.IdempotencyConflictException;
@@ -13,8 +14,6 @@ import dev.herald.server.Retention;
 import dev.herald.server.StoreUnavailableException;
 import dev.herald.server.StoredEvent;
 import dev.herald.server.spi.AppendReceipt;
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import java.nio.file.Path;
@@ -89,10 +88,10 @@ class RedisIdempotencyTest {
     assertThat(published).containsExactly(first.ids().get(0), first.ids().get(1), later);
     assertThat(notifications.poll(200, TimeUnit.MILLISECONDS)).as("the replay published").isNull();
 
-    try (Raw raw = new Raw(TestRedis.URI)) {
-      String stored = raw.connection.sync().get(keys.idempotency("tenant", "k"));
+    try (RawRedis raw = new RawRedis(TestRedis.URI)) {
+      String stored = raw.sync().get(keys.idempotency("tenant", "k"));
       assertThat(stored).endsWith("\n" + first.ids().get(0) + "\n2\nf");
-      assertThat(raw.connection.sync().pttl(keys.idempotency("tenant", "k")))
+      assertThat(raw.sync().pttl(keys.idempotency("tenant", "k")))
           .as("Redis forgets the key after its window")
           .isBetween(1L, Duration.ofMinutes(5).toMillis());
     }
@@ -171,9 +170,9 @@ class RedisIdempotencyTest {
     IdempotencyKey key = key("short", "f", Duration.ofMillis(300));
     AppendReceipt first = log.append(batch("x"), key).get(10, SECONDS);
     // Fast enough to be inside the window on a loaded machine only most of the time: not asserted.
-    try (Raw raw = new Raw(TestRedis.URI)) {
+    try (RawRedis raw = new RawRedis(TestRedis.URI)) {
       String name = keys.idempotency("tenant", "short");
-      awaitTrue(() -> raw.connection.sync().exists(name) == 0, "Redis expired the key");
+      awaitTrue(() -> raw.sync().exists(name) == 0, "Redis expired the key");
     }
 
     AppendReceipt again = log.append(batch("x"), key).get(10, SECONDS);
@@ -257,10 +256,10 @@ class RedisIdempotencyTest {
 
   /** Every message Redis publishes on {@code channel}, seen by a plain subscriber. */
   private BlockingQueue<String> subscribeRaw(String channel) {
-    Raw raw = new Raw(TestRedis.URI);
+    RawRedis raw = new RawRedis(TestRedis.URI);
     resources.add(raw);
     BlockingQueue<String> messages = new LinkedBlockingQueue<>();
-    StatefulRedisPubSubConnection<String, String> pubSub = raw.client.connectPubSub();
+    StatefulRedisPubSubConnection<String, String> pubSub = raw.pubSub();
     resources.add(pubSub);
     pubSub.addListener(
         new RedisPubSubAdapter<>() {
@@ -282,19 +281,4 @@ class RedisIdempotencyTest {
   }
 
   /** A plain Lettuce connection, to look at the keys. */
-  private static final class Raw implements AutoCloseable {
-    final RedisClient client;
-    final StatefulRedisConnection<String, String> connection;
-
-    Raw(String uri) {
-      client = RedisClient.create(uri);
-      connection = client.connect();
-    }
-
-    @Override
-    public void close() {
-      connection.close();
-      client.shutdown();
-    }
-  }
 }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.herald.core.Event;
+import dev.herald.redis.testing.RawRedis;
 import dev.herald.redis.testing.RedisProcess;
 import dev.herald.server.IdempotencyKey;
 import dev.herald.server.Publication;
@@ -12,8 +13,6 @@ import dev.herald.server.ReplicationUnconfirmedException;
 import dev.herald.server.Retention;
 import dev.herald.server.StoredEvent;
 import dev.herald.server.spi.AppendReceipt;
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.api.StatefulRedisConnection;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -66,9 +65,9 @@ class RedisMinReplicasTest {
 
     assertThat(stored).hasSize(2);
     assertThat(keyed.replayed()).isFalse();
-    try (Raw raw = new Raw(replica.uri())) {
+    try (RawRedis raw = new RawRedis(replica.uri())) {
       // WAIT confirmed them, so the replica has every one without waiting any further.
-      assertThat(raw.redis().sync().xlen("{" + prefix + "}s:t")).isEqualTo(3);
+      assertThat(raw.sync().xlen("{" + prefix + "}s:t")).isEqualTo(3);
     }
     assertThat(waitCalls(master)).as("one WAIT per append").isEqualTo(2);
   }
@@ -110,8 +109,8 @@ class RedisMinReplicasTest {
     AppendReceipt retry = log.append(batch("keyed"), key).get(10, SECONDS);
     assertThat(retry.replayed()).as("the retry stores nothing again").isTrue();
     assertThat(log.readAfter(Set.of("t"), 0, 10)).hasSize(3);
-    try (Raw raw = new Raw(replica.uri())) {
-      assertThat(raw.redis().sync().xlen("{" + prefix + "}s:t"))
+    try (RawRedis raw = new RawRedis(replica.uri())) {
+      assertThat(raw.sync().xlen("{" + prefix + "}s:t"))
           .as("confirmed by the replica once the retry was acknowledged")
           .isEqualTo(3);
     }
@@ -188,16 +187,15 @@ class RedisMinReplicasTest {
   }
 
   private static void awaitReplicaOnline(RedisProcess master) {
-    try (Raw raw = new Raw(master.uri())) {
+    try (RawRedis raw = new RawRedis(master.uri())) {
       awaitTrue(
-          () -> raw.redis().sync().info("replication").contains("state=online"),
-          "the replica is in sync");
+          () -> raw.sync().info("replication").contains("state=online"), "the replica is in sync");
     }
   }
 
   private static long waitCalls(RedisProcess master) {
-    try (Raw raw = new Raw(master.uri())) {
-      for (String line : raw.redis().sync().info("commandstats").split("\r?\n")) {
+    try (RawRedis raw = new RawRedis(master.uri())) {
+      for (String line : raw.sync().info("commandstats").split("\r?\n")) {
         if (line.startsWith("cmdstat_wait:calls=")) {
           return Long.parseLong(line.substring(19, line.indexOf(',')));
         }
@@ -215,23 +213,4 @@ class RedisMinReplicasTest {
   }
 
   /** A plain connection to one of the test's servers. */
-  private static final class Raw implements AutoCloseable {
-    private final RedisClient client;
-    private final StatefulRedisConnection<String, String> connection;
-
-    Raw(String uri) {
-      this.client = RedisClient.create(uri);
-      this.connection = client.connect();
-    }
-
-    StatefulRedisConnection<String, String> redis() {
-      return connection;
-    }
-
-    @Override
-    public void close() {
-      connection.close();
-      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-    }
-  }
 }

@@ -4,6 +4,7 @@ import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.herald.core.Event;
+import dev.herald.redis.testing.RawRedis;
 import dev.herald.redis.testing.RedisProcess;
 import dev.herald.redis.testing.StallWitness;
 import dev.herald.redis.testing.TestRedis;
@@ -14,10 +15,7 @@ import dev.herald.server.Retention;
 import dev.herald.server.StoreUnavailableException;
 import dev.herald.server.StoredEvent;
 import dev.herald.server.spi.AppendReceipt;
-import io.lettuce.core.RedisClient;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.async.RedisAsyncCommands;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -168,10 +166,10 @@ class RedisPublishOutcomeTest {
   @Test
   void anAttemptThatReachesRedisTwiceStoresItsBatchOnce() throws Exception {
     RedisEventLog log = open(TestRedis.URI);
-    try (Raw raw = new Raw()) {
+    try (RawRedis raw = new RawRedis(TestRedis.URI)) {
       PublishCall call = call("twice");
-      List<Object> first = answer(call.run(raw.redis()).get(10, SECONDS));
-      List<Object> second = answer(call.run(raw.redis()).get(10, SECONDS));
+      List<Object> first = answer(call.run(raw.async()).get(10, SECONDS));
+      List<Object> second = answer(call.run(raw.async()).get(10, SECONDS));
 
       assertThat(second).as("the second run answers the first's outcome").isEqualTo(first);
       assertThat(log.readAfter(Set.of("t"), 0, 10))
@@ -185,19 +183,19 @@ class RedisPublishOutcomeTest {
   @Test
   void anAttemptLookedForBeforeItReachedRedisNeverStores() throws Exception {
     RedisEventLog log = open(TestRedis.URI);
-    try (Raw raw = new Raw()) {
+    try (RawRedis raw = new RawRedis(TestRedis.URI)) {
       PublishCall call = call("late");
       String found =
           Script.RESOLVE
               .<String>run(
-                  raw.redis(),
+                  raw.async(),
                   ScriptOutputType.VALUE,
                   new String[] {call.requests().get(0)},
                   "60000")
               .get(10, SECONDS);
       assertThat(found).as("not there: the lookup answers it was not stored").isNull();
 
-      List<Object> late = answer(call.run(raw.redis()).get(10, SECONDS));
+      List<Object> late = answer(call.run(raw.async()).get(10, SECONDS));
 
       assertThat(PublishCall.fenced(late)).as("the late attempt stores nothing").isTrue();
       assertThat(log.readAfter(Set.of("t"), 0, 10)).isEmpty();
@@ -340,18 +338,4 @@ class RedisPublishOutcomeTest {
   }
 
   /** A plain connection to the shared Redis, to run the scripts directly. */
-  private static final class Raw implements AutoCloseable {
-    private final RedisClient client = RedisClient.create(TestRedis.URI);
-    private final StatefulRedisConnection<String, String> connection = client.connect();
-
-    RedisAsyncCommands<String, String> redis() {
-      return connection.async();
-    }
-
-    @Override
-    public void close() {
-      connection.close();
-      client.shutdown();
-    }
-  }
 }

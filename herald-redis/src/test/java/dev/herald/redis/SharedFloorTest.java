@@ -3,13 +3,11 @@ package dev.herald.redis;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.herald.core.Event;
+import dev.herald.redis.testing.RawRedis;
 import dev.herald.redis.testing.TestRedis;
 import dev.herald.server.Publication;
 import dev.herald.server.StoredEvent;
 import dev.herald.server.spi.EventLog;
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.api.StatefulRedisConnection;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -61,12 +59,9 @@ class SharedFloorTest {
 
     // A replica promoted without the two newest events: its sequence and stream end at the first.
     Keys keys = new Keys(prefix);
-    RedisClient client = RedisClient.create(TestRedis.URI);
-    try (StatefulRedisConnection<String, String> raw = client.connect()) {
+    try (RawRedis raw = new RawRedis(TestRedis.URI)) {
       raw.sync().hset(keys.meta, "seq", Long.toString(before.get(0).id()));
       raw.sync().xdel(keys.stream("t"), before.get(1).id() + "-0", before.get(2).id() + "-0");
-    } finally {
-      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
     }
 
     StoredEvent after =
