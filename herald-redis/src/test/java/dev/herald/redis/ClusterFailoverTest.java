@@ -96,7 +96,8 @@ class ClusterFailoverTest {
                     return info.contains("master_port:" + replica.port())
                         && info.contains("master_link_status:up");
                   },
-                  "the old master replicates the new one");
+                  "the old master replicates the new one",
+                  90); // a full sync, slow on a loaded machine (see SentinelGroup)
             }
           });
     }

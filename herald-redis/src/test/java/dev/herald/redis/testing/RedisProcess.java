@@ -239,7 +239,12 @@ public final class RedisProcess implements AutoCloseable {
 
   /** Polls {@code condition} until it holds, for at most 30 s; exceptions count as not yet. */
   public static void await(BooleanSupplier condition, String what) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    await(condition, what, 30);
+  }
+
+  /** Polls {@code condition} until it holds, for at most {@code seconds}; exceptions: not yet. */
+  public static void await(BooleanSupplier condition, String what, int seconds) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
     while (true) {
       try {
         if (condition.getAsBoolean()) {

@@ -140,9 +140,12 @@ public final class SentinelGroup implements AutoCloseable {
     RedisProcess.await(
         () -> master.info("replication").contains("master_port:" + replica.port()),
         "the old master replicates the new one");
+    // A full sync (diskless, after Redis' 5 s delay), which a loaded CI machine has made take over
+    // 30 s: bounded more loosely than the other steps.
     RedisProcess.await(
         () -> master.info("replication").contains("master_link_status:up"),
-        "the old master is in sync");
+        "the old master is in sync",
+        90);
   }
 
   /** Kills every process. */
