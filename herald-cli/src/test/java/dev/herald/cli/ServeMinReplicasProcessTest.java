@@ -52,9 +52,7 @@ class ServeMinReplicasProcessTest {
     Path masterDir = Files.createDirectories(dir.resolve("master"));
     Path replicaDir = Files.createDirectories(dir.resolve("replica"));
     try (RedisProcess master = new RedisProcess(masterDir, false);
-        RedisProcess replica =
-            new RedisProcess(
-                replicaDir, false, List.of("--replicaof", "127.0.0.1", "" + master.port()))) {
+        RedisProcess replica = RedisProcess.replicaOf(replicaDir, master)) {
       master.start();
       replica.start();
       awaitTrue(() -> info(master.uri()).contains("state=online"), "the replica is in sync");

@@ -123,9 +123,7 @@ class ServeOnSentinelProcessTest {
     Path masterDir = Files.createDirectories(dir.resolve("master"));
     Path replicaDir = Files.createDirectories(dir.resolve("replica"));
     try (RedisProcess master = new RedisProcess(masterDir, false);
-        RedisProcess replica =
-            new RedisProcess(
-                replicaDir, false, List.of("--replicaof", "127.0.0.1", "" + master.port()));
+        RedisProcess replica = RedisProcess.replicaOf(replicaDir, master);
         RedisProcess sentinel = RedisProcess.sentinel(dir, MASTER, master.port())) {
       master.start();
       replica.start();

@@ -205,9 +205,7 @@ class RedisGroupCommitTest {
   private RedisProcess start(RedisProcess master) throws Exception {
     Path own = Files.createTempDirectory(dir, "redis");
     RedisProcess redis =
-        master == null
-            ? new RedisProcess(own, false)
-            : new RedisProcess(own, false, List.of("--replicaof", "127.0.0.1", "" + master.port()));
+        master == null ? new RedisProcess(own, false) : RedisProcess.replicaOf(own, master);
     resources.add(redis);
     redis.start();
     return redis;

@@ -86,6 +86,15 @@ public final class RedisProcess implements AutoCloseable {
     return new RedisProcess(dir, false, List.of(), masterName + " 127.0.0.1 " + masterPort, quorum);
   }
 
+  /**
+   * A replica of {@code master} (no persistence) on a free port; nothing runs until {@link
+   * #start()}.
+   */
+  public static RedisProcess replicaOf(Path dir, RedisProcess master) {
+    return new RedisProcess(
+        dir, false, List.of("--replicaof", "127.0.0.1", Integer.toString(master.port())));
+  }
+
   /** Whether redis-server is installed where these processes look for it. */
   public static boolean isInstalled() {
     return java.nio.file.Files.isExecutable(Path.of(BINARY));

@@ -27,11 +27,7 @@ public final class SentinelGroup implements AutoCloseable {
 
   private SentinelGroup(Path dir) throws Exception {
     master = new RedisProcess(Files.createDirectories(dir.resolve("master")), false);
-    replica =
-        new RedisProcess(
-            Files.createDirectories(dir.resolve("replica")),
-            false,
-            List.of("--replicaof", "127.0.0.1", Integer.toString(master.port())));
+    replica = RedisProcess.replicaOf(Files.createDirectories(dir.resolve("replica")), master);
     sentinelDir = Files.createDirectories(dir.resolve("sentinels"));
   }
 
