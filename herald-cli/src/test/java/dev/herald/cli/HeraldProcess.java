@@ -1,12 +1,19 @@
 package dev.herald.cli;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /** The {@code herald} command as a child process: this JVM's java, the test class path. */
 final class HeraldProcess {
@@ -21,6 +28,34 @@ final class HeraldProcess {
     command.add(Herald.class.getName());
     command.addAll(List.of(args));
     return command;
+  }
+
+  /**
+   * A running {@code herald serve}: the process, its banner (stdout) and the URL the banner names.
+   */
+  record Serving(Process process, BufferedReader banner, String url) {}
+
+  /**
+   * Starts {@code herald args...} (a {@code serve} with {@code --port 0}), its stderr in {@code
+   * dir/serve-stderr.txt}, and returns once the banner's first line names the address it listens
+   * on; the caller destroys the process.
+   */
+  static Serving serve(Path dir, String... args) throws IOException {
+    Path stderr = dir.resolve("serve-stderr.txt");
+    Process process =
+        new ProcessBuilder(command(args))
+            .redirectError(stderr.toFile())
+            .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+            .start();
+    BufferedReader banner =
+        new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+    String first = banner.readLine();
+    assertThat(first)
+        .as("banner; stderr: %s", Files.readString(stderr))
+        .startsWith("Herald hub listening on http://127.0.0.1:");
+    Matcher port = Pattern.compile(":(\\d+)$").matcher(first);
+    assertThat(port.find()).isTrue();
+    return new Serving(process, banner, "http://127.0.0.1:" + port.group(1));
   }
 
   /**

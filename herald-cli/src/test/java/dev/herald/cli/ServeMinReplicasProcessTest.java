@@ -4,23 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.herald.redis.testing.RedisProcess;
 import dev.herald.redis.testing.TestRedis;
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.api.StatefulRedisConnection;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
-import java.util.function.BooleanSupplier;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -55,7 +46,8 @@ class ServeMinReplicasProcessTest {
         RedisProcess replica = RedisProcess.replicaOf(replicaDir, master)) {
       master.start();
       replica.start();
-      awaitTrue(() -> info(master.uri()).contains("state=online"), "the replica is in sync");
+      RedisProcess.await(
+          () -> master.info("replication").contains("state=online"), "the replica is in sync");
       String hub =
           serve(
               "--store",
@@ -119,36 +111,8 @@ class ServeMinReplicasProcessTest {
         new java.util.ArrayList<>(
             List.of("serve", "--port", "0", "--redis-key-prefix", prefix, "--allow-anonymous"));
     args.addAll(List.of(flags));
-    serve =
-        new ProcessBuilder(HeraldProcess.command(args.toArray(new String[0])))
-            .redirectError(dir.resolve("serve-stderr.txt").toFile())
-            .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
-            .start();
-    BufferedReader banner =
-        new BufferedReader(new InputStreamReader(serve.getInputStream(), StandardCharsets.UTF_8));
-    String first = banner.readLine();
-    assertThat(first)
-        .as("banner; stderr: %s", Files.readString(dir.resolve("serve-stderr.txt")))
-        .startsWith("Herald hub listening on http://127.0.0.1:");
-    Matcher port = Pattern.compile(":(\\d+)$").matcher(first);
-    assertThat(port.find()).isTrue();
-    return "http://127.0.0.1:" + port.group(1);
-  }
-
-  private static String info(String uri) {
-    RedisClient client = RedisClient.create(uri);
-    try (StatefulRedisConnection<String, String> connection = client.connect()) {
-      return connection.sync().info("replication");
-    } finally {
-      client.shutdown();
-    }
-  }
-
-  private static void awaitTrue(BooleanSupplier condition, String what) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (!condition.getAsBoolean()) {
-      assertThat(System.nanoTime()).as("timed out waiting until %s", what).isLessThan(deadline);
-      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50)); // polling a state, bounded
-    }
+    HeraldProcess.Serving serving = HeraldProcess.serve(dir, args.toArray(new String[0]));
+    serve = serving.process();
+    return serving.url();
   }
 }

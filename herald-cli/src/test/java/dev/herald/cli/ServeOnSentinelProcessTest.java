@@ -7,19 +7,12 @@ import dev.herald.redis.testing.TestRedis;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.sentinel.api.StatefulRedisSentinelConnection;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
-import java.util.function.BooleanSupplier;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -48,23 +41,12 @@ class ServeOnSentinelProcessTest {
 
   /** Starts {@code herald serve --store store} and returns the env that points the CLI at it. */
   private Map<String, String> serve(String store) throws Exception {
-    serve =
-        new ProcessBuilder(
-                HeraldProcess.command(
-                    "serve", "--port", "0", "--store", store, "--redis-key-prefix", prefix))
-            .redirectError(dir.resolve("serve-stderr.txt").toFile())
-            .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
-            .start();
-    BufferedReader banner =
-        new BufferedReader(new InputStreamReader(serve.getInputStream(), StandardCharsets.UTF_8));
-    String first = banner.readLine();
-    assertThat(first)
-        .as("banner; stderr: %s", Files.readString(dir.resolve("serve-stderr.txt")))
-        .startsWith("Herald hub listening on http://127.0.0.1:");
-    assertThat(banner.readLine()).isEqualTo("  store:     " + store);
-    Matcher port = Pattern.compile(":(\\d+)$").matcher(first);
-    assertThat(port.find()).isTrue();
-    return Map.of("HERALD_URL", "http://127.0.0.1:" + port.group(1));
+    HeraldProcess.Serving serving =
+        HeraldProcess.serve(
+            dir, "serve", "--port", "0", "--store", store, "--redis-key-prefix", prefix);
+    serve = serving.process();
+    assertThat(serving.banner().readLine()).isEqualTo("  store:     " + store);
+    return Map.of("HERALD_URL", serving.url());
   }
 
   private static String publish(Map<String, String> env, String data) {
@@ -127,8 +109,9 @@ class ServeOnSentinelProcessTest {
         RedisProcess sentinel = RedisProcess.sentinel(dir, MASTER, master.port())) {
       master.start();
       replica.start();
-      awaitTrue(
-          () -> info(replica.uri()).contains("master_link_status:up"), "the replica is in sync");
+      RedisProcess.await(
+          () -> replica.info("replication").contains("master_link_status:up"),
+          "the replica is in sync");
       sentinel.start();
       Map<String, String> env =
           serve("redis-sentinel://127.0.0.1:" + sentinel.port() + "#" + MASTER);
@@ -142,10 +125,11 @@ class ServeOnSentinelProcessTest {
       }
 
       master.close(); // SIGKILL
-      awaitTrue(() -> masterPort(sentinel) == replica.port(), "the Sentinel promoted the replica");
+      RedisProcess.await(
+          () -> masterPort(sentinel) == replica.port(), "the Sentinel promoted the replica");
       // Publishes are refused (503) until the hub has reconnected to the new master.
       String[] after = new String[1];
-      awaitTrue(
+      RedisProcess.await(
           () -> {
             CliRun run = CliRun.herald(env, "publish", "--topic", "news", "--data", "after");
             after[0] = run.out().strip();
@@ -159,29 +143,12 @@ class ServeOnSentinelProcessTest {
     }
   }
 
-  private static String info(String uri) {
-    RedisClient client = RedisClient.create(uri);
-    try (StatefulRedisConnection<String, String> connection = client.connect()) {
-      return connection.sync().info("replication");
-    } finally {
-      client.shutdown();
-    }
-  }
-
   private static int masterPort(RedisProcess sentinel) {
     RedisClient client = RedisClient.create(sentinel.uri());
     try (StatefulRedisSentinelConnection<String, String> connection = client.connectSentinel()) {
       return ((InetSocketAddress) connection.sync().getMasterAddrByName(MASTER)).getPort();
     } finally {
       client.shutdown();
-    }
-  }
-
-  private static void awaitTrue(BooleanSupplier condition, String what) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (!condition.getAsBoolean()) {
-      assertThat(System.nanoTime()).as("timed out waiting until %s", what).isLessThan(deadline);
-      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50)); // polling a state, bounded
     }
   }
 }

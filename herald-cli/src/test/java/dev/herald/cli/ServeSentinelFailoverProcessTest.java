@@ -4,14 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.herald.redis.testing.SentinelGroup;
 import dev.herald.redis.testing.TestRedis;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -135,30 +131,20 @@ class ServeSentinelFailoverProcessTest {
 
   /** Starts {@code herald serve} on the store; returns the hub's URL. */
   private String serve(String store) throws Exception {
-    serve =
-        new ProcessBuilder(
-                HeraldProcess.command(
-                    "serve",
-                    "--port",
-                    "0",
-                    "--redis-key-prefix",
-                    prefix,
-                    "--allow-anonymous",
-                    "--store",
-                    store,
-                    "--redis-min-replicas",
-                    "1"))
-            .redirectError(dir.resolve("serve-stderr.txt").toFile())
-            .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
-            .start();
-    BufferedReader banner =
-        new BufferedReader(new InputStreamReader(serve.getInputStream(), StandardCharsets.UTF_8));
-    String first = banner.readLine();
-    assertThat(first)
-        .as("banner; stderr: %s", Files.readString(dir.resolve("serve-stderr.txt")))
-        .startsWith("Herald hub listening on http://127.0.0.1:");
-    Matcher port = Pattern.compile(":(\\d+)$").matcher(first);
-    assertThat(port.find()).isTrue();
-    return "http://127.0.0.1:" + port.group(1);
+    HeraldProcess.Serving serving =
+        HeraldProcess.serve(
+            dir,
+            "serve",
+            "--port",
+            "0",
+            "--redis-key-prefix",
+            prefix,
+            "--allow-anonymous",
+            "--store",
+            store,
+            "--redis-min-replicas",
+            "1");
+    serve = serving.process();
+    return serving.url();
   }
 }
