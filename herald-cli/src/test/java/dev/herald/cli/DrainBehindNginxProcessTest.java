@@ -103,8 +103,11 @@ class DrainBehindNginxProcessTest {
       for (Subscriber s : subscribers) {
         s.since = sigterm;
       }
-      // Arrivals at the node that stays, as it counts them: its open streams every 250 ms.
+      // Arrivals at the node that stays, as it counts them: its open streams every 250 ms, the
+      // first count taken before the SIGTERM (a sampler's first request, slow on a loaded machine,
+      // would miss the earliest arrivals).
       List<Long> onB = new java.util.concurrent.CopyOnWriteArrayList<>();
+      onB.add(streamsOn(http, portB));
       AtomicBoolean sampling = new AtomicBoolean(true);
       Thread sampler =
           new Thread(
@@ -112,9 +115,9 @@ class DrainBehindNginxProcessTest {
                 long next = sigterm;
                 while (sampling.get()) {
                   try {
-                    onB.add(streamsOn(http, portB));
                     next += TimeUnit.MILLISECONDS.toNanos(250);
                     TimeUnit.NANOSECONDS.sleep(Math.max(0, next - System.nanoTime()));
+                    onB.add(streamsOn(http, portB));
                   } catch (Exception e) {
                     return;
                   }
@@ -145,6 +148,15 @@ class DrainBehindNginxProcessTest {
             .as("exactly once, in order")
             .containsExactlyElementsOf(acknowledged);
       }
+      await(
+          () -> {
+            try {
+              return streamsOn(http, portB) == STREAMS;
+            } catch (Exception e) {
+              throw new IllegalStateException("the node that stays did not answer", e);
+            }
+          },
+          "every stream on the node that stays");
       // Reconnections: every stream of the drained node came back (some more than once: shed by
       // a draining node they reached through nginx's kept-alive connections), spread over time.
       List<Long> moves = new ArrayList<>();

@@ -29,7 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
  * promote the replica and restarts the old master as its replica; then every publish the hub
  * answered 201 is in the history {@code herald listen} reads, once, in order.
  */
-@Timeout(value = 120, unit = TimeUnit.SECONDS)
+@Timeout(value = 180, unit = TimeUnit.SECONDS)
 class ServeSentinelFailoverProcessTest {
   @TempDir Path dir;
 

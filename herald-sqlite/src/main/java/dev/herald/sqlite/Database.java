@@ -17,9 +17,6 @@ final class Database {
   /** Keeps the write-ahead log from staying large after a burst has been checkpointed. */
   private static final int JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024;
 
-  /** Write-ahead log pages after which a commit checkpoints (SQLite's default: 1 000). */
-  static final int AUTOCHECKPOINT_PAGES = 10_000;
-
   private final Path file;
   private final boolean fsync;
   private final int busyTimeoutMillis;
@@ -60,12 +57,8 @@ final class Database {
       // letting it begin a transaction of its own) skips them.
       connection.unwrap(SQLiteConnection.class).getConnectionConfig().setAutoCommit(false);
       try (Statement statement = connection.createStatement()) {
-        // The writer checkpoints when a commit leaves the log this long. Each checkpoint syncs
-        // the log and the database file and copies every page changed since the last one: at the
-        // default 1 000 pages (4 MB) that was several syncs a second under load, each making
-        // every publish wait; 10 000 (40 MB, under JOURNAL_SIZE_LIMIT) took 64 appending threads
-        // from 28 000 to 63 000 appends/s in one run on a loaded 2-core VM.
-        statement.execute("PRAGMA wal_autocheckpoint = " + AUTOCHECKPOINT_PAGES);
+        // No checkpoint in a commit: the Checkpointer copies the log on a thread of its own.
+        statement.execute("PRAGMA wal_autocheckpoint = 0");
       }
       try (Statement statement = connection.createStatement();
           ResultSet mode = statement.executeQuery("PRAGMA journal_mode")) {
@@ -81,6 +74,18 @@ final class Database {
       throw e;
     }
     return connection;
+  }
+
+  /** The checkpointer's connection: it syncs at checkpoints as the writer would. */
+  Connection openCheckpointer() throws SQLException {
+    SQLiteConfig config = base();
+    config.setSynchronous(
+        fsync ? SQLiteConfig.SynchronousMode.FULL : SQLiteConfig.SynchronousMode.NORMAL);
+    return config.createConnection(url());
+  }
+
+  int busyTimeoutMillis() {
+    return busyTimeoutMillis;
   }
 
   /** A connection for reads only: it can never take the write lock by mistake. */

@@ -389,7 +389,7 @@ public final class SqliteEventLog implements EventLog {
         AgeLimit ageLimit = new AgeLimit(clock, retention.maxAge());
         WriteLoop writer =
             new WriteLoop(
-                file,
+                database,
                 connection,
                 state,
                 retention.maxCount(),

@@ -55,11 +55,14 @@ final class WriteLoop implements Runnable {
 
   private record Stop(CompletableFuture<Void> done) implements Task {}
 
+  private record RestartLog(CompletableFuture<Void> done) implements Task {}
+
   private final WriterConnection writer;
   private final Path file;
   private final Clock clock;
   private final RetentionJob retention;
   private final GroupTransaction groupTransaction;
+  private final Checkpointer checkpointer;
   private final BlockingQueue<Task> queue = new LinkedBlockingQueue<>();
   private final Thread thread;
 
@@ -86,7 +89,7 @@ final class WriteLoop implements Runnable {
   private long lastCreatedMs;
 
   WriteLoop(
-      Path file,
+      Database database,
       Connection connection,
       Schema.State state,
       int maxCount,
@@ -94,8 +97,9 @@ final class WriteLoop implements Runnable {
       AgeLimit ageLimit,
       long retentionIntervalNanos)
       throws SQLException {
-    this.writer = new WriterConnection(file, connection);
-    this.file = file;
+    this.file = database.file();
+    this.writer = new WriterConnection(file, database.busyTimeoutMillis(), connection);
+    this.checkpointer = new Checkpointer(database, transactions::get, this::restartLog);
     this.clock = clock;
     this.retention =
         new RetentionJob(
@@ -120,6 +124,7 @@ final class WriteLoop implements Runnable {
 
   void start() {
     thread.start();
+    checkpointer.start();
   }
 
   synchronized void listener(EventLog.Listener listener) {
@@ -148,6 +153,15 @@ final class WriteLoop implements Runnable {
   CompletableFuture<Integer> runRetention() {
     CompletableFuture<Integer> done = new CompletableFuture<>();
     enqueue(new Retain(done), done);
+    return done;
+  }
+
+  /**
+   * Asks the writer to restart the write-ahead log between two groups (see {@link Checkpointer}).
+   */
+  CompletableFuture<Void> restartLog() {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    enqueue(new RestartLog(done), done);
     return done;
   }
 
@@ -221,6 +235,8 @@ final class WriteLoop implements Runnable {
           retention.request(retain.done());
         } else if (task instanceof Probe probe) {
           probe.done().complete(probeWrite());
+        } else if (task instanceof RestartLog restart) {
+          restartLog(restart);
         } else if (task instanceof SaveCursors save) {
           writeCursors(save);
         } else if (task instanceof Stop stop) {
@@ -279,7 +295,7 @@ final class WriteLoop implements Runnable {
     }
     lastId = write.nextId;
     lastCreatedMs = createdMs;
-    transactions.incrementAndGet();
+    checkpointer.committed(transactions.incrementAndGet());
     available = true;
     announce(write);
     completer.execute(write::complete);
@@ -329,6 +345,20 @@ final class WriteLoop implements Runnable {
     }
   }
 
+  // ---- the write-ahead log ----
+
+  private void restartLog(RestartLog restart) {
+    try {
+      if (!writer.restartLog()) {
+        LOG.log(System.Logger.Level.DEBUG, "a reader kept the log of " + file + " from restarting");
+      }
+      restart.done().complete(null);
+    } catch (SQLException e) {
+      LOG.log(System.Logger.Level.WARNING, "could not restart the log of " + file, e);
+      restart.done().completeExceptionally(e);
+    }
+  }
+
   // ---- health and shutdown ----
 
   private boolean probeWrite() {
@@ -345,6 +375,10 @@ final class WriteLoop implements Runnable {
 
   private void shutDown() {
     stopped = true;
+    // The checkpointer stops before the connection's last checkpoint; a restart it waits for is
+    // answered first (failLeftovers), or it would wait for this thread.
+    failLeftovers();
+    checkpointer.stop();
     completer.shutdown();
     try {
       // Every committed append is answered before close() returns.
@@ -373,6 +407,8 @@ final class WriteLoop implements Runnable {
         save.done().completeExceptionally(writer.closed());
       } else if (task instanceof Stop stop) {
         stop.done().complete(null);
+      } else if (task instanceof RestartLog restart) {
+        restart.done().completeExceptionally(writer.closed());
       }
     }
   }

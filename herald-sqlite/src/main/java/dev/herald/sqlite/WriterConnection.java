@@ -4,6 +4,7 @@ import dev.herald.server.StoreUnavailableException;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 
@@ -24,6 +25,7 @@ final class WriterConnection {
   }
 
   private final Path file;
+  private final int busyTimeoutMillis;
   private final Connection connection;
   private final Statement statement;
   private final PreparedStatement begin;
@@ -33,8 +35,9 @@ final class WriterConnection {
   private final PreparedStatement release;
   private final PreparedStatement rollbackToSavepoint;
 
-  WriterConnection(Path file, Connection connection) throws SQLException {
+  WriterConnection(Path file, int busyTimeoutMillis, Connection connection) throws SQLException {
     this.file = file;
+    this.busyTimeoutMillis = busyTimeoutMillis;
     this.connection = connection;
     this.statement = connection.createStatement();
     begin = connection.prepareStatement("BEGIN IMMEDIATE");
@@ -96,6 +99,24 @@ final class WriterConnection {
     } catch (SQLException | RuntimeException e) {
       rollbackQuietly(e);
       throw e;
+    }
+  }
+
+  /**
+   * Copies what is left of the write-ahead log into the database file and starts the log again from
+   * its beginning ({@code RESTART}), waiting for no reader: with a reader still on the log it
+   * copies what it can and leaves the log as it is (see {@link Checkpointer}).
+   *
+   * @return whether the log starts again
+   */
+  boolean restartLog() throws SQLException {
+    try (Statement pragma = connection.createStatement()) {
+      pragma.execute("PRAGMA busy_timeout = 0");
+      try (ResultSet result = pragma.executeQuery("PRAGMA wal_checkpoint(RESTART)")) {
+        return result.next() && result.getInt(1) == 0;
+      } finally {
+        pragma.execute("PRAGMA busy_timeout = " + busyTimeoutMillis);
+      }
     }
   }
 

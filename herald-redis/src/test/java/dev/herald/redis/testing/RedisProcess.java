@@ -40,6 +40,9 @@ public final class RedisProcess implements AutoCloseable {
 
   private Process process;
 
+  /** The server's last lines of output, across restarts, to say what it did when a wait fails. */
+  private final java.util.ArrayDeque<String> recentLines = new java.util.ArrayDeque<>();
+
   /**
    * Picks a free port; nothing runs until {@link #start()}.
    *
@@ -164,6 +167,12 @@ public final class RedisProcess implements AutoCloseable {
                   if (line.contains(awaited)) {
                     ready.complete(null);
                   }
+                  synchronized (recentLines) {
+                    recentLines.add(line);
+                    if (recentLines.size() > 40) {
+                      recentLines.poll();
+                    }
+                  }
                   if (!ready.isDone()) {
                     last.add(line);
                     if (last.size() > 10) {
@@ -217,9 +226,18 @@ public final class RedisProcess implements AutoCloseable {
     assertThat(kill.exitValue()).as("kill %s succeeded", signal).isZero();
   }
 
-  /** One section of the server's {@code INFO}. */
+  /** The server's last 40 lines of output (those of earlier runs first), for failure messages. */
+  public String recentLog() {
+    synchronized (recentLines) {
+      return String.join("\n", recentLines);
+    }
+  }
+
+  /** One section of the server's {@code INFO}; a server that does not answer in 5 s throws. */
   public String info(String section) {
     RedisClient client = RedisClient.create(uri());
+    // Polled in bounded waits: a hung server must fail the poll, not hold it for Lettuce's 60 s.
+    client.setDefaultTimeout(java.time.Duration.ofSeconds(5));
     try (StatefulRedisConnection<String, String> connection = client.connect()) {
       return connection.sync().info(section);
     } finally {

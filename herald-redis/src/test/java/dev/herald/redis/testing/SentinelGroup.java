@@ -138,10 +138,32 @@ public final class SentinelGroup implements AutoCloseable {
         "the old master replicates the new one");
     // A full sync (diskless, after Redis' 5 s delay), which a loaded CI machine has made take over
     // 30 s: bounded more loosely than the other steps.
-    RedisProcess.await(
-        () -> master.info("replication").contains("master_link_status:up"),
-        "the old master is in sync",
-        90);
+    try {
+      RedisProcess.await(
+          () -> master.info("replication").contains("master_link_status:up"),
+          "the old master is in sync",
+          90);
+    } catch (AssertionError e) {
+      throw new AssertionError(
+          e.getMessage()
+              + "\nthe old master's replication: "
+              + infoOrWhy(master)
+              + "\nthe new master's replication: "
+              + infoOrWhy(replica)
+              + "\nthe old master's log:\n"
+              + master.recentLog()
+              + "\nthe new master's log:\n"
+              + replica.recentLog(),
+          e);
+    }
+  }
+
+  private static String infoOrWhy(RedisProcess server) {
+    try {
+      return server.info("replication");
+    } catch (RuntimeException e) {
+      return "no answer: " + e;
+    }
   }
 
   /** Kills every process. */
