@@ -324,6 +324,15 @@ public final class PublishRequest {
   }
 
   private static String utf8(ByteBuffer body) {
+    // The JDK's String decoder is several times faster than a CharsetDecoder (it was 3.5% of a
+    // hub's CPU per publish) but replaces malformed input with U+FFFD instead of reporting it, so
+    // a body whose text holds U+FFFD, malformed or sent as such, is decoded strictly as well.
+    byte[] bytes = new byte[body.remaining()];
+    body.duplicate().get(bytes);
+    String text = new String(bytes, StandardCharsets.UTF_8);
+    if (text.indexOf('\uFFFD') < 0) {
+      return text;
+    }
     try {
       return StandardCharsets.UTF_8
           .newDecoder()

@@ -66,6 +66,41 @@ class PublishRequestTest {
     assertThat(canonical(one, false)).isNotEqualTo(canonical(other, false));
   }
 
+  /**
+   * Malformed UTF-8 is refused, not published with U+FFFD in its place: a truncated sequence, a
+   * byte that starts none, an encoded surrogate, an overlong form, and each next to a U+FFFD sent
+   * as such (the decoder's fast path cannot tell those apart).
+   */
+  @ParameterizedTest
+  @CsvSource({
+    "7b22746f706963223a2274222c2264617461223a22c328227d",
+    "7b22746f706963223a2274222c2264617461223a22ff227d",
+    "7b22746f706963223a2274222c2264617461223a22eda080227d",
+    "7b22746f706963223a2274222c2264617461223a22c0af227d",
+    "7b22746f706963223a2274222c2264617461223a22efbfbdc328227d",
+    "7b22746f706963223a2274222c2264617461223a22c328efbfbd227d",
+  })
+  void aBodyThatIsNotUtf8IsRefused(String hex) {
+    ByteBuffer body = ByteBuffer.wrap(java.util.HexFormat.of().parseHex(hex));
+    assertThatThrownBy(() -> PublishRequest.parse(Optional.empty(), body, CLOCK))
+        .isInstanceOfSatisfying(
+            Refusal.class,
+            r -> {
+              assertThat(r.code()).isEqualTo("invalid_json");
+              assertThat(r.getMessage()).isEqualTo("the body is not valid UTF-8");
+            });
+  }
+
+  @Test
+  void aReplacementCharacterSentAsSuchIsPublishedAsIs() {
+    assertThat(parse(null, "{\"topic\": \"t\", \"data\": \"a\uFFFDb\u00e9\"}").event().data())
+        .isEqualTo("a\uFFFDb\u00e9");
+    ByteBuffer direct = ByteBuffer.allocateDirect(64);
+    direct.put("{\"topic\": \"t\", \"data\": \"\uFFFD\"}".getBytes(StandardCharsets.UTF_8)).flip();
+    assertThat(PublishRequest.parse(Optional.empty(), direct, CLOCK).event().data())
+        .isEqualTo("\uFFFD");
+  }
+
   @Test
   void memberFormStampsMillisecondsEvenWhenTheyAreZero() {
     Publication p = parse("7", "{\"event\": {\"type\": \"T\", \"body\": null}}");
