@@ -76,7 +76,7 @@ final class ServeCommand implements Callable<Integer> {
       description =
           "Most open connections (0: no limit); the default is the file-descriptor limit less "
               + Hub.FD_HEADROOM
-              + ". Streams may take all but 2% (at most 1024), kept for publishers.")
+              + ". Streams may take all but 2%% (at most 1024), kept for publishers.")
   int maxConnections;
 
   @Option(

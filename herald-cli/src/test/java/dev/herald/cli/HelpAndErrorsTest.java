@@ -65,6 +65,29 @@ class HelpAndErrorsTest {
     assertThat(checked).as("flags with a default").isPositive();
   }
 
+  /**
+   * A description picocli cannot format (a lone {@code %}) is printed raw with a warning on the
+   * process's standard error, outside the command's own writers: caught here.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"serve", "publish", "listen", "token", "contract-service"})
+  void helpFormatsEveryDescriptionWithoutAWarning(String command) {
+    java.io.PrintStream original = System.err;
+    java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+    CliRun run;
+    try {
+      System.setErr(
+          new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+      run = CliRun.herald(Map.of(), command, "--help");
+    } finally {
+      System.setErr(original);
+    }
+    assertThat(run.exit()).isZero();
+    assertThat(captured.toString(java.nio.charset.StandardCharsets.UTF_8))
+        .as("what --help printed to the process's standard error")
+        .isEmpty();
+  }
+
   @Test
   void helpShowsAnEnvironmentDefaultButNeverTheJwtSecret() {
     String secret = "a-secret-of-at-least-thirty-two-bytes!";

@@ -78,10 +78,15 @@ final class Connector implements AutoCloseable {
       configure(options, commandTimeout);
       cluster.setOptions(
           options
-              // Learn about failovers and resharding from redirects and reconnects at once.
+              // Learn about failovers and resharding from redirects and reconnects at once. An
+              // adaptive refresh is allowed once a second (Lettuce's default: once in 30 s): the
+              // first one, at the master's death, still sees it as master (the replica is elected
+              // only after the cluster's node timeout), and with the default the next look came
+              // only 30 s later, every publish to its slot failing until then.
               .topologyRefreshOptions(
                   ClusterTopologyRefreshOptions.builder()
                       .enableAllAdaptiveRefreshTriggers()
+                      .adaptiveRefreshTriggersTimeout(Duration.ofSeconds(1))
                       .enablePeriodicRefresh(Duration.ofSeconds(30))
                       .build())
               .build());

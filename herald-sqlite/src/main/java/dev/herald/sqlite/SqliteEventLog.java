@@ -318,9 +318,10 @@ public final class SqliteEventLog implements EventLog {
      *
      * <p>{@code false}: {@code synchronous=NORMAL} in WAL mode. A committed event is in the
      * write-ahead log in the operating system's cache before its publish completes, so it survives
-     * the process crashing or being killed. The log is synced to disk at checkpoints only (when it
-     * has grown by 10 000 pages, about 40 MB), so a power loss or kernel crash may lose the commits
-     * since the last one — but never corrupts the file.
+     * the process crashing or being killed. The log is synced to disk at checkpoints only (a thread
+     * of their own copies it into the file every 200 ms while appends come in, see {@code
+     * Checkpointer}), so a power loss or kernel crash may lose the commits since the last one — but
+     * never corrupts the file.
      *
      * <p>{@code true}: {@code synchronous=FULL}. Every commit is synced to disk before its publish
      * completes, so acknowledged events also survive power loss; each group commit then costs one

@@ -27,6 +27,8 @@ class ConfigurationMetadataTest {
             "herald.store",
             "herald.fsync",
             "herald.redis-key-prefix",
+            "herald.redis-min-replicas",
+            "herald.redis-min-replicas-timeout",
             "herald.heartbeat",
             "herald.max-buffer-bytes",
             "herald.retention.count",
@@ -45,5 +47,8 @@ class ConfigurationMetadataTest {
         .isEqualTo(1000);
     assertThat(properties.get("herald.max-buffer-bytes").get("defaultValue").asText())
         .isEqualTo("1MB");
+    assertThat(properties.get("herald.redis-min-replicas").get("defaultValue").asInt()).isZero();
+    assertThat(properties.get("herald.redis-min-replicas-timeout").get("defaultValue").asText())
+        .isEqualTo("1s");
   }
 }

@@ -66,7 +66,8 @@ public class HeraldAutoConfiguration {
         spec.open(
             new Retention(properties.getRetention().getCount(), properties.getRetention().getAge()),
             properties.isFsync(),
-            prefix);
+            new StoreSpec.RedisSettings(
+                prefix, properties.getRedisMinReplicas(), properties.getRedisMinReplicasTimeout()));
     try {
       Optional<Presence> presence = spec.presence(log, prefix);
       presence.ifPresent(builder::presence);

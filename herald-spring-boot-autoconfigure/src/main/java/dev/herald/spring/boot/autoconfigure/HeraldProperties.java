@@ -44,6 +44,18 @@ public class HeraldProperties {
   private String redisKeyPrefix = "herald:";
 
   /**
+   * Replicas that must confirm an event (Redis WAIT) before a publish completes; 0 waits for none.
+   * With asynchronous replication a failover can lose what the primary acknowledged; with 1 or more
+   * it loses nothing acknowledged, and a publish the replicas did not confirm in time fails with
+   * ReplicationUnconfirmedException (stored on the primary: retry with the same idempotency key).
+   * Redis only.
+   */
+  private int redisMinReplicas = 0;
+
+  /** How long a publish waits for redis-min-replicas replicas to confirm it. Redis only. */
+  private Duration redisMinReplicasTimeout = Duration.ofSeconds(1);
+
+  /**
    * How long a stream may be idle before it gets a heartbeat comment (":"), which keeps proxies
    * from closing it and finds clients that went away. 0 turns heartbeats off.
    */
@@ -88,6 +100,22 @@ public class HeraldProperties {
 
   public void setRedisKeyPrefix(String redisKeyPrefix) {
     this.redisKeyPrefix = redisKeyPrefix;
+  }
+
+  public int getRedisMinReplicas() {
+    return redisMinReplicas;
+  }
+
+  public void setRedisMinReplicas(int redisMinReplicas) {
+    this.redisMinReplicas = redisMinReplicas;
+  }
+
+  public Duration getRedisMinReplicasTimeout() {
+    return redisMinReplicasTimeout;
+  }
+
+  public void setRedisMinReplicasTimeout(Duration redisMinReplicasTimeout) {
+    this.redisMinReplicasTimeout = redisMinReplicasTimeout;
   }
 
   public Duration getHeartbeat() {

@@ -4,8 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.herald.core.Event;
+import dev.herald.redis.testing.RedisProcess;
 import dev.herald.redis.testing.TestRedis;
 import dev.herald.server.Broker;
+import dev.herald.server.ReplicationUnconfirmedException;
 import dev.herald.server.Retention;
 import dev.herald.server.servlet.EventStreams;
 import dev.herald.spring.boot.HeraldPublisher;
@@ -96,6 +98,39 @@ class StoreTest {
   }
 
   @Test
+  void redisMinReplicasMakeAPublishNoReplicaConfirmedFail(@TempDir Path dir) throws Exception {
+    // A Redis of the test's own, with no replica: nothing can confirm.
+    try (RedisProcess redis = new RedisProcess(dir, false)) {
+      redis.start();
+      try (ConfigurableApplicationContext context =
+          TestApps.start(
+              MvcApp.class,
+              "herald.store=" + redis.uri(),
+              "herald.redis-min-replicas=1",
+              "herald.redis-min-replicas-timeout=200ms")) {
+        HeraldPublisher publisher = context.getBean(HeraldPublisher.class);
+        assertThatThrownBy(
+                () -> publisher.publish("rooms/r", "unconfirmed").get(10, TimeUnit.SECONDS))
+            .hasCauseInstanceOf(ReplicationUnconfirmedException.class)
+            .cause()
+            .satisfies(
+                e -> {
+                  ReplicationUnconfirmedException unconfirmed = (ReplicationUnconfirmedException) e;
+                  assertThat(unconfirmed.confirmed()).isZero();
+                  assertThat(unconfirmed.required()).isEqualTo(1);
+                });
+      }
+    }
+    assertThatThrownBy(
+            () ->
+                TestApps.start(
+                    MvcApp.class, "herald.store=" + TestRedis.URI, "herald.redis-min-replicas=-1"))
+        .rootCause()
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("the number of replicas to wait for must not be negative: -1");
+  }
+
+  @Test
   void anUnknownStoreStopsTheApplicationWithTheFormsItAccepts() {
     assertThatThrownBy(() -> TestApps.start(MvcApp.class, "herald.store=mongodb://127.0.0.1"))
         .rootCause()
@@ -117,6 +152,10 @@ class StoreTest {
     assertThat(properties.getRetention().getCount()).isEqualTo(Retention.DEFAULT.maxCount());
     assertThat(properties.getRetention().getAge()).isEqualTo(Retention.DEFAULT.maxAge());
     assertThat(properties.isFsync()).isFalse();
+    assertThat(properties.getRedisMinReplicas())
+        .isEqualTo(StoreSpec.RedisSettings.DEFAULT.minReplicas());
+    assertThat(properties.getRedisMinReplicasTimeout())
+        .isEqualTo(StoreSpec.RedisSettings.DEFAULT.minReplicasTimeout());
     assertThat(properties.getMvc().getPath()).isNull();
     assertThat(properties.getWebflux().getPath()).isNull();
   }
