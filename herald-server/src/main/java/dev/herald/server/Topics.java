@@ -65,6 +65,10 @@ public final class Topics {
    * @throws InvalidTopicException if the set is empty, too large, or holds an invalid topic
    */
   public static Set<String> checkAll(Collection<String> topics) {
+    if (topics.size() == 1) {
+      // The usual publication: no hash set to build (it was 2 % of a publishing hub's garbage).
+      return Collections.singleton(check(topics.iterator().next()));
+    }
     Set<String> set = new LinkedHashSet<>();
     for (String topic : topics) {
       set.add(check(topic));

@@ -5,7 +5,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
-import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 
@@ -32,7 +31,7 @@ public final class CloseGate extends ChannelDuplexHandler {
       ReferenceCountUtil.release(msg);
       return;
     }
-    if (msg instanceof HttpRequest request && !HttpUtil.isKeepAlive(request)) {
+    if (msg instanceof HttpRequest request && !KeepAlive.of(request)) {
       lastRequest = true;
     }
     boolean end = msg instanceof LastHttpContent;
@@ -44,7 +43,7 @@ public final class CloseGate extends ChannelDuplexHandler {
 
   @Override
   public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
-    if (msg instanceof HttpResponse response && !HttpUtil.isKeepAlive(response)) {
+    if (msg instanceof HttpResponse response && !KeepAlive.of(response)) {
       closing = true;
     }
     ctx.write(msg, promise);

@@ -12,7 +12,6 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpUtil;
 import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
 import java.net.URI;
@@ -108,7 +107,7 @@ public final class CorsHandler extends ChannelDuplexHandler {
     if (HttpMethod.OPTIONS.equals(request.method())
         && "/events".equals(Router.path(request.uri()))
         && request.headers().contains(HttpHeaderNames.ACCESS_CONTROL_REQUEST_METHOD)) {
-      boolean keepAlive = HttpUtil.isKeepAlive(request);
+      boolean keepAlive = KeepAlive.of(request);
       RequestInfo.set(channel, new RequestInfo("OPTIONS", "/events", null, keepAlive));
       ReferenceCountUtil.release(msg);
       if (!allowed) {

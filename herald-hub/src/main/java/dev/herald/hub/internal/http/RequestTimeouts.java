@@ -8,7 +8,6 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpStatusClass;
-import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import java.time.Duration;
 import java.util.concurrent.ScheduledFuture;
@@ -126,7 +125,7 @@ public final class RequestTimeouts extends ChannelDuplexHandler {
 
   @Override
   public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
-    if (msg instanceof HttpResponse response && !HttpUtil.isKeepAlive(response)) {
+    if (msg instanceof HttpResponse response && !KeepAlive.of(response)) {
       enter(Phase.DONE);
     } else if (answers(msg) && phase != Phase.DONE) {
       pending = Math.max(0, pending - 1);

@@ -6,7 +6,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpUtil;
 import io.netty.util.ReferenceCountUtil;
 import java.util.function.BooleanSupplier;
 
@@ -70,7 +69,7 @@ public final class Router extends ChannelInboundHandlerAdapter {
     HttpMethod method = request.method();
     Shedding.mark(ctx.channel(), request);
     RequestInfo.set(
-        ctx.channel(), new RequestInfo(method.name(), path, null, HttpUtil.isKeepAlive(request)));
+        ctx.channel(), new RequestInfo(method.name(), path, null, KeepAlive.of(request)));
     Route route;
     try {
       route = route(path, method, console);
@@ -91,7 +90,7 @@ public final class Router extends ChannelInboundHandlerAdapter {
       throw refusal;
     }
     RequestInfo.set(
-        ctx.channel(), new RequestInfo(method.name(), path, route, HttpUtil.isKeepAlive(request)));
+        ctx.channel(), new RequestInfo(method.name(), path, route, KeepAlive.of(request)));
     ctx.fireChannelRead(msg);
   }
 
