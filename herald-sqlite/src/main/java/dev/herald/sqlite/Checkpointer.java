@@ -112,9 +112,14 @@ final class Checkpointer implements Runnable {
         continue;
       }
       copied = committed;
-      int frames = copyPassively();
-      if (frames >= RESTART_FRAMES && !stopped) {
-        awaitRestart();
+      try {
+        int frames = copyPassively();
+        if (frames >= RESTART_FRAMES && !stopped) {
+          awaitRestart();
+        }
+      } catch (RuntimeException | Error e) {
+        // A bug must not end the copies for good: the log would grow without bound.
+        LOG.log(System.Logger.Level.ERROR, "the checkpointer of " + file + " failed", e);
       }
     }
     Database.closeQuietly(connection);
