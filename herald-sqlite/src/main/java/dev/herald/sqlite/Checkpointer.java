@@ -20,8 +20,8 @@ import java.util.function.Supplier;
  * <p><b>Why not SQLite's automatic checkpoint.</b> It runs inside the commit that crosses its
  * threshold, on the writer thread: that commit copies every page changed since the last checkpoint
  * (tens of megabytes under load: an event on a topic of its own changes about four pages) and syncs
- * both files, and every publish queued behind it waits. Measured with 18 500 per-member topics at 5
- * 000 publishes/s, that set the 99th percentile of publish-to-delivery at 24-33 ms; without any
+ * both files, and every publish queued behind it waits. Measured with 18500 per-member topics at
+ * 5000 publishes/s, that set the 99th percentile of publish-to-delivery at 24-33 ms; without any
  * checkpoint it was 5.5 ms (docs/performance.md, "Per-member latency (issue 21)"). The writer
  * therefore runs with {@code wal_autocheckpoint = 0} (see {@link Database}).
  *

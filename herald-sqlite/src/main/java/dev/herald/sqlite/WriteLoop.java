@@ -29,8 +29,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * The one thread that writes the file. It takes every append queued while it was busy (up to {@link
  * #MAX_GROUP} events), stores them in one {@link GroupTransaction}, then announces them to the
  * listener in id order and only then hands their futures to the completer thread. Between groups it
- * saves device cursors, probes the file when asked, and runs the {@link RetentionJob} one short
- * transaction at a time, so deleting a large backlog never holds the write lock for long.
+ * saves device cursors, probes the file when asked, restarts the write-ahead log when its {@link
+ * Checkpointer} asks, and runs the {@link RetentionJob} one short transaction at a time, so
+ * deleting a large backlog never holds the write lock for long.
  *
  * <p>Everything here except the queue, {@link #lastId} and the health flag is confined to the
  * writer thread.
