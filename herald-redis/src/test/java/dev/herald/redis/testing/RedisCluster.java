@@ -2,16 +2,12 @@ package dev.herald.redis.testing;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.cluster.SlotHash;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Collectors;
 
 /**
@@ -137,21 +133,15 @@ public final class RedisCluster implements AutoCloseable {
 
   /** The replica of {@code master}, read from {@code CLUSTER NODES}. */
   public RedisProcess replicaOf(RedisProcess master) {
-    RedisClient client = RedisClient.create(master.uri());
-    try (StatefulRedisConnection<String, String> connection = client.connect()) {
-      String myId = connection.sync().clusterMyId();
-      for (String line : connection.sync().clusterNodes().split("\n")) {
-        String[] fields = line.split(" ");
-        if (fields.length > 3 && fields[3].equals(myId) && fields[2].contains("slave")) {
-          int port =
-              Integer.parseInt(fields[1].substring(fields[1].indexOf(':') + 1).split("@")[0]);
-          return nodes.stream().filter(n -> n.port() == port).findFirst().orElseThrow();
-        }
+    String myId = (String) master.call("CLUSTER", "MYID");
+    for (String line : ((String) master.call("CLUSTER", "NODES")).split("\n")) {
+      String[] fields = line.split(" ");
+      if (fields.length > 3 && fields[3].equals(myId) && fields[2].contains("slave")) {
+        int port = Integer.parseInt(fields[1].substring(fields[1].indexOf(':') + 1).split("@")[0]);
+        return nodes.stream().filter(n -> n.port() == port).findFirst().orElseThrow();
       }
-      throw new IllegalStateException("no replica of " + master.port());
-    } finally {
-      client.shutdown();
     }
+    throw new IllegalStateException("no replica of " + master.port());
   }
 
   /** The master serving {@code key}'s hash slot now, read from {@code CLUSTER SLOTS}. */
@@ -159,20 +149,15 @@ public final class RedisCluster implements AutoCloseable {
     int slot = SlotHash.getSlot(key);
     // Asked of a node that runs: a test may have killed one.
     RedisProcess asked = nodes.stream().filter(RedisProcess::isAlive).findFirst().orElseThrow();
-    RedisClient client = RedisClient.create(asked.uri());
-    try (StatefulRedisConnection<String, String> connection = client.connect()) {
-      for (Object range : connection.sync().clusterSlots()) {
-        List<?> fields = (List<?>) range;
-        if (slot >= ((Number) fields.get(0)).longValue()
-            && slot <= ((Number) fields.get(1)).longValue()) {
-          int port = ((Number) ((List<?>) fields.get(2)).get(1)).intValue();
-          return nodes.stream().filter(n -> n.port() == port).findFirst().orElseThrow();
-        }
+    for (Object range : (List<?>) asked.call("CLUSTER", "SLOTS")) {
+      List<?> fields = (List<?>) range;
+      if (slot >= ((Number) fields.get(0)).longValue()
+          && slot <= ((Number) fields.get(1)).longValue()) {
+        int port = ((Number) ((List<?>) fields.get(2)).get(1)).intValue();
+        return nodes.stream().filter(n -> n.port() == port).findFirst().orElseThrow();
       }
-      throw new IllegalStateException("no master serves slot " + slot);
-    } finally {
-      client.shutdown();
     }
+    throw new IllegalStateException("no master serves slot " + slot);
   }
 
   /** Kills every node. */
@@ -184,25 +169,15 @@ public final class RedisCluster implements AutoCloseable {
   }
 
   /** Waits (bounded) until every node reports {@code cluster_state:ok} and knows every node. */
-  private void awaitOk() throws IOException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+  private void awaitOk() {
     for (RedisProcess node : nodes) {
-      RedisClient client = RedisClient.create(node.uri());
-      try (StatefulRedisConnection<String, String> connection = client.connect()) {
-        while (true) {
-          String info = connection.sync().clusterInfo();
-          if (info.contains("cluster_state:ok")
-              && info.contains("cluster_known_nodes:" + nodes.size())) {
-            break;
-          }
-          if (System.nanoTime() > deadline) {
-            throw new IllegalStateException("the cluster did not become ok:\n" + info);
-          }
-          LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50)); // polling a state, bounded
-        }
-      } finally {
-        client.shutdown();
-      }
+      RedisProcess.await(
+          () -> {
+            String info = (String) node.call("CLUSTER", "INFO");
+            return info.contains("cluster_state:ok")
+                && info.contains("cluster_known_nodes:" + nodes.size());
+          },
+          "node " + node.port() + " sees the cluster ok, with all " + nodes.size() + " nodes");
     }
   }
 }

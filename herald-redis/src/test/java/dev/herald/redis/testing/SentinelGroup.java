@@ -1,9 +1,5 @@
 package dev.herald.redis.testing;
 
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.sentinel.api.StatefulRedisSentinelConnection;
-import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -127,12 +123,7 @@ public final class SentinelGroup implements AutoCloseable {
   public void restartOldMasterAsReplica() throws Exception {
     master.start();
     // As an operator would (the Sentinels would too, but only at their next look, up to 10 s on).
-    RedisClient client = RedisClient.create(master.uri());
-    try (StatefulRedisConnection<String, String> connection = client.connect()) {
-      connection.sync().replicaof("127.0.0.1", replica.port());
-    } finally {
-      client.shutdown();
-    }
+    master.call("REPLICAOF", "127.0.0.1", Integer.toString(replica.port()));
     RedisProcess.await(
         () -> master.info("replication").contains("master_port:" + replica.port()),
         "the old master replicates the new one");
@@ -175,20 +166,16 @@ public final class SentinelGroup implements AutoCloseable {
   }
 
   private static Map<String, String> masterState(RedisProcess sentinel) {
-    RedisClient client = RedisClient.create(sentinel.uri());
-    try (StatefulRedisSentinelConnection<String, String> connection = client.connectSentinel()) {
-      return connection.sync().master(MASTER_NAME);
-    } finally {
-      client.shutdown();
+    List<?> fields = (List<?>) sentinel.call("SENTINEL", "MASTER", MASTER_NAME);
+    Map<String, String> state = new java.util.HashMap<>();
+    for (int i = 0; i + 1 < fields.size(); i += 2) {
+      state.put((String) fields.get(i), (String) fields.get(i + 1));
     }
+    return state;
   }
 
   private static int sentinelMasterPort(RedisProcess sentinel) {
-    RedisClient client = RedisClient.create(sentinel.uri());
-    try (StatefulRedisSentinelConnection<String, String> connection = client.connectSentinel()) {
-      return ((InetSocketAddress) connection.sync().getMasterAddrByName(MASTER_NAME)).getPort();
-    } finally {
-      client.shutdown();
-    }
+    List<?> address = (List<?>) sentinel.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_NAME);
+    return Integer.parseInt((String) address.get(1));
   }
 }
