@@ -245,6 +245,11 @@ public final class SqliteEventLog implements EventLog {
     return "SqliteEventLog{" + path + "}";
   }
 
+  /** Times the writer restarted the write-ahead log (see {@code Checkpointer}), for its tests. */
+  long logRestartCount() {
+    return writer.logRestartCount();
+  }
+
   /** Commits, counted for tests of group commit: fewer than appends when batches were grouped. */
   long transactionCount() {
     return writer.transactionCount();

@@ -76,6 +76,7 @@ final class WriteLoop implements Runnable {
       Executors.newSingleThreadExecutor(DaemonThreads.named("herald-sqlite-completer"));
 
   private final AtomicLong transactions = new AtomicLong();
+  private final AtomicLong logRestarts = new AtomicLong();
   private final AtomicBoolean probing = new AtomicBoolean();
 
   private final PreparedStatement saveCursor;
@@ -137,6 +138,10 @@ final class WriteLoop implements Runnable {
 
   long lastId() {
     return lastId;
+  }
+
+  long logRestartCount() {
+    return logRestarts.get();
   }
 
   long transactionCount() {
@@ -350,7 +355,9 @@ final class WriteLoop implements Runnable {
 
   private void restartLog(RestartLog restart) {
     try {
-      if (!writer.restartLog()) {
+      if (writer.restartLog()) {
+        logRestarts.incrementAndGet();
+      } else {
         LOG.log(System.Logger.Level.DEBUG, "a reader kept the log of " + file + " from restarting");
       }
       restart.done().complete(null);
