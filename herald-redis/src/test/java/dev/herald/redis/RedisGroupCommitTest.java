@@ -15,8 +15,6 @@ import dev.herald.server.RecordingSink;
 import dev.herald.server.Retention;
 import dev.herald.server.StoredEvent;
 import dev.herald.server.spi.AppendReceipt;
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.api.StatefulRedisConnection;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -27,9 +25,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -135,7 +130,8 @@ class RedisGroupCommitTest {
     Member b = new Member(redis.uri());
     b.broker.subscribe(Set.of("news"), Position.live(), new RecordingSink());
     b.broker.subscribe(Set.of("news"), Position.live(), new RecordingSink());
-    awaitTrue(() -> a.publish("news").reached().get(0) == 2, "b's subscriptions are counted");
+    RedisProcess.await(
+        () -> a.publish("news").reached().get(0) == 2, "b's subscriptions are counted");
     resetStats(redis);
 
     for (int i = 0; i < 19; i++) {
@@ -231,58 +227,20 @@ class RedisGroupCommitTest {
   }
 
   private static void resetStats(RedisProcess redis) {
-    run(redis, raw -> raw.sync().configResetstat());
+    redis.call("CONFIG", "RESETSTAT");
   }
 
   private static long stat(RedisProcess redis, String command) {
-    return field(redis, command, "calls");
+    return redis.commandStat(command, "calls");
   }
 
   private static long failed(RedisProcess redis, String command) {
-    return field(redis, command, "rejected_calls") + field(redis, command, "failed_calls");
-  }
-
-  private static long field(RedisProcess redis, String command, String name) {
-    String[] stats = new String[1];
-    run(redis, raw -> stats[0] = raw.sync().info("commandstats"));
-    for (String line : stats[0].split("\r?\n")) {
-      if (line.startsWith("cmdstat_" + command + ":")) {
-        for (String part : line.substring(line.indexOf(':') + 1).split(",")) {
-          if (part.startsWith(name + "=")) {
-            return Long.parseLong(part.substring(name.length() + 1));
-          }
-        }
-      }
-    }
-    return 0;
-  }
-
-  private static void run(
-      RedisProcess redis,
-      java.util.function.Consumer<StatefulRedisConnection<String, String>> use) {
-    RedisClient client = RedisClient.create(redis.uri());
-    try (StatefulRedisConnection<String, String> connection = client.connect()) {
-      use.accept(connection);
-    } finally {
-      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-    }
+    return redis.commandStat(command, "rejected_calls")
+        + redis.commandStat(command, "failed_calls");
   }
 
   private static void awaitReplicaOnline(RedisProcess master) {
-    awaitTrue(
-        () -> {
-          String[] info = new String[1];
-          run(master, raw -> info[0] = raw.sync().info("replication"));
-          return info[0].contains("state=online");
-        },
-        "the replica is in sync");
-  }
-
-  private static void awaitTrue(BooleanSupplier condition, String what) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (!condition.getAsBoolean()) {
-      assertThat(System.nanoTime()).as("timed out waiting until %s", what).isLessThan(deadline);
-      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20)); // polling a state, bounded
-    }
+    RedisProcess.await(
+        () -> master.info("replication").contains("state=online"), "the replica is in sync");
   }
 }

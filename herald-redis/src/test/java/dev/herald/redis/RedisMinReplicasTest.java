@@ -20,9 +20,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -185,30 +182,11 @@ class RedisMinReplicasTest {
   }
 
   private static void awaitReplicaOnline(RedisProcess master) {
-    try (RawRedis raw = new RawRedis(master.uri())) {
-      awaitTrue(
-          () -> raw.sync().info("replication").contains("state=online"), "the replica is in sync");
-    }
+    RedisProcess.await(
+        () -> master.info("replication").contains("state=online"), "the replica is in sync");
   }
 
   private static long waitCalls(RedisProcess master) {
-    try (RawRedis raw = new RawRedis(master.uri())) {
-      for (String line : raw.sync().info("commandstats").split("\r?\n")) {
-        if (line.startsWith("cmdstat_wait:calls=")) {
-          return Long.parseLong(line.substring(19, line.indexOf(',')));
-        }
-      }
-      return 0;
-    }
+    return master.commandStat("wait", "calls");
   }
-
-  private static void awaitTrue(BooleanSupplier condition, String what) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (!condition.getAsBoolean()) {
-      assertThat(System.nanoTime()).as("timed out waiting until %s", what).isLessThan(deadline);
-      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20)); // polling a state, bounded
-    }
-  }
-
-  /** A plain connection to one of the test's servers. */
 }

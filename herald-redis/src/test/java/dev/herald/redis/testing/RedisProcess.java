@@ -236,6 +236,24 @@ public final class RedisProcess implements AutoCloseable {
   }
 
   /**
+   * One field of a command's line in {@code INFO commandstats} ({@code calls}, {@code
+   * failed_calls}, ...) since the server started or its last {@code CONFIG RESETSTAT}; 0 if the
+   * command has not run.
+   */
+  public long commandStat(String command, String field) {
+    for (String line : info("commandstats").split("\r?\n")) {
+      if (line.startsWith("cmdstat_" + command + ":")) {
+        for (String part : line.substring(line.indexOf(':') + 1).split(",")) {
+          if (part.startsWith(field + "=")) {
+            return Long.parseLong(part.substring(field.length() + 1));
+          }
+        }
+      }
+    }
+    return 0;
+  }
+
+  /**
    * Runs one command on a connection of its own and returns the reply: a {@code String} (simple or
    * bulk string), a {@code Long}, a {@code List} of replies, or null. An error reply, or no answer
    * within 5 s (connecting or reading), throws.
