@@ -15,7 +15,6 @@ import dev.herald.server.RecordingSink;
 import dev.herald.server.Retention;
 import dev.herald.server.StoredEvent;
 import dev.herald.server.spi.AppendReceipt;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -55,7 +54,7 @@ class RedisGroupCommitTest {
 
   @Test
   void appendsArrivingWhileACallIsInFlightGoInOneCallEachAnsweredOnItsOwn() throws Exception {
-    RedisProcess redis = start(null);
+    RedisProcess redis = kept(RedisProcess.started(dir));
     RedisEventLog log = open(redis.uri(), 0);
     IdempotencyKey first = key("first", "f");
     List<Long> firstIds = log.append(batch("t1", "k-first"), first).get(10, SECONDS).ids();
@@ -102,8 +101,8 @@ class RedisGroupCommitTest {
 
   @Test
   void aGroupWaitsForItsReplicasOnce() throws Exception {
-    RedisProcess master = start(null);
-    start(master);
+    RedisProcess master = kept(RedisProcess.started(dir));
+    kept(RedisProcess.startedReplicaOf(dir, master));
     awaitReplicaOnline(master);
     RedisEventLog log = open(master.uri(), 1);
     log.append(batch("t1", "warm")).get(10, SECONDS);
@@ -125,7 +124,7 @@ class RedisGroupCommitTest {
 
   @Test
   void aLinkedPresenceCountsReachInsideThePublishCall() throws Exception {
-    RedisProcess redis = start(null);
+    RedisProcess redis = kept(RedisProcess.started(dir));
     Member a = new Member(redis.uri());
     Member b = new Member(redis.uri());
     b.broker.subscribe(Set.of("news"), Position.live(), new RecordingSink());
@@ -198,13 +197,10 @@ class RedisGroupCommitTest {
     return batch;
   }
 
-  private RedisProcess start(RedisProcess master) throws Exception {
-    Path own = Files.createTempDirectory(dir, "redis");
-    RedisProcess redis =
-        master == null ? new RedisProcess(own, false) : RedisProcess.replicaOf(own, master);
-    resources.add(redis);
-    redis.start();
-    return redis;
+  /** {@code resource}, closed after the test (in reverse order). */
+  private <T extends AutoCloseable> T kept(T resource) {
+    resources.add(resource);
+    return resource;
   }
 
   private RedisEventLog open(String uri, int minReplicas) {
@@ -217,8 +213,7 @@ class RedisGroupCommitTest {
             .minReplicasTimeout(Duration.ofSeconds(3))
             .commandTimeout(Duration.ofSeconds(5))
             .build();
-    resources.add(log);
-    return log;
+    return kept(log);
   }
 
   /** Publish script calls since the last reset: by SHA-1, or in full after NOSCRIPT. */

@@ -13,7 +13,6 @@ import dev.herald.server.ReplicationUnconfirmedException;
 import dev.herald.server.Retention;
 import dev.herald.server.StoredEvent;
 import dev.herald.server.spi.AppendReceipt;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -50,8 +49,8 @@ class RedisMinReplicasTest {
 
   @Test
   void appendsAreAcknowledgedOnceTheReplicaHasThem() throws Exception {
-    RedisProcess master = start(null);
-    RedisProcess replica = start(master);
+    RedisProcess master = kept(RedisProcess.started(dir));
+    RedisProcess replica = kept(RedisProcess.startedReplicaOf(dir, master));
     awaitReplicaOnline(master);
     RedisEventLog log = open(master.uri(), 1);
 
@@ -72,8 +71,8 @@ class RedisMinReplicasTest {
   @Test
   void appendsTheReplicaDoesNotConfirmAreReportedStoredButUnconfirmedAndAKeyedRetryConfirms()
       throws Exception {
-    RedisProcess master = start(null);
-    RedisProcess replica = start(master);
+    RedisProcess master = kept(RedisProcess.started(dir));
+    RedisProcess replica = kept(RedisProcess.startedReplicaOf(dir, master));
     awaitReplicaOnline(master);
     RedisEventLog log = open(master.uri(), 1);
     log.append(batch("warm")).get(10, SECONDS);
@@ -115,8 +114,8 @@ class RedisMinReplicasTest {
 
   @Test
   void withoutMinReplicasNoWaitIsSent() throws Exception {
-    RedisProcess master = start(null);
-    RedisProcess replica = start(master);
+    RedisProcess master = kept(RedisProcess.started(dir));
+    RedisProcess replica = kept(RedisProcess.startedReplicaOf(dir, master));
     awaitReplicaOnline(master);
     RedisEventLog log = open(master.uri(), 0);
 
@@ -158,13 +157,10 @@ class RedisMinReplicasTest {
     return batch;
   }
 
-  private RedisProcess start(RedisProcess master) throws Exception {
-    Path own = Files.createTempDirectory(dir, "redis");
-    RedisProcess redis =
-        master == null ? new RedisProcess(own, false) : RedisProcess.replicaOf(own, master);
-    resources.add(redis);
-    redis.start();
-    return redis;
+  /** {@code resource}, closed after the test (in reverse order). */
+  private <T extends AutoCloseable> T kept(T resource) {
+    resources.add(resource);
+    return resource;
   }
 
   private RedisEventLog open(String uri, int minReplicas) {
@@ -177,8 +173,7 @@ class RedisMinReplicasTest {
             .minReplicas(minReplicas)
             .minReplicasTimeout(WAIT)
             .build();
-    resources.add(log);
-    return log;
+    return kept(log);
   }
 
   private static void awaitReplicaOnline(RedisProcess master) {

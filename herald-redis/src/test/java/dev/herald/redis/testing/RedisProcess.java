@@ -187,7 +187,29 @@ public final class RedisProcess implements AutoCloseable {
             "redis-server-output-" + port);
     reader.setDaemon(true);
     reader.start();
-    ready.get(15, TimeUnit.SECONDS);
+    try {
+      ready.get(15, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      // Not ready: never leave it running for a caller that has not registered it yet.
+      process.destroyForcibly();
+      throw e;
+    }
+  }
+
+  /** A server without persistence, in a new directory under {@code parent}, started. */
+  public static RedisProcess started(Path parent) throws Exception {
+    RedisProcess redis =
+        new RedisProcess(java.nio.file.Files.createTempDirectory(parent, "redis"), false);
+    redis.start();
+    return redis;
+  }
+
+  /** A replica of {@code master}, in a new directory under {@code parent}, started. */
+  public static RedisProcess startedReplicaOf(Path parent, RedisProcess master) throws Exception {
+    RedisProcess replica =
+        replicaOf(java.nio.file.Files.createTempDirectory(parent, "redis"), master);
+    replica.start();
+    return replica;
   }
 
   /** Stops the server as an operator would (SIGTERM: it flushes its append-only file). */
