@@ -36,6 +36,11 @@ final class AsyncResponseSink implements Sink, WriteListener, AsyncListener, Run
   private Subscription subscription;
   private boolean dispatched;
   private boolean needsFlush;
+  // Set by the container's first onWritePossible. Until then nothing is dispatched: a write from
+  // another thread before the container has taken the write listener runs in the container's
+  // blocking mode, racing the request thread (Tomcat 11 then lost the opening comment, and the
+  // stream stayed silent). That first call writes whatever was queued before it.
+  private boolean containerWrote;
 
   AsyncResponseSink(long maxBytes, byte[] opening) {
     queue = new SinkQueue<>(maxBytes);
@@ -99,8 +104,9 @@ final class AsyncResponseSink implements Sink, WriteListener, AsyncListener, Run
 
   /** Asks the container for a thread to write on, unless one is already on its way. */
   private void scheduleLocked() {
-    if (context == null || dispatched || queue.finished()) {
-      // Not started yet (start() writes everything queued) or nothing left to do.
+    if (!containerWrote || dispatched || queue.finished()) {
+      // Not started yet (the container's first onWritePossible writes everything queued), a
+      // write already on its way, or nothing left to do.
       return;
     }
     dispatched = true;
@@ -126,6 +132,12 @@ final class AsyncResponseSink implements Sink, WriteListener, AsyncListener, Run
 
   @Override
   public void onWritePossible() {
+    lock.lock();
+    try {
+      containerWrote = true;
+    } finally {
+      lock.unlock();
+    }
     write();
   }
 
