@@ -116,7 +116,7 @@ final class Announcer {
     this.timeoutMillis = connections.timeoutMillis();
     this.highestSeen = highestSeen;
     this.history = history;
-    this.watched = new WatchedTopics(keys, connections, this::subscriptionFailed);
+    this.watched = new WatchedTopics(keys, connections, this::subscriptionLost);
   }
 
   /**
@@ -244,10 +244,23 @@ final class Announcer {
         .get(timeoutMillis + 500, TimeUnit.MILLISECONDS);
   }
 
-  /** A subscription failed: notifications may be lost, as when the connection drops. */
-  private void subscriptionFailed() {
-    connections.execute(this::onDisconnected);
+  /**
+   * A subscription failed, or Redis is late to confirm it: its notifications may be lost, as when
+   * the connection drops. The result completes once the gap is open on the worker.
+   */
+  private CompletableFuture<Void> subscriptionLost(String why) {
+    CompletableFuture<Void> gapOpen = new CompletableFuture<>();
+    try {
+      worker.execute(
+          () -> {
+            openGap(why);
+            gapOpen.complete(null);
+          });
+    } catch (RejectedExecutionException closing) {
+      gapOpen.complete(null); // nothing is announced any more
+    }
     connections.execute(this::catchUp);
+    return gapOpen;
   }
 
   /** A notification, on the worker, in the order Redis sent them. */
@@ -350,8 +363,15 @@ final class Announcer {
   }
 
   private void onDisconnected() {
+    openGap("lost the Redis notification connection to " + target);
+  }
+
+  /**
+   * Notifications may be lost from now on: they are dropped until a catch-up reads their events.
+   */
+  private void openGap(String why) {
     if (!gap && !closed) {
-      LOG.log(Level.WARNING, "lost the Redis notification connection to " + target);
+      LOG.log(Level.WARNING, why + "; catching up once Redis answers");
     }
     gap = true;
     deferWaiting(); // their barriers may be lost; the catch-up reads their events

@@ -6,6 +6,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 
 /**
  * The topics a node watches for the {@link Announcer}: counted, each with its subscription to the
@@ -20,8 +21,12 @@ final class WatchedTopics {
   private final Connections connections;
   private final long timeoutMillis;
 
-  /** Told when a subscription failed: notifications may be missed from now until a catch-up. */
-  private final Runnable lost;
+  /**
+   * Told, with the reason, when a subscription failed or Redis is late to confirm it: its topic's
+   * notifications may be missed from now until a catch-up. The future completes once the log counts
+   * them as lost (a gap), so a stream that starts after it is caught up.
+   */
+  private final Function<String, CompletableFuture<Void>> lost;
 
   /** Guarded by itself, as is closing. */
   private final Map<String, Interest> interests = new HashMap<>();
@@ -29,9 +34,11 @@ final class WatchedTopics {
   private volatile boolean closed;
 
   /**
-   * @param lost told when a subscription failed, from any thread
+   * @param lost told when a subscription failed or is late, from any thread; its future completes
+   *     once notifications count as lost
    */
-  WatchedTopics(Keys keys, Connections connections, Runnable lost) {
+  WatchedTopics(
+      Keys keys, Connections connections, Function<String, CompletableFuture<Void>> lost) {
     this.keys = keys;
     this.connections = connections;
     this.timeoutMillis = connections.timeoutMillis();
@@ -54,17 +61,8 @@ final class WatchedTopics {
       interest.count++;
       ready = interest.ready;
     }
-    // Never exceptionally: if Redis does not answer in time, subscribe() has put the log in
-    // catch-up mode, and the topic is announced once Redis is back.
-    return ready
-        .handle(
-            (done, failure) -> {
-              if (failure != null) {
-                LOG.log(Level.DEBUG, "watching " + topic + " is delayed: " + failure);
-              }
-              return (Void) null;
-            })
-        .completeOnTimeout(null, timeoutMillis + 500, TimeUnit.MILLISECONDS);
+    // A copy: callers cannot complete the one every watcher of the topic shares.
+    return ready.copy();
   }
 
   /** See {@link RedisEventLog#unwatch}. */
@@ -128,15 +126,23 @@ final class WatchedTopics {
     }
   }
 
+  /**
+   * Subscribes to the topic's channel. The result completes, never exceptionally, once Redis
+   * confirmed the subscription, or once the log counts the topic's notifications as lost because
+   * the subscription failed or Redis did not confirm it within the command timeout (plus 500 ms). A
+   * stream may start only then: one that started while Redis still had the SUBSCRIBE to take would
+   * miss the events published in between, as nothing would announce them, and no catch-up would
+   * come to read them while the connection works.
+   */
   private CompletableFuture<Void> subscribe(String topic, Interest interest) {
-    CompletableFuture<Void> ready;
+    CompletableFuture<Void> subscribed;
     try {
       // The sequence before the SUBSCRIBE: events up to it were published before the
       // subscription, so they were never due to be announced, and a catch-up skips them. Read
       // first, never after Redis confirmed the subscription: an event published in between is
       // notified (and announced) like any later one, and a catch-up that skipped it would leave a
       // silent gap in a live stream. Until it is known (0) a catch-up skips nothing.
-      ready =
+      subscribed =
           connections
               .redis()
               .hget(keys.meta, "seq")
@@ -149,17 +155,34 @@ final class WatchedTopics {
                           .subscribe(keys.channel(topic))
                           .toCompletableFuture()
                           .thenAccept(
-                              subscribed ->
-                                  interest.since = seq == null ? 0 : Long.parseLong(seq)));
+                              confirmed -> interest.since = seq == null ? 0 : Long.parseLong(seq)));
     } catch (RuntimeException e) {
-      ready = CompletableFuture.failedFuture(e);
+      subscribed = CompletableFuture.failedFuture(e);
     }
-    ready.whenComplete(
+    CompletableFuture<Void> ready = new CompletableFuture<>();
+    subscribed.whenComplete(
         (ok, error) -> {
-          if (error != null) {
-            lost.run();
+          if (error == null) {
+            ready.complete(null);
+          } else {
+            lost.apply("subscribing to the channel of topic " + topic + " failed: " + error)
+                .whenComplete((done, never) -> ready.complete(null));
           }
         });
+    CompletableFuture<Void> confirmation = subscribed;
+    CompletableFuture.delayedExecutor(timeoutMillis + 500, TimeUnit.MILLISECONDS)
+        .execute(
+            () -> {
+              if (!confirmation.isDone()) {
+                lost.apply(
+                        "Redis has not confirmed the subscription to the channel of topic "
+                            + topic
+                            + " within "
+                            + (timeoutMillis + 500)
+                            + " ms")
+                    .whenComplete((done, never) -> ready.complete(null));
+              }
+            });
     return ready;
   }
 

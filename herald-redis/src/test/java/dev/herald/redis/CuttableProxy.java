@@ -6,18 +6,52 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A TCP proxy to Redis that a test can cut (every connection through it is dropped and new ones are
- * closed at once) and restore: one node losing Redis while the others keep it.
+ * closed at once) and restore: one node losing Redis while the others keep it. It can also hold a
+ * connection's commands from the first one that names given words ({@link #hold}): Redis slow to
+ * answer one command, and whatever follows it on the same connection, while the rest flows.
  */
 final class CuttableProxy implements AutoCloseable {
   private final ServerSocket server;
   private final int targetPort;
   private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
   private volatile boolean cut;
+  private final List<Hold> holds = new CopyOnWriteArrayList<>();
+
+  /** Commands held from the first chunk a client sends that contains every word. */
+  static final class Hold {
+    private final List<String> words;
+    private final CountDownLatch holding = new CountDownLatch(1);
+    private final CountDownLatch released = new CountDownLatch(1);
+
+    private Hold(List<String> words) {
+      this.words = words;
+    }
+
+    /** Waits until a connection's commands are held by this. */
+    boolean awaitHolding(long timeout, TimeUnit unit) throws InterruptedException {
+      return holding.await(timeout, unit);
+    }
+
+    /** Lets the held commands, and what followed them, through. */
+    void release() {
+      released.countDown();
+    }
+
+    private boolean matches(byte[] buffer, int length) {
+      String text = new String(buffer, 0, length, StandardCharsets.ISO_8859_1);
+      return words.stream().allMatch(text::contains);
+    }
+  }
 
   CuttableProxy(int targetPort) throws IOException {
     this.targetPort = targetPort;
@@ -29,6 +63,16 @@ final class CuttableProxy implements AutoCloseable {
 
   String uri() {
     return "redis://127.0.0.1:" + server.getLocalPort();
+  }
+
+  /**
+   * From now on, holds the commands of the first client connection that sends a chunk containing
+   * every one of {@code words} (with whatever it sends after them) until the hold is released.
+   */
+  Hold hold(String... words) {
+    Hold hold = new Hold(List.of(words));
+    holds.add(hold);
+    return hold;
   }
 
   /** Drops every connection and refuses new ones until {@link #restore}. */
@@ -65,15 +109,15 @@ final class CuttableProxy implements AutoCloseable {
         Socket upstream = new Socket(InetAddress.getLoopbackAddress(), targetPort);
         sockets.add(client);
         sockets.add(upstream);
-        pump(client, upstream);
-        pump(upstream, client);
+        pump(client, upstream, true);
+        pump(upstream, client, false);
       } catch (IOException e) {
         closeQuietly(client);
       }
     }
   }
 
-  private void pump(Socket from, Socket to) {
+  private void pump(Socket from, Socket to, boolean fromClient) {
     Thread thread =
         new Thread(
             () -> {
@@ -82,6 +126,9 @@ final class CuttableProxy implements AutoCloseable {
                   OutputStream out = to.getOutputStream()) {
                 int n;
                 while ((n = in.read(buffer)) >= 0) {
+                  if (fromClient) {
+                    awaitRelease(buffer, n);
+                  }
                   out.write(buffer, 0, n);
                   out.flush();
                 }
@@ -97,6 +144,20 @@ final class CuttableProxy implements AutoCloseable {
             "proxy-pump");
     thread.setDaemon(true);
     thread.start();
+  }
+
+  /** Holds this chunk while a hold that matches it, once, is not released (bounded: 60 s). */
+  private void awaitRelease(byte[] buffer, int length) {
+    for (Hold hold : holds) {
+      if (hold.matches(buffer, length) && holds.remove(hold)) {
+        hold.holding.countDown();
+        try {
+          hold.released.await(60, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    }
   }
 
   private static void closeQuietly(java.io.Closeable closeable) {

@@ -48,7 +48,8 @@ class WatchSinceTest {
         new Connections(TestRedis.URI, Duration.ofSeconds(2), "test", "test-worker");
     closing.add(connections::close);
     Keys keys = new Keys(prefix);
-    WatchedTopics watched = new WatchedTopics(keys, connections, () -> {});
+    WatchedTopics watched =
+        new WatchedTopics(keys, connections, why -> CompletableFuture.completedFuture(null));
     Map<String, CompletableFuture<Long>> firstNotified = new ConcurrentHashMap<>();
     connections
         .pubSub()

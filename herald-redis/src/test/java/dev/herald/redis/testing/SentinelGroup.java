@@ -106,11 +106,27 @@ public final class SentinelGroup implements AutoCloseable {
     throw new IllegalStateException("no Sentinel answered");
   }
 
-  /** Waits (bounded) until every Sentinel names the replica as the master and it says so too. */
+  /**
+   * Waits (bounded) until every Sentinel names the replica as the master, has ended the failover,
+   * and the replica says it is master.
+   */
   public void awaitReplicaPromoted() {
     for (RedisProcess sentinel : sentinels) {
       RedisProcess.await(
           () -> sentinelMasterPort(sentinel) == replica.port(), "the replica is promoted");
+    }
+    // A Sentinel names the promoted replica as soon as it promotes it, while its failover is still
+    // in progress (its master entry is the old master's until the failover ends). An old master
+    // restarted in that window was once promoted again, empty, by the Sentinel that led the
+    // failover, and the first replica then synced from it, losing what it held.
+    for (RedisProcess sentinel : sentinels) {
+      RedisProcess.await(
+          () -> {
+            Map<String, String> state = masterState(sentinel);
+            return Integer.toString(replica.port()).equals(state.get("port"))
+                && "master".equals(state.get("flags"));
+          },
+          "Sentinel " + sentinel.port() + " has ended the failover");
     }
     RedisProcess.await(
         () -> replica.info("replication").contains("role:master"), "the replica is master");
