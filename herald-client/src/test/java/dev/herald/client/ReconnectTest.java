@@ -34,7 +34,9 @@ class ReconnectTest extends ScriptedSourceTest {
       assertThat(recorder.nextEvent().data()).isEqualTo("again");
       // The timed-out connection was really closed, not just abandoned.
       assertThat(server.connectionCount()).isEqualTo(2);
-      assertThat(server.openConnectionCount()).isEqualTo(1);
+      assertThat(server.awaitOpenConnections(1, Duration.ofSeconds(5)))
+          .as("open connections: %d", server.openConnectionCount())
+          .isTrue();
     }
   }
 
@@ -89,7 +91,9 @@ class ReconnectTest extends ScriptedSourceTest {
       assertThat(recorder.nextEvent().data()).isEqualTo("b");
       assertThat(recorder.failures).isEmpty();
       assertThat(recorder.log).containsExactly("open", "event:a", "open", "event:b");
-      assertThat(server.openConnectionCount()).isEqualTo(1);
+      assertThat(server.awaitOpenConnections(1, Duration.ofSeconds(5)))
+          .as("open connections: %d", server.openConnectionCount())
+          .isTrue();
     }
   }
 

@@ -154,14 +154,23 @@ public final class ScriptedServer implements AutoCloseable {
    * response dropped it); returns false if some are still open after {@code timeout}.
    */
   public boolean awaitNoOpenConnections(Duration timeout) throws InterruptedException {
+    return awaitOpenConnections(0, timeout);
+  }
+
+  /**
+   * Waits until exactly {@code count} accepted connections are open (a closed socket is seen by the
+   * server a moment after the client closed it); returns false if not so after {@code timeout}.
+   */
+  public boolean awaitOpenConnections(int count, Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     synchronized (closedMonitor) {
-      while (connectionCount.get() - closedConnections > 0) {
+      while (connectionCount.get() - closedConnections != count) {
         long left = deadline - System.nanoTime();
         if (left <= 0) {
           return false;
         }
-        TimeUnit.NANOSECONDS.timedWait(closedMonitor, left);
+        // Bounded steps: an accepted connection raises the count without a notification.
+        TimeUnit.NANOSECONDS.timedWait(closedMonitor, Math.min(left, 10_000_000));
       }
       return true;
     }
