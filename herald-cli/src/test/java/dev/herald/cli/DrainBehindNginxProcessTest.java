@@ -124,6 +124,7 @@ class DrainBehindNginxProcessTest {
                 }
               },
               "test-sampler");
+      sampler.setDaemon(true); // a failed assertion below must not leave it running
       sampler.start();
       a.destroy(); // SIGTERM
       assertThat(a.waitFor(DRAIN.toSeconds() + 20, TimeUnit.SECONDS))
@@ -135,8 +136,6 @@ class DrainBehindNginxProcessTest {
       int before = publisher.acknowledged.size();
       await(() -> publisher.acknowledged.size() >= before + 20, "publishes after the drain");
       publisher.stop.set(true);
-      sampling.set(false);
-      sampler.join(BOUND.toMillis());
       publishing.join(BOUND.toMillis());
       List<String> acknowledged = List.copyOf(publisher.acknowledged);
       await(
@@ -157,6 +156,11 @@ class DrainBehindNginxProcessTest {
             }
           },
           "every stream on the node that stays");
+      // Sampled until every stream is there (the last clients come back up to 1.5 s after the
+      // drained node asked them, which may be after it exited), and once more at the end.
+      sampling.set(false);
+      sampler.join(BOUND.toMillis());
+      onB.add(streamsOn(http, portB));
       // Reconnections: every stream of the drained node came back (some more than once: shed by
       // a draining node they reached through nginx's kept-alive connections), spread over time.
       List<Long> moves = new ArrayList<>();

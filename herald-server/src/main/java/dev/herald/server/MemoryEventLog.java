@@ -136,7 +136,8 @@ public final class MemoryEventLog implements EventLog {
       long id = Math.max(nextId, micros(now));
       List<StoredEvent> stored = new ArrayList<>(batch.size());
       for (Publication publication : batch) {
-        StoredEvent event = StoredEvent.of(id++, publication.topics(), publication.event(), now);
+        StoredEvent event =
+            StoredEvent.of(id++, sharedTopics(publication.topics()), publication.event(), now);
         stored.add(event);
         insert(event);
       }
@@ -437,6 +438,17 @@ public final class MemoryEventLog implements EventLog {
     if (closed) {
       throw new StoreUnavailableException("the memory event log is closed");
     }
+  }
+
+  /** A single topic the log knows as its shared set; any other set as it is. */
+  private Set<String> sharedTopics(Set<String> given) {
+    if (given.size() == 1) {
+      TopicLog log = topics.get(given.iterator().next());
+      if (log != null) {
+        return log.asTopics;
+      }
+    }
+    return given;
   }
 
   private void insert(StoredEvent event) {

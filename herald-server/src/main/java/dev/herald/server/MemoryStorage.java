@@ -1,5 +1,7 @@
 package dev.herald.server;
 
+import java.util.Set;
+
 /**
  * The memory log's storage: each event once, as a {@link MemoryStorage.Node} linked in the log-wide
  * id order (so retention by age and the byte cap drop from the oldest end), and each topic's
@@ -26,6 +28,14 @@ final class MemoryStorage {
   /** One topic's retained events in id order: a growable ring of nodes. */
   static final class TopicLog {
     final String name;
+
+    /**
+     * The topic as the topics of its single-topic events: shared by all of them, so a retained
+     * event holds no topic string and set of its own (they were a sixth of its heap, and the young
+     * collections copy what the log retains).
+     */
+    final Set<String> asTopics;
+
     long droppedThrough;
     Node[] ring = new Node[2];
     int head;
@@ -35,6 +45,7 @@ final class MemoryStorage {
 
     TopicLog(String name, long droppedThrough) {
       this.name = name;
+      this.asTopics = Set.of(name);
       this.droppedThrough = droppedThrough;
     }
 
