@@ -49,6 +49,26 @@ class MemoryEventLogTest extends EventLogContractTest {
   }
 
   @Test
+  void retainedSingleTopicEventsShareTheirTopicsSet() throws Exception {
+    EventLog log = open(PLENTY);
+    // Each publication with a topic string of its own, as a parsed request body gives them.
+    List<StoredEvent> stored = new java.util.ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      stored.add(append(log, new Publication(Set.of(new String("room")), Event.of("e" + i))));
+    }
+    stored.add(append(log, new Publication(Set.of(new String("room"), "other"), Event.of("m"))));
+
+    assertThat(stored.get(2).topics()).isSameAs(stored.get(1).topics()).containsExactly("room");
+    assertThat(stored.get(2).topics().iterator().next())
+        .isSameAs(stored.get(0).topics().iterator().next());
+    // A set of several topics is kept as given.
+    assertThat(stored.get(3).topics()).containsExactlyInAnyOrder("room", "other");
+    assertThat(log.readAfter(Set.of("room"), 0, 10))
+        .extracting(e -> e.event().data())
+        .containsExactly("e0", "e1", "e2", "m");
+  }
+
+  @Test
   void globalByteCapBoundsTwoHundredThousandTopics() throws Exception {
     long cap = 2L << 20;
     MemoryEventLog log =
