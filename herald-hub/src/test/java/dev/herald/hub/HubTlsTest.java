@@ -144,6 +144,43 @@ class HubTlsTest {
   }
 
   @Test
+  void closesAConnectionThatStallsBeforeOrInItsHandshakeWithinTheHeadTimeout() throws Exception {
+    try (LogCapture log = new LogCapture();
+        HubFixture f =
+            new HubFixture(
+                Hub.builder()
+                    .tls(ec.cert(), ec.key())
+                    .requestHeadTimeout(Duration.ofMillis(500)))) {
+      // Sends nothing at all.
+      try (Socket silent = new Socket("127.0.0.1", f.hub.address().getPort())) {
+        long start = System.nanoTime();
+        assertThat(readToEnd(silent)).isEmpty();
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(4));
+      }
+      // Starts a handshake record announcing 512 bytes, sends 10 of them, and stalls.
+      try (Socket partial = new Socket("127.0.0.1", f.hub.address().getPort())) {
+        byte[] start = new byte[5 + 10];
+        start[0] = 0x16; // handshake
+        start[1] = 0x03;
+        start[2] = 0x01;
+        start[3] = 0x02; // length 0x0200
+        start[4] = 0x00;
+        start[5] = 0x01; // ClientHello
+        partial.getOutputStream().write(start);
+        long begun = System.nanoTime();
+        assertThat(readToEnd(partial)).isEmpty();
+        assertThat(Duration.ofNanos(System.nanoTime() - begun)).isLessThan(Duration.ofSeconds(4));
+      }
+      // Neither held the hub up.
+      assertThat(presented(f.hub, ec.trusting())[0]).isEqualTo(ec.leaf());
+      f.close();
+      assertThat(log.lines().stream().filter(l -> l.contains("tls_handshake_failed")))
+          .as("both refusals logged")
+          .isNotEmpty();
+    }
+  }
+
+  @Test
   void reloadsARenewedCertificateForNewConnectionsWithoutDroppingOpenStreams() throws Exception {
     Path cert = dir.resolve("served-cert.pem");
     Path key = dir.resolve("served-key.pem");
