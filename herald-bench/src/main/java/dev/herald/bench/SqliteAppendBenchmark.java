@@ -32,7 +32,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * Durable appends per second to the SQLite store: each operation is one single-event publish that
  * returns only once its group commit has committed, from 4 or 16 publishing threads, with fsync off
- * ({@code synchronous=NORMAL}) and on ({@code synchronous=FULL}).
+ * ({@code synchronous=NORMAL}) and on ({@code synchronous=FULL}); and the latency of one append
+ * from a lone publisher ({@code appendAlone}).
  *
  * <pre>
  * java -jar herald-bench/target/benchmarks.jar SqliteAppendBenchmark
@@ -92,6 +93,18 @@ public class SqliteAppendBenchmark {
         Files.delete(file);
       }
     }
+  }
+
+  /**
+   * One publisher, one event per commit, timed per append (hand-off to the writer, the transaction,
+   * the completion): what a lone per-member publish adds to its delivery's latency.
+   */
+  @Benchmark
+  @Threads(1)
+  @BenchmarkMode(Mode.SampleTime)
+  @OutputTimeUnit(TimeUnit.MICROSECONDS)
+  public StoredEvent appendAlone(Publisher publisher) {
+    return log.append(List.of(publisher.next())).join().get(0);
   }
 
   /** 4 publishers. */
