@@ -7,7 +7,7 @@
 #   TARGETS ("trivial nchan nchan-auto herald"; nchan-auto: nginx with worker_processes auto),
 #   SCENARIOS ("idle broadcast members publish"),
 #   BENCH_JAR (herald-bench/target/benchmarks.jar), HERALD_JAR (herald-cli/target/herald.jar), HERALD_JAVA_OPTS ("-Xmn24m -XX:+UseParallelGC", as ./herald; "" for the JVM defaults),
-#   HERALD_BASE_JAR and HERALD_BASE_JAVA_OPTS (target herald-base: another build or JVM options to compare in the same run),
+#   HERALD_BASE_JAR and HERALD_BASE_JAVA_OPTS (targets herald-base and herald-base-sqlite: another build or JVM options to compare in the same run),
 #   HERALD_SERVE_ARGS and HERALD_BASE_SERVE_ARGS (extra `serve` flags for herald/herald-sqlite and for herald-base, e.g. "--io-threads 1"),
 #   HERALD_CLASSPATH (instead of HERALD_JAR, e.g. "herald-sqlite/target/classes:herald.jar" to try one module's build),
 #   TRIVIAL_JAVA_OPTS (the trivial server's JVM options; none by default),
@@ -42,7 +42,7 @@ wait_port() {
   return 1
 }
 
-start_target() { # $1 = trivial | nchan | nchan-auto | herald | herald-sqlite | herald-base
+start_target() { # $1 = trivial | nchan | nchan-auto | herald | herald-sqlite | herald-base | herald-base-sqlite
   port=$((port + 1))
   case $1 in
     trivial)
@@ -57,18 +57,18 @@ start_target() { # $1 = trivial | nchan | nchan-auto | herald | herald-sqlite | 
       rm -rf "$out/$1-$scenario" # kept afterwards: its error.log tells what Nchan complained of
       server_pid=$("$root/herald-bench/scripts/nchan.sh" start "$port" "$out/$1-$scenario" "$workers")
       ;;
-    herald | herald-sqlite | herald-base)
+    herald | herald-sqlite | herald-base | herald-base-sqlite)
       local store=memory jar_file=$herald_jar
-      [[ $1 == herald-base ]] && jar_file=$HERALD_BASE_JAR
-      if [[ $1 == herald-sqlite ]]; then
+      [[ $1 == herald-base* ]] && jar_file=$HERALD_BASE_JAR
+      if [[ $1 == *-sqlite ]]; then
         rm -rf "$out/sqlite"
         mkdir -p "$out/sqlite"
         store=sqlite:$out/sqlite/events.db
       fi
       local launch=(-jar "$jar_file") opts=${HERALD_JAVA_OPTS--Xmn24m -XX:+UseParallelGC}
       local extra=${HERALD_SERVE_ARGS:-}
-      [[ $1 == herald-base ]] && opts=${HERALD_BASE_JAVA_OPTS-$opts} && extra=${HERALD_BASE_SERVE_ARGS:-}
-      [[ -n ${HERALD_CLASSPATH:-} && $1 != herald-base ]] && launch=(-cp "$HERALD_CLASSPATH" dev.herald.cli.Herald)
+      [[ $1 == herald-base* ]] && opts=${HERALD_BASE_JAVA_OPTS-$opts} && extra=${HERALD_BASE_SERVE_ARGS:-}
+      [[ -n ${HERALD_CLASSPATH:-} && $1 != herald-base* ]] && launch=(-cp "$HERALD_CLASSPATH" dev.herald.cli.Herald)
       # shellcheck disable=SC2086
       java $opts "${launch[@]}" serve --port "$port" --bind 127.0.0.1 \
         --store "$store" --max-connections 0 --max-connections-per-ip 0 \

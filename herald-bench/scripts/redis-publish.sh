@@ -124,6 +124,8 @@ for round in $(seq 1 "$ROUNDS"); do
     timeout 120 java -cp "$jar" dev.herald.bench.load.LoadGenerator publish --target herald \
       --port "$node_port" --publishers 16 --seconds 5 >>"$log" 2>&1 || true
     echo "== $(date -u +%H:%M:%S) round $round $target load:$(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$log"
+    # Per-command counts and times of the measured run only (commands scripts call included).
+    redis-cli -p "$redis_port" config resetstat >/dev/null
     hub_cpu0=$(cpu_ticks "$node_pid")
     redis_cpu0=$(redis_cpu)
     redis_calls0=$(redis_calls)
@@ -131,6 +133,7 @@ for round in $(seq 1 "$ROUNDS"); do
       --seconds "$SECS" --publishers "$PUBLISHERS" --publisher-threads "$PUB_THREADS" \
       --target herald --label "$target" --port "$node_port" --pids "$node_pid" --json "$raw" 2>&1 |
       tee -a "$log" | grep -E '^RESULT' || true
+    redis-cli -p "$redis_port" info commandstats | tr -d '\r' >"$out/commandstats-$round-$target.txt"
     # CPU per acknowledged publish (hub process, Redis) and Redis commands per publish, over the
     # measured run (with its 3 s ramp-up): far less sensitive to the machine's load than publishes/s.
     python3 - "$raw" "$results" "$(( $(cpu_ticks "$node_pid") - hub_cpu0 ))" "$(getconf CLK_TCK)" \

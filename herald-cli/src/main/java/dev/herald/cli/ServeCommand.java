@@ -341,8 +341,17 @@ final class ServeCommand implements Callable<Integer> {
     return new CommandLine.ParameterException(spec.commandLine(), message);
   }
 
+  /** Netty's switch for its buffer leak detector (read when the detector is first loaded). */
+  static final String LEAK_DETECTION = "io.netty.leakDetection.level";
+
   @Override
   public Integer call() {
+    // Off unless asked for: Netty samples one buffer in 128 by default and records a stack trace
+    // for each, measured at 3 % of the hub's CPU on Redis publishes (docs/performance.md, "Redis
+    // group commit"). -Dio.netty.leakDetection.level=simple (or paranoid) turns it back on.
+    if (System.getProperty(LEAK_DETECTION) == null) {
+      System.setProperty(LEAK_DETECTION, "disabled");
+    }
     Hub hub;
     try {
       hub = hub();

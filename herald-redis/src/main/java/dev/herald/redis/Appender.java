@@ -25,7 +25,6 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 
@@ -41,13 +40,14 @@ import java.util.function.BooleanSupplier;
  * subscriptions other nodes have on the topics being published to, so reach costs no call of its
  * own.
  *
- * <p><b>Outcomes</b>: each append runs under its own request key, which the script sets, atomically
- * with its events, to their ids. If Redis never received the call or refused it, nothing was
- * stored. If its answer was lost (a timeout, a dropped connection), Redis may have run it: the
- * appender asks for each append's request key ({@code resolve.lua}, which also fences off an
- * attempt it does not find, so that it never stores later) until Redis answers or one more command
+ * <p><b>Outcomes</b>: each call runs under its own request key, which the script sets, atomically
+ * with the group's events, to each append's outcome. If Redis never received the call or refused
+ * it, nothing was stored. If its answer was lost (a timeout, a dropped connection), Redis may have
+ * run it: the appender asks for the call's request key ({@code resolve.lua}, which also fences off
+ * a call it does not find, so that it never stores later) until Redis answers or one more command
  * timeout has passed, and then knows each append stored, not stored, or has to say it does not
- * know.
+ * know. One key per call, not per append: two commands fewer per append, and Redis keeps (and
+ * expires) one key per group.
  *
  * <p>A stored append completes through the {@link Announcer}, once its events were announced, and,
  * with {@code minReplicas}, once enough replicas confirmed them.
@@ -55,6 +55,8 @@ import java.util.function.BooleanSupplier;
 final class Appender {
   // The log's logger: to operators these are the log's messages.
   private static final System.Logger LOG = System.getLogger(RedisEventLog.class.getName());
+
+  private static final Runnable NOTHING_TO_ANSWER = () -> {};
 
   /** The most events in one call, unless one append alone has more: bounds a script's run. */
   static final int MAX_EVENTS = 1000;
@@ -155,7 +157,7 @@ final class Appender {
   /** Appends a non-empty batch (see {@link RedisEventLog#append(List)}). */
   CompletableFuture<List<StoredEvent>> append(List<Publication> batch) {
     CompletableFuture<List<StoredEvent>> result = new CompletableFuture<>();
-    submit(new Pending(batch, null, result, null, request()));
+    submit(new Pending(batch, null, result, null));
     return result;
   }
 
@@ -171,7 +173,7 @@ final class Appender {
             keyed.complete(new AppendReceipt(events.stream().map(StoredEvent::id).toList(), false));
           }
         });
-    submit(new Pending(batch, key, stored, keyed, request()));
+    submit(new Pending(batch, key, stored, keyed));
     return keyed;
   }
 
@@ -270,13 +272,16 @@ final class Appender {
     return new Group(appends, asked);
   }
 
-  /** Sends one call; when it is answered, sends the next group, if any, then settles this one. */
+  /**
+   * Sends one call; when it is answered, settles this one's bookkeeping, sends the next group, if
+   * any, and only then answers this one's appends (what callers chain on them runs there).
+   */
   private void send(Group group) {
     Set<String> topics = new HashSet<>();
     List<PublishCall.Append> appends = new ArrayList<>(group.appends().size());
     for (Pending pending : group.appends()) {
       pending.batch().forEach(publication -> topics.addAll(publication.topics()));
-      appends.add(new PublishCall.Append(pending.batch(), pending.key(), pending.request()));
+      appends.add(new PublishCall.Append(pending.batch(), pending.key()));
     }
     Set<String> reachTopics = new LinkedHashSet<>();
     String asking = reachNode;
@@ -288,6 +293,7 @@ final class Appender {
         PublishCall.of(
             layout,
             appends,
+            request(),
             clock.millis(),
             highestSeen.get(),
             token != 0 ? announcer.barrierChannel() : null,
@@ -307,9 +313,10 @@ final class Appender {
           synchronized (lock) {
             next = takeGroup();
           }
+          Runnable answer = NOTHING_TO_ANSWER;
           try {
             if (error == null) {
-              answered(group, token, List.copyOf(reachTopics), answers);
+              answer = answered(group, call, token, List.copyOf(reachTopics), answers);
             } else {
               failed(group, token, call, error);
             }
@@ -318,21 +325,33 @@ final class Appender {
               send(next);
             }
           }
+          answer.run();
         });
   }
 
-  /** Settles a group from the script's reply. */
-  @SuppressWarnings("unchecked")
-  private void answered(Group group, long token, List<String> reachTopics, List<Object> reply) {
+  /**
+   * Settles a group from the script's reply.
+   *
+   * @return what completes the stored appends that wait for nothing more, to run after the next
+   *     call was sent
+   */
+  private Runnable answered(
+      Group group, PublishCall call, long token, List<String> reachTopics, List<Object> reply) {
     List<Pending> appends = group.appends();
     Map<String, Integer> counts = new HashMap<>();
+    List<Object> outcomes;
     try {
-      List<Object> reached = (List<Object>) reply.get(appends.size());
+      List<Long> reached = PublishCall.reach(reply);
       for (int i = 0; i < reachTopics.size(); i++) {
-        counts.put(reachTopics.get(i), ((Long) reached.get(i)).intValue());
+        counts.put(reachTopics.get(i), reached.get(i).intValue());
       }
+      outcomes = outcomes(appends, call, PublishCall.outcome(reply));
     } catch (RuntimeException e) {
-      counts.clear(); // an unexpected reply: the appends below fail with it
+      // An unexpected reply: the appends fail with it, the reach questions hear nothing.
+      counts.clear();
+      StoreUnavailableException unexpected =
+          new StoreUnavailableException("unexpected reply from Redis: " + reply, e);
+      outcomes = new ArrayList<>(Collections.nCopies(appends.size(), unexpected));
     }
     for (ReachAsk ask : group.asks()) {
       Map<String, Integer> mine = new HashMap<>();
@@ -344,15 +363,7 @@ final class Appender {
       }
       ask.counts().complete(mine);
     }
-    List<Object> outcomes = new ArrayList<>(appends.size());
-    for (int i = 0; i < appends.size(); i++) {
-      Object answer = i < reply.size() ? reply.get(i) : null;
-      outcomes.add(
-          answer instanceof List<?> list
-              ? outcome(appends.get(i), (List<Object>) list)
-              : new StoreUnavailableException("unexpected reply from Redis: " + reply));
-    }
-    finish(appends, token, outcomes);
+    return finish(appends, token, outcomes);
   }
 
   /** The call failed: nothing stored, or find out per append what became of it. */
@@ -366,80 +377,100 @@ final class Appender {
       appends.forEach(pending -> pending.result().completeExceptionally(unavailable));
       return;
     }
-    // Redis may have stored any of them: find out before answering.
-    Object[] outcomes = new Object[appends.size()];
-    AtomicInteger left = new AtomicInteger(appends.size());
-    for (int i = 0; i < appends.size(); i++) {
-      int at = i;
-      Pending pending = appends.get(i);
-      resolve(call.requests().get(i), cause)
-          .whenComplete(
-              (recorded, failure) -> {
-                if (failure != null) {
-                  outcomes[at] = failure;
-                } else if (recorded.isEmpty()) {
-                  outcomes[at] =
+    // Redis may have stored them: find out before answering.
+    resolve(call.request(), cause)
+        .whenComplete(
+            (recorded, failure) -> {
+              List<Object> outcomes;
+              if (failure != null) {
+                outcomes = new ArrayList<>(Collections.nCopies(appends.size(), failure));
+              } else if (recorded.isEmpty()) {
+                StoreUnavailableException notStored =
+                    new StoreUnavailableException(
+                        "Redis at "
+                            + connections.target()
+                            + " did not store the append (its answer was lost: "
+                            + cause.getMessage()
+                            + ")",
+                        cause);
+                outcomes = new ArrayList<>(Collections.nCopies(appends.size(), notStored));
+              } else {
+                try {
+                  outcomes = outcomes(appends, call, recorded.get());
+                } catch (RuntimeException e) {
+                  StoreUnavailableException unexpected =
                       new StoreUnavailableException(
-                          "Redis at "
-                              + connections.target()
-                              + " did not store the append (its answer was lost: "
-                              + cause.getMessage()
-                              + ")",
-                          cause);
-                } else {
-                  outcomes[at] = outcome(pending, recorded.get());
+                          "unexpected outcome recorded in Redis: " + recorded.get(), e);
+                  outcomes = new ArrayList<>(Collections.nCopies(appends.size(), unexpected));
                 }
-                if (left.decrementAndGet() == 0) {
-                  finish(appends, token, List.of(outcomes));
-                }
-              });
-    }
+              }
+              finish(appends, token, outcomes).run();
+            });
   }
 
   /**
-   * One append's outcome from its answer (or the one rebuilt from its request key): its stored
-   * events, a replay's receipt, or the failure to report (a conflict, an attempt given up for lost,
-   * an unexpected answer).
+   * Each append's outcome from the call's outcome (the script's answer, or what its request key
+   * holds): stored events, a replay's receipt, or the failure to report.
+   *
+   * @throws RuntimeException if the outcome is not one the script writes
    */
-  private static Object outcome(Pending pending, List<Object> answer) {
-    try {
-      if (PublishCall.fenced(answer)) {
+  private static List<Object> outcomes(List<Pending> appends, PublishCall call, Object recorded) {
+    List<PublishCall.Outcome> found = call.outcomes(recorded);
+    List<Object> outcomes = new ArrayList<>(appends.size());
+    for (int i = 0; i < appends.size(); i++) {
+      outcomes.add(outcome(appends.get(i), found.get(i)));
+    }
+    return outcomes;
+  }
+
+  /**
+   * One append's outcome: its stored events, a replay's receipt, or the failure to report (a
+   * conflict, a call given up for lost).
+   */
+  private static Object outcome(Pending pending, PublishCall.Outcome outcome) {
+    List<Publication> batch = pending.batch();
+    switch (outcome.kind()) {
+      case FENCED:
         return new StoreUnavailableException(
             "the append was given up for lost; nothing was stored");
-      }
-      if (pending.key() != null) {
-        CompletableFuture<AppendReceipt> known = new CompletableFuture<>();
-        if (PublishCall.known(answer, pending.key(), known)) {
-          return known.isCompletedExceptionally()
-              ? known.handle((receipt, error) -> error).join()
-              : known.join();
+      case CONFLICT:
+        if (pending.key() == null) {
+          break;
         }
-      }
-      Instant timestamp = Instant.ofEpochMilli(Long.parseLong((String) answer.get(0)));
-      List<Publication> batch = pending.batch();
-      List<StoredEvent> stored = new ArrayList<>(batch.size());
-      for (int i = 0; i < batch.size(); i++) {
-        Publication publication = batch.get(i);
-        stored.add(
-            StoredEvent.of(
-                Long.parseLong((String) answer.get(i + 1)),
-                publication.topics(),
-                publication.event(),
-                timestamp));
-      }
-      return Collections.unmodifiableList(stored);
-    } catch (RuntimeException e) {
-      return new StoreUnavailableException("unexpected reply from Redis: " + answer, e);
+        return PublishCall.conflict(pending.key());
+      case REPLAY:
+        if (pending.key() == null) {
+          break;
+        }
+        return new AppendReceipt(outcome.ids(), true);
+      case STORED:
+        if (outcome.count() != batch.size()) {
+          break;
+        }
+        Instant timestamp = Instant.ofEpochMilli(outcome.timestamp());
+        List<StoredEvent> stored = new ArrayList<>(batch.size());
+        for (int i = 0; i < batch.size(); i++) {
+          Publication publication = batch.get(i);
+          stored.add(
+              StoredEvent.of(
+                  outcome.first() + i, publication.topics(), publication.event(), timestamp));
+        }
+        return Collections.unmodifiableList(stored);
     }
+    return new StoreUnavailableException("unexpected outcome from Redis: " + outcome);
   }
 
   /**
    * Completes a group's appends: failures at once; stored events once announced (through the
    * group's barrier) and, with {@code minReplicas}, confirmed by the replicas (one {@code WAIT} for
    * the group), replays once confirmed too.
+   *
+   * @return what completes the stored events of a group without a barrier: no local subscriber was
+   *     watching its topics, so nothing is announced here and they need not wait for the {@link
+   *     Announcer}'s thread; for the caller to run once it holds nothing up
    */
   @SuppressWarnings("unchecked")
-  private void finish(List<Pending> appends, long token, List<Object> outcomes) {
+  private Runnable finish(List<Pending> appends, long token, List<Object> outcomes) {
     List<StoredEvent> all = new ArrayList<>();
     boolean confirm = false;
     for (int i = 0; i < appends.size(); i++) {
@@ -458,12 +489,17 @@ final class Appender {
             ? replicas.confirm()
             : CompletableFuture.completedFuture(null);
     CompletableFuture<List<StoredEvent>> announced = new CompletableFuture<>();
+    Runnable answer = NOTHING_TO_ANSWER;
     if (all.isEmpty()) {
       announcer.forget(token);
       announced.complete(List.of());
     } else {
       highestSeen.accumulateAndGet(all.get(all.size() - 1).id(), Math::max);
-      announcer.stored(token, announced, all);
+      if (token == 0) {
+        answer = () -> announced.complete(all);
+      } else {
+        announcer.stored(token, announced, all);
+      }
     }
     announced.whenComplete(
         (ok, error) ->
@@ -488,17 +524,18 @@ final class Appender {
                     }
                   }
                 }));
+    return answer;
   }
 
   /**
-   * Finds out what became of an append attempt whose answer was lost (a timeout, a dropped
-   * connection): asks Redis for its request key ({@code resolve.lua}, which also makes sure that an
-   * attempt not found there never stores), again and again until Redis answers or one command
-   * timeout has passed. Completes with the script's reply if the attempt stored its batch, empty if
-   * it stored nothing, or exceptionally with {@link PublishOutcomeUnknownException}.
+   * Finds out what became of a call whose answer was lost (a timeout, a dropped connection): asks
+   * Redis for its request key ({@code resolve.lua}, which also makes sure that a call not found
+   * there never stores), again and again until Redis answers or one command timeout has passed.
+   * Completes with the call's outcome if it ran, empty if it stored nothing, or exceptionally with
+   * {@link PublishOutcomeUnknownException}.
    */
-  private CompletableFuture<Optional<List<Object>>> resolve(String request, Throwable lost) {
-    CompletableFuture<Optional<List<Object>>> outcome = new CompletableFuture<>();
+  private CompletableFuture<Optional<String>> resolve(String request, Throwable lost) {
+    CompletableFuture<Optional<String>> outcome = new CompletableFuture<>();
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
     LOG.log(
         Level.DEBUG,
@@ -512,7 +549,7 @@ final class Appender {
       Throwable lost,
       long deadline,
       long retryMillis,
-      CompletableFuture<Optional<List<Object>>> outcome) {
+      CompletableFuture<Optional<String>> outcome) {
     long remaining = deadline - System.nanoTime();
     if (closed.getAsBoolean() || remaining <= 0) {
       outcome.completeExceptionally(outcomeUnknown(lost));
@@ -529,10 +566,9 @@ final class Appender {
         .whenComplete(
             (value, error) -> {
               if (error == null) {
+                // '' is a call fenced off before: it never stored either.
                 outcome.complete(
-                    value == null || value.isEmpty()
-                        ? Optional.empty()
-                        : Optional.of(PublishCall.recorded(value)));
+                    value == null || value.isEmpty() ? Optional.empty() : Optional.of(value));
                 return;
               }
               Throwable cause = error instanceof CompletionException ? error.getCause() : error;
@@ -575,8 +611,7 @@ final class Appender {
       List<Publication> batch,
       IdempotencyKey key,
       CompletableFuture<List<StoredEvent>> result,
-      CompletableFuture<AppendReceipt> keyed,
-      String request) {
+      CompletableFuture<AppendReceipt> keyed) {
     /** Fails the append (a keyed one through {@code result}, which answers {@code keyed}). */
     void fail(Throwable failure) {
       result.completeExceptionally(failure);

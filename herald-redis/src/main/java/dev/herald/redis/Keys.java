@@ -90,9 +90,9 @@ final class Keys {
   }
 
   /**
-   * String: the request key of one append attempt of a node, {@code r:<node>:<n>} (see {@code
-   * recorded} in {@code append.lua}); {@code node} is unique per log instance, {@code n} counts its
-   * attempts.
+   * String: the request key of one publish call of a node, {@code r:<node>:<n>}, which holds the
+   * call's outcome (see {@code publish.lua}); {@code node} is unique per log instance, {@code n}
+   * counts its calls.
    */
   String request(String node, long n) {
     return tag + "r:" + node + ":" + Long.toString(n, 36);

@@ -3,7 +3,6 @@ package dev.herald.redis;
 import dev.herald.server.IdempotencyConflictException;
 import dev.herald.server.IdempotencyKey;
 import dev.herald.server.Publication;
-import dev.herald.server.spi.AppendReceipt;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import java.util.ArrayList;
@@ -13,25 +12,52 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * One run of the publish script ({@code publish.lua}) for a group of appends: each append under its
- * own request key, which records the attempt's outcome so that it can be found out when Redis'
- * answer is lost ({@code resolve.lua}) and so that the attempt never stores twice, and optionally
- * its idempotency key; plus the reach topics whose subscriptions on other nodes the group counts.
- * Every key of a deployment shares one hash slot, so on Cluster a group is always one slot's.
+ * One run of the publish script ({@code publish.lua}) for a group of appends, under one request key
+ * that records the call's outcome atomically with its events, so that the outcome can be found out
+ * when Redis' answer is lost ({@code resolve.lua}) and so that the call never stores twice; each
+ * append optionally under its idempotency key; plus the reach topics whose subscriptions on other
+ * nodes the group counts. Every key of a deployment shares one hash slot, so on Cluster a group is
+ * always one slot's.
  */
 final class PublishCall {
   private final String[] scriptKeys;
   private final String[] args;
-  private final List<String> requests;
+  private final String request;
+  private final int appends;
 
-  private PublishCall(String[] scriptKeys, String[] args, List<String> requests) {
+  private PublishCall(String[] scriptKeys, String[] args, String request, int appends) {
     this.scriptKeys = scriptKeys;
     this.args = args;
-    this.requests = requests;
+    this.request = request;
+    this.appends = appends;
   }
 
-  /** One append of a group. */
-  record Append(List<Publication> batch, IdempotencyKey key, String request) {}
+  /** One append of a group: its batch, and its idempotency key or null. */
+  record Append(List<Publication> batch, IdempotencyKey key) {}
+
+  /**
+   * What became of one append of a call: stored under ids {@code first} to {@code first + count -
+   * 1} at {@code timestamp} (ms), a keyed append's replay of the first append with that key, a
+   * conflict with it, or fenced off (the call reached Redis only after {@code resolve.lua} had
+   * looked for it, and stored nothing).
+   */
+  record Outcome(Kind kind, long timestamp, long first, int count) {
+    enum Kind {
+      STORED,
+      REPLAY,
+      CONFLICT,
+      FENCED
+    }
+
+    /** The ids of a stored append or a replay: consecutive. */
+    List<Long> ids() {
+      List<Long> ids = new ArrayList<>(count);
+      for (int i = 0; i < count; i++) {
+        ids.add(first + i);
+      }
+      return ids;
+    }
+  }
 
   /** How the log lays out every call: the same for each group. */
   record Layout(
@@ -43,14 +69,15 @@ final class PublishCall {
       String reachNodes,
       String reachCountPrefix) {}
 
-  /** The request keys of the group's appends, in order. */
-  List<String> requests() {
-    return requests;
+  /** The call's request key, which holds its outcome once it ran. */
+  String request() {
+    return request;
   }
 
   /**
    * Builds the call.
    *
+   * @param request the call's request key ({@link Keys#request})
    * @param now the node's clock (ms)
    * @param floor the newest id the node has seen
    * @param barrier the channel the script publishes {@code token} on after the notifications, or
@@ -61,6 +88,7 @@ final class PublishCall {
   static PublishCall of(
       Layout layout,
       List<Append> appends,
+      String request,
       long now,
       long floor,
       String barrier,
@@ -77,7 +105,7 @@ final class PublishCall {
         }
       }
     }
-    List<String> scriptKeys = new ArrayList<>(4 + index.size() + 2 * appends.size());
+    List<String> scriptKeys = new ArrayList<>(5 + index.size() + appends.size());
     List<String> args = new ArrayList<>();
     scriptKeys.add(keys.meta);
     scriptKeys.add(keys.dropped);
@@ -101,10 +129,8 @@ final class PublishCall {
       scriptKeys.add(keys.stream(topic));
       args.add(topic);
     }
-    List<String> requests = new ArrayList<>(appends.size());
+    scriptKeys.add(request);
     for (Append append : appends) {
-      scriptKeys.add(append.request());
-      requests.add(append.request());
       IdempotencyKey key = append.key();
       args.add(key == null ? "p" : "k");
       args.add(Integer.toString(append.batch().size()));
@@ -129,74 +155,83 @@ final class PublishCall {
       scriptKeys.add(layout.reachCountPrefix() + topic);
     }
     return new PublishCall(
-        scriptKeys.toArray(new String[0]), args.toArray(new String[0]), List.copyOf(requests));
+        scriptKeys.toArray(new String[0]), args.toArray(new String[0]), request, appends.size());
   }
 
   /**
-   * Runs the script: the reply is {answer per append..., reach counts}, each answer {timestamp,
-   * ids...}, a keyed append's {@link #known} answer, or {@link #fenced}.
+   * Runs the script. Its reply, {outcome, reach counts}, is read by {@link #outcomes} and {@link
+   * #reach}.
    */
   CompletableFuture<List<Object>> run(RedisClusterAsyncCommands<String, String> redis) {
     return Script.PUBLISH.run(redis, ScriptOutputType.MULTI, scriptKeys, args);
   }
 
   /**
-   * Whether an answer says the attempt was given up for lost before it reached Redis ({@code
-   * resolve.lua}): it stored nothing.
+   * Each append's outcome, in order, from the script's reply or from the call's request key as
+   * {@code resolve.lua} found it (a non-null value: the call ran, or was fenced off).
+   *
+   * @throws IllegalArgumentException if it is not what the script writes
    */
-  static boolean fenced(List<Object> answer) {
-    return "fenced".equals(answer.get(0));
-  }
-
-  /**
-   * An append's answer rebuilt from a request key's value ({@code timestamp LF first id LF count},
-   * as {@code resolve.lua} answers it): {timestamp, ids...}.
-   */
-  static List<Object> recorded(String value) {
-    String[] parts = value.split("\n", -1);
-    long first = Long.parseLong(parts[1]);
-    int count = Integer.parseInt(parts[2]);
-    List<Object> reply = new ArrayList<>(count + 1);
-    reply.add(parts[0]);
-    for (int i = 0; i < count; i++) {
-      reply.add(Long.toString(first + i)); // the ids of one batch are consecutive
+  List<Outcome> outcomes(Object recorded) {
+    if (!(recorded instanceof String text)) {
+      throw new IllegalArgumentException("not an outcome: " + recorded);
     }
-    return reply;
-  }
-
-  /** Whether an answer is a keyed append's replay of an earlier append. */
-  static boolean replay(List<Object> answer) {
-    return "replay".equals(answer.get(0));
-  }
-
-  /**
-   * Answers a keyed append whose key was used within its window: with the first append's ids, or a
-   * conflict. Returns false for an answer of a fresh append.
-   */
-  static boolean known(
-      List<Object> reply, IdempotencyKey key, CompletableFuture<AppendReceipt> keyed) {
-    Object status = reply.get(0);
-    if ("replay".equals(status)) {
-      long first = Long.parseLong((String) reply.get(1));
-      int count = Integer.parseInt((String) reply.get(2));
-      List<Long> ids = new ArrayList<>(count);
-      for (int i = 0; i < count; i++) {
-        ids.add(first + i); // the ids of one batch are consecutive
+    List<Outcome> outcomes = new ArrayList<>(appends);
+    if (text.isEmpty()) {
+      for (int i = 0; i < appends; i++) {
+        outcomes.add(new Outcome(Outcome.Kind.FENCED, 0, 0, 0));
       }
-      keyed.complete(new AppendReceipt(ids, true));
-      return true;
+      return outcomes;
     }
-    if ("conflict".equals(status)) {
-      keyed.completeExceptionally(
-          new IdempotencyConflictException(
-              "the idempotency key \""
-                  + key.key()
-                  + "\" was used for a different request within the last "
-                  + key.window()
-                  + "; use a new key for a new request"));
-      return true;
+    String[] lines = text.split("\n", -1);
+    if (lines.length != appends + 1) {
+      throw new IllegalArgumentException("not an outcome of " + appends + " appends: " + text);
     }
-    return false;
+    long timestamp = Long.parseLong(lines[0]);
+    for (int i = 1; i < lines.length; i++) {
+      String[] parts = lines[i].split(" ", -1);
+      Outcome outcome =
+          switch (parts[0]) {
+            case "s" ->
+                new Outcome(
+                    Outcome.Kind.STORED,
+                    timestamp,
+                    Long.parseLong(parts[1]),
+                    Integer.parseInt(parts[2]));
+            case "r" ->
+                new Outcome(
+                    Outcome.Kind.REPLAY, 0, Long.parseLong(parts[1]), Integer.parseInt(parts[2]));
+            case "c" -> new Outcome(Outcome.Kind.CONFLICT, 0, 0, 0);
+            default -> throw new IllegalArgumentException("not an outcome: " + text);
+          };
+      outcomes.add(outcome);
+    }
+    return outcomes;
+  }
+
+  /** The outcome part of the script's reply. */
+  static Object outcome(List<Object> reply) {
+    return reply.get(0);
+  }
+
+  /**
+   * The reach counts of the script's reply, one per reach topic, in the order given.
+   *
+   * @throws RuntimeException if the reply is not what the script writes
+   */
+  @SuppressWarnings("unchecked")
+  static List<Long> reach(List<Object> reply) {
+    return (List<Long>) reply.get(1);
+  }
+
+  /** The conflict an append with {@code key} answers when its key was used differently. */
+  static IdempotencyConflictException conflict(IdempotencyKey key) {
+    return new IdempotencyConflictException(
+        "the idempotency key \""
+            + key.key()
+            + "\" was used for a different request within the last "
+            + key.window()
+            + "; use a new key for a new request");
   }
 
   private static long millis(IdempotencyKey key) {

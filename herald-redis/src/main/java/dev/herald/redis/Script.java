@@ -26,7 +26,7 @@ import java.util.function.Supplier;
  * use on a node).
  */
 final class Script {
-  static final Script PUBLISH = load("common", "append", "presence_common", "publish");
+  static final Script PUBLISH = load("common", "presence_common", "publish");
   static final Script SAVE_CURSORS = load("common", "cursors");
   static final Script READ = load("common", "read");
   static final Script DROPPED = load("common", "dropped");

@@ -1,16 +1,16 @@
--- Appends a group of appends (each a batch of one publisher, under its own request key and,
--- optionally, idempotency key) atomically, and counts the subscriptions other nodes have on the
--- topics a publisher asked about (reach, see RedisPresence): one script call for many publishes.
--- Per append, in order: an attempt that already ran answers its first outcome and stores nothing
--- again (see recorded); a keyed append whose key was used within its window stores nothing and
--- answers the first append's ids ({'replay', first id, count}) or {'conflict'}; any other takes
--- ids from the deployment's one sequence, XADDs each event to every topic's stream (entry id
--- <id>-0) and PUBLISHes one notification per (event, topic), then records its outcome under its
--- request key (and idempotency key). Then, once per group: the sequence, one barrier, and
--- retention of each topic written to.
+-- Appends a group of appends (each a batch of one publisher, optionally under an idempotency key)
+-- atomically, under the call's one request key, and counts the subscriptions other nodes have on
+-- the topics a publisher asked about (reach, see RedisPresence): one script call for many publishes.
+-- A call that already ran (Lettuce sent it again) answers its first outcome and stores nothing
+-- again; one that resolve.lua fenced off stores nothing. Per append, in order: a keyed append whose
+-- key was used within its window stores nothing and answers the first append's ids (a replay) or a
+-- conflict; any other takes ids from the deployment's one sequence, XADDs each event to every
+-- topic's stream (entry id <id>-0) and PUBLISHes one notification per (event, topic). Then, once
+-- per group: the outcome under the request key, the sequence, one barrier, and retention of each
+-- topic written to.
 -- KEYS: meta hash, dropped hash, oldest zset, presence nodes zset, the stream of each of the k
---   distinct topics, then per append its request key (and, keyed, its idempotency key), then the
---   presence count hash of each of the m reach topics.
+--   distinct topics, the call's request key, the idempotency key of each keyed append (in order),
+--   then the presence count hash of each of the m reach topics.
 -- ARGV: 1 now (ms, the node's clock), 2 maxCount, 3 maxAge (ms), 4 channel prefix, 5 floor (the
 --   newest id the calling node has seen), 6 k, 7 barrier channel ('' for none), 8 barrier token,
 --   9 request key expiry (ms), 10 '1' to write a found earlier outcome again (so that a WAIT after
@@ -20,8 +20,9 @@
 --   event: t, t topic indexes (1..k), type, retry ('' for none), data.
 -- The barrier, published after the notifications, travels the same way to the calling node's
 -- subscriber connection (on Cluster, possibly through another node): once it arrives, so have they.
--- Returns {answer 1, ..., answer n, reach counts}: an answer is {timestamp, id1, id2, ...} (the
--- ids of one append are consecutive), {'replay', first, count}, {'conflict'} or {'fenced'}.
+-- Returns {outcome, reach counts}. The outcome, also kept under the request key, is '' for a call
+-- fenced off, else "timestamp" and a line per append: "s <first id> <count>" (stored; the ids of
+-- one append are consecutive), "r <first id> <count>" (a replay) or "c" (a conflict).
 local meta, dropped, oldest, nodes = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local maxCount = tonumber(ARGV[2])
 local maxAge = tonumber(ARGV[3])
@@ -31,159 +32,168 @@ local k = tonumber(ARGV[6])
 local ttl = ARGV[9]
 local n = tonumber(ARGV[11])
 local m = tonumber(ARGV[14])
+local req = KEYS[5 + k]
 
--- Timestamps never go backwards (nodes' clocks differ), so expired entries are always a prefix.
-local clock = tonumber(ARGV[1])
-local now = clock
-local lastTs = redis.call('HGET', meta, 'ts')
-if lastTs and tonumber(lastTs) > now then
-  now = tonumber(lastTs)
-end
-local nows = fmt(now)
+-- Stores the group (the call's first run): returns its outcome.
+local function storeGroup()
+  -- Timestamps never go backwards (nodes' clocks differ), so expired entries are always a prefix.
+  local clock = tonumber(ARGV[1])
+  local now = clock
+  local lastTs = redis.call('HGET', meta, 'ts')
+  if lastTs and tonumber(lastTs) > now then
+    now = tonumber(lastTs)
+  end
+  local nows = fmt(now)
 
-local seq = redis.call('HGET', meta, 'seq')
-local seqKnown = seq
-if seq then
-  seq = tonumber(seq)
-  -- Never below an id a node has seen: a sequence behind it lost its newest ids (a failover to a
-  -- replica that lacked them, replication being asynchronous). Those ids are never given again (a
-  -- node that announced them would drop the new events as repeats) and count as dropped, so a
-  -- client resuming from before them gets a reset. Every node hears it before this call's events
-  -- (on the empty topic's channel, which no topic has): one that announced none of those ids
-  -- tells its streams with a reset.
-  if floor > seq then
-    seq = floor
-    redis.call('HSET', meta, 'base', fmt(seq))
-    redis.call('PUBLISH', channel, fmt(seq))
+  local seq = redis.call('HGET', meta, 'seq')
+  local seqKnown = seq
+  if seq then
+    seq = tonumber(seq)
+    -- Never below an id a node has seen: a sequence behind it lost its newest ids (a failover to a
+    -- replica that lacked them, replication being asynchronous). Those ids are never given again (a
+    -- node that announced them would drop the new events as repeats) and count as dropped, so a
+    -- client resuming from before them gets a reset. Every node hears it before this call's events
+    -- (on the empty topic's channel, which no topic has): one that announced none of those ids
+    -- tells its streams with a reset.
+    if floor > seq then
+      seq = floor
+      redis.call('HSET', meta, 'base', fmt(seq))
+      redis.call('PUBLISH', channel, fmt(seq))
+    end
+  else
+    -- A missing sequence (new deployment, or Redis lost its data) starts at the time in
+    -- microseconds, so ids are never reused; everything below it counts as dropped.
+    local t = redis.call('TIME')
+    seq = tonumber(t[1]) * 1000000 + tonumber(t[2]) - 1
+    -- Never below an id a node has seen, even if Redis' clock is behind the one that issued it.
+    if floor > seq then
+      seq = floor
+    end
   end
-else
-  -- A missing sequence (new deployment, or Redis lost its data) starts at the time in
-  -- microseconds, so ids are never reused; everything below it counts as dropped.
-  local t = redis.call('TIME')
-  seq = tonumber(t[1]) * 1000000 + tonumber(t[2]) - 1
-  -- Never below an id a node has seen, even if Redis' clock is behind the one that issued it.
-  if floor > seq then
-    seq = floor
-  end
-end
-local base = seq
--- Validate before the first write (a script that fails half-way keeps its writes): every new
--- entry id must be above the newest of its stream, even if the sequence was lost without them.
-for i = 1, k do
-  local top = redis.call('XREVRANGE', KEYS[4 + i], '+', '-', 'COUNT', 1)
-  if top[1] and num(top[1][1]) > seq then
-    seq = num(top[1][1])
-  end
-end
-
-local results = {}
-local written = {}
-local appended = false
-local kpos = 5 + k
-local pos = 15 + k
-for a = 1, n do
-  local keyed = ARGV[pos] == 'k'
-  local count = tonumber(ARGV[pos + 1])
-  pos = pos + 2
-  local req = KEYS[kpos]
-  kpos = kpos + 1
-  local idem, expires, window, fingerprint
-  if keyed then
-    idem = KEYS[kpos]
-    kpos = kpos + 1
-    expires, window, fingerprint = ARGV[pos], ARGV[pos + 1], ARGV[pos + 2]
-    pos = pos + 3
-  end
-  local events = pos
-  for e = 1, count do
-    pos = pos + 1 + tonumber(ARGV[pos]) + 3
+  local base = seq
+  -- Validate before the first write (a script that fails half-way keeps its writes): every new
+  -- entry id must be above the newest of its stream, even if the sequence was lost without them.
+  for i = 1, k do
+    local top = redis.call('XREVRANGE', KEYS[4 + i], '+', '-', 'COUNT', 1)
+    if top[1] and num(top[1][1]) > seq then
+      seq = num(top[1][1])
+    end
   end
 
-  local answer = recorded(req)
-  if answer and ARGV[10] == '1' and answer[1] ~= 'fenced' then
-    redis.call('SET', req, redis.call('GET', req), 'PX', ttl)
-  end
-  if (not answer) and keyed then
-    local known = redis.call('GET', idem)
-    if known then
-      local ends, first, stored, fp = string.match(known, '^(%d+)\n(%d+)\n(%d+)\n(.*)$')
-      -- The node's clock decides (as in every log), PX only frees the memory.
-      if ends and tonumber(ends) > clock then
-        if fp == fingerprint then
-          -- Written again, unchanged: a WAIT after this script (minReplicas) then covers the
-          -- first append, whichever connection made it.
-          redis.call('SET', idem, known, 'KEEPTTL')
-          answer = {'replay', first, stored}
-        else
-          answer = {'conflict'}
+  local lines = {nows}
+  local written = {}
+  local appended = false
+  local kpos = 6 + k
+  local pos = 15 + k
+  for a = 1, n do
+    local keyed = ARGV[pos] == 'k'
+    local count = tonumber(ARGV[pos + 1])
+    pos = pos + 2
+    local idem, expires, window, fingerprint
+    if keyed then
+      idem = KEYS[kpos]
+      kpos = kpos + 1
+      expires, window, fingerprint = ARGV[pos], ARGV[pos + 1], ARGV[pos + 2]
+      pos = pos + 3
+    end
+    local line
+    if keyed then
+      local known = redis.call('GET', idem)
+      if known then
+        local ends, first, stored, fp = string.match(known, '^(%d+)\n(%d+)\n(%d+)\n(.*)$')
+        -- The node's clock decides (as in every log), PX only frees the memory.
+        if ends and tonumber(ends) > clock then
+          if fp == fingerprint then
+            -- Written again, unchanged: a WAIT after this script (minReplicas) then covers the
+            -- first append, whichever connection made it.
+            redis.call('SET', idem, known, 'KEEPTTL')
+            line = 'r ' .. first .. ' ' .. stored
+          else
+            line = 'c'
+          end
         end
       end
     end
-  end
-  if not answer then
-    answer = {nows}
-    local p = events
-    for e = 1, count do
-      local t = tonumber(ARGV[p])
-      p = p + 1
-      local names = {}
-      local streams = {}
-      for j = 1, t do
-        local i = tonumber(ARGV[p])
-        p = p + 1
-        names[j] = ARGV[14 + i]
-        streams[j] = KEYS[4 + i]
-        written[i] = true
+    if line then
+      for e = 1, count do
+        pos = pos + 1 + tonumber(ARGV[pos]) + 3
       end
-      local typ, retry, data = ARGV[p], ARGV[p + 1], ARGV[p + 2]
-      p = p + 3
-      seq = seq + 1
-      local id = fmt(seq)
-      local tp = table.concat(names, '\n')
-      for j = 1, t do
-        redis.call('XADD', streams[j], id .. '-0', 'ts', nows, 'tp', tp, 't', typ, 'r', retry, 'd', data)
+    else
+      local first = fmt(seq + 1)
+      for e = 1, count do
+        local t = tonumber(ARGV[pos])
+        pos = pos + 1
+        local names = {}
+        local streams = {}
+        for j = 1, t do
+          local i = tonumber(ARGV[pos])
+          pos = pos + 1
+          names[j] = ARGV[14 + i]
+          streams[j] = KEYS[4 + i]
+          written[i] = true
+        end
+        local typ, retry, data = ARGV[pos], ARGV[pos + 1], ARGV[pos + 2]
+        pos = pos + 3
+        seq = seq + 1
+        local id = fmt(seq)
+        local tp = table.concat(names, '\n')
+        for j = 1, t do
+          redis.call('XADD', streams[j], id .. '-0', 'ts', nows, 'tp', tp, 't', typ, 'r', retry, 'd', data)
+        end
+        local payload = id .. '\n' .. nows .. '\n' .. typ .. '\n' .. retry .. '\n' .. t .. '\n' .. tp .. '\n' .. data
+        for j = 1, t do
+          redis.call('PUBLISH', channel .. names[j], payload)
+        end
       end
-      local payload = id .. '\n' .. nows .. '\n' .. typ .. '\n' .. retry .. '\n' .. t .. '\n' .. tp .. '\n' .. data
-      for j = 1, t do
-        redis.call('PUBLISH', channel .. names[j], payload)
+      if keyed then
+        redis.call('SET', idem, expires .. '\n' .. first .. '\n' .. count .. '\n' .. fingerprint, 'PX', window)
       end
-      answer[#answer + 1] = id
+      line = 's ' .. first .. ' ' .. count
+      appended = true
     end
-    if keyed then
-      redis.call('SET', idem, expires .. '\n' .. answer[2] .. '\n' .. fmt(#answer - 1) .. '\n' .. fingerprint, 'PX', window)
-    end
-    remember(req, ttl, answer)
-    appended = true
+    lines[a + 1] = line
   end
-  results[a] = answer
+  local outcome = table.concat(lines, '\n')
+  redis.call('SET', req, outcome, 'PX', ttl)
+
+  if appended then
+    if not seqKnown then
+      redis.call('HSET', meta, 'base', fmt(base))
+    end
+    redis.call('HSET', meta, 'seq', fmt(seq), 'ts', nows)
+    -- Every node hears the newest id, on the lost channel, so each one's floor is the deployment's
+    -- and not only what it watched or published: after a failover that lost the newest ids,
+    -- whichever node publishes first skips them (and says they are lost) instead of giving them out
+    -- again.
+    redis.call('PUBLISH', channel, 'newest ' .. fmt(seq))
+    if ARGV[7] ~= '' then
+      redis.call('PUBLISH', ARGV[7], ARGV[8])
+    end
+    local cutoff = now - maxAge
+    for i = 1, k do
+      if written[i] then
+        trim(KEYS[4 + i], ARGV[14 + i], cutoff, maxCount, dropped, oldest)
+      end
+    end
+  end
+  return outcome
 end
 
-if appended then
-  if not seqKnown then
-    redis.call('HSET', meta, 'base', fmt(base))
+local outcome = redis.call('GET', req)
+if outcome then
+  if ARGV[10] == '1' and outcome ~= '' then
+    redis.call('SET', req, outcome, 'PX', ttl)
   end
-  redis.call('HSET', meta, 'seq', fmt(seq), 'ts', nows)
-  -- Every node hears the newest id, on the lost channel, so each one's floor is the deployment's
-  -- and not only what it watched or published: after a failover that lost the newest ids, whichever
-  -- node publishes first skips them (and says they are lost) instead of giving them out again.
-  redis.call('PUBLISH', channel, 'newest ' .. fmt(seq))
-  if ARGV[7] ~= '' then
-    redis.call('PUBLISH', ARGV[7], ARGV[8])
-  end
-  local cutoff = now - maxAge
-  for i = 1, k do
-    if written[i] then
-      trim(KEYS[4 + i], ARGV[14 + i], cutoff, maxCount, dropped, oldest)
-    end
-  end
+else
+  outcome = storeGroup()
 end
 
 local reach = {}
 if m > 0 then
   local cutoff = nowMillis() - tonumber(ARGV[13])
+  local first = #KEYS - m
   for j = 1, m do
-    reach[j] = othersCount(nodes, KEYS[kpos + j - 1], ARGV[12], cutoff)
+    reach[j] = othersCount(nodes, KEYS[first + j], ARGV[12], cutoff)
   end
 end
-results[n + 1] = reach
-return results
+return {outcome, reach}

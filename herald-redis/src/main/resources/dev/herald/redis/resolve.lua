@@ -1,9 +1,9 @@
--- Finds out what became of an append attempt whose answer was lost (see recorded in append.lua):
--- answers its request key's value, or, when there is none, sets it to '' so that the attempt, if
--- it still reaches Redis, stores nothing: then nil is final, the attempt stored nothing.
+-- Finds out what became of a publish call whose answer was lost (see publish.lua): answers its
+-- request key's value, or, when there is none, sets it to '' so that the call, if it still
+-- reaches Redis, stores nothing: then nil is final, the call stored nothing.
 -- KEYS: the request key. ARGV: its expiry (ms), '1' to write the key again when found (so that
--- a WAIT after this script, on this connection, covers the attempt's writes: see minReplicas).
--- Returns "timestamp LF first id LF count" if the attempt stored its batch, else '' or nil.
+-- a WAIT after this script, on this connection, covers the call's writes: see minReplicas).
+-- Returns the call's outcome (as publish.lua answers it) if it ran, else '' or nil.
 local v = redis.call('GET', KEYS[1])
 if v then
   if ARGV[2] == '1' and v ~= '' then

@@ -97,6 +97,9 @@ class RedisGroupCommitTest {
         .isSorted()
         .doesNotHaveDuplicates();
     assertThat(calls).as("the append in flight, then one call for the 23 that waited").isEqualTo(2);
+    assertThat((List<?>) redis.call("KEYS", "{" + PREFIX + "}r:*"))
+        .as("one request key per call (the first append's, then the group's), not per append")
+        .hasSize(3);
   }
 
   @Test

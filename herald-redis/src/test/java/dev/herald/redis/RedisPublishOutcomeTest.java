@@ -168,13 +168,67 @@ class RedisPublishOutcomeTest {
     RedisEventLog log = open(TestRedis.URI);
     try (RawRedis raw = new RawRedis(TestRedis.URI)) {
       PublishCall call = call("twice");
-      List<Object> first = answer(call.run(raw.async()).get(10, SECONDS));
-      List<Object> second = answer(call.run(raw.async()).get(10, SECONDS));
+      List<PublishCall.Outcome> first = answer(call, call.run(raw.async()).get(10, SECONDS));
+      List<PublishCall.Outcome> second = answer(call, call.run(raw.async()).get(10, SECONDS));
 
+      assertThat(first)
+          .singleElement()
+          .extracting(PublishCall.Outcome::kind)
+          .isEqualTo(PublishCall.Outcome.Kind.STORED);
       assertThat(second).as("the second run answers the first's outcome").isEqualTo(first);
       assertThat(log.readAfter(Set.of("t"), 0, 10))
           .extracting(StoredEvent::id)
-          .containsExactly(Long.parseLong((String) first.get(1)));
+          .containsExactly(first.get(0).first());
+    } finally {
+      TestRedis.deleteKeys(TestRedis.URI, prefix);
+    }
+  }
+
+  @Test
+  void aGroupReachingRedisTwiceAnswersEveryAppendAsTheFirstTimeAndStoresOnce() throws Exception {
+    RedisEventLog log = open(TestRedis.URI);
+    try (RawRedis raw = new RawRedis(TestRedis.URI)) {
+      IdempotencyKey known = new IdempotencyKey("tenant", "known", "f", Duration.ofHours(1));
+      List<Long> knownIds = log.append(batch("k0"), known).get(10, SECONDS).ids();
+      Keys keys = new Keys(prefix);
+      PublishCall call =
+          PublishCall.of(
+              layout(keys),
+              List.of(
+                  new PublishCall.Append(batch("a", "b"), null),
+                  new PublishCall.Append(
+                      batch("k1"), new IdempotencyKey("tenant", "fresh", "f", Duration.ofHours(1))),
+                  new PublishCall.Append(batch("k0"), known),
+                  new PublishCall.Append(
+                      batch("other"),
+                      new IdempotencyKey("tenant", "known", "g", Duration.ofHours(1)))),
+              keys.request("test", 2),
+              System.currentTimeMillis(),
+              0,
+              null,
+              0,
+              List.of(),
+              "",
+              15_000);
+
+      List<PublishCall.Outcome> first = answer(call, call.run(raw.async()).get(10, SECONDS));
+      List<PublishCall.Outcome> second = answer(call, call.run(raw.async()).get(10, SECONDS));
+
+      assertThat(first)
+          .extracting(PublishCall.Outcome::kind)
+          .containsExactly(
+              PublishCall.Outcome.Kind.STORED,
+              PublishCall.Outcome.Kind.STORED,
+              PublishCall.Outcome.Kind.REPLAY,
+              PublishCall.Outcome.Kind.CONFLICT);
+      assertThat(first.get(0).ids()).hasSize(2);
+      assertThat(first.get(1).ids()).containsExactly(first.get(0).first() + 2);
+      assertThat(first.get(2).ids()).isEqualTo(knownIds);
+      assertThat(second).as("the second run answers the first's outcomes").isEqualTo(first);
+      assertThat(log.readAfter(Set.of("t"), 0, 10))
+          .extracting(e -> e.event().data())
+          .as("stored once: the first run's three new events after the known one")
+          .containsExactly("k0", "a", "b", "k1");
     } finally {
       TestRedis.deleteKeys(TestRedis.URI, prefix);
     }
@@ -188,16 +242,17 @@ class RedisPublishOutcomeTest {
       String found =
           Script.RESOLVE
               .<String>run(
-                  raw.async(),
-                  ScriptOutputType.VALUE,
-                  new String[] {call.requests().get(0)},
-                  "60000")
+                  raw.async(), ScriptOutputType.VALUE, new String[] {call.request()}, "60000")
               .get(10, SECONDS);
       assertThat(found).as("not there: the lookup answers it was not stored").isNull();
 
-      List<Object> late = answer(call.run(raw.async()).get(10, SECONDS));
+      List<PublishCall.Outcome> late = answer(call, call.run(raw.async()).get(10, SECONDS));
 
-      assertThat(PublishCall.fenced(late)).as("the late attempt stores nothing").isTrue();
+      assertThat(late)
+          .as("the late attempt stores nothing")
+          .singleElement()
+          .extracting(PublishCall.Outcome::kind)
+          .isEqualTo(PublishCall.Outcome.Kind.FENCED);
       assertThat(log.readAfter(Set.of("t"), 0, 10)).isEmpty();
       assertThat(log.lastId()).isZero();
     } finally {
@@ -280,15 +335,9 @@ class RedisPublishOutcomeTest {
   private PublishCall call(String data) {
     Keys keys = new Keys(prefix);
     return PublishCall.of(
-        new PublishCall.Layout(
-            keys,
-            1000,
-            Duration.ofHours(1).toMillis(),
-            60_000,
-            false,
-            keys.nodes,
-            keys.countPrefix),
-        List.of(new PublishCall.Append(batch(data), null, keys.request("test", 1))),
+        layout(keys),
+        List.of(new PublishCall.Append(batch(data), null)),
+        keys.request("test", 1),
         System.currentTimeMillis(),
         0,
         null,
@@ -298,10 +347,14 @@ class RedisPublishOutcomeTest {
         15_000);
   }
 
-  /** The answer of a call's one append. */
-  @SuppressWarnings("unchecked")
-  private static List<Object> answer(List<Object> reply) {
-    return (List<Object>) reply.get(0);
+  private static PublishCall.Layout layout(Keys keys) {
+    return new PublishCall.Layout(
+        keys, 1000, Duration.ofHours(1).toMillis(), 60_000, false, keys.nodes, keys.countPrefix);
+  }
+
+  /** What became of each append of a call, from its reply. */
+  private static List<PublishCall.Outcome> answer(PublishCall call, List<Object> reply) {
+    return call.outcomes(PublishCall.outcome(reply));
   }
 
   private RedisProcess start() throws Exception {

@@ -37,6 +37,11 @@ final class Database {
     return file;
   }
 
+  /** Whether a commit syncs the file (synchronous FULL) before it returns. */
+  boolean fsync() {
+    return fsync;
+  }
+
   /** The one connection that writes: WAL mode, synchronous FULL or NORMAL. */
   Connection openWriter() throws SQLException {
     SQLiteConfig config = base();

@@ -9,7 +9,8 @@ import java.util.List;
 /**
  * What one attempt at a group commit wrote in the open transaction, and how its appends are
  * answered once that transaction has ended. The writer fills it; after the commit it is handed to
- * the completer thread, and never touched by the writer again.
+ * whoever answers the appends (the completer thread, or the publisher that committed inline), and
+ * never touched by the writer again.
  */
 final class GroupWrite {
   /** One append of the group, stored (under a savepoint if the group was retried), uncommitted. */
@@ -45,7 +46,7 @@ final class GroupWrite {
     return Collections.unmodifiableList(all);
   }
 
-  /** Answers the appends of a committed group (on the completer thread). */
+  /** Answers the appends of a committed group, holding no lock. */
   void complete() {
     for (Stored s : stored) {
       if (s.append().idempotent()) {

@@ -26,7 +26,9 @@ import java.util.concurrent.CompletableFuture;
  * transactions of at most {@link #BATCH} events so a large backlog never holds the write lock for
  * long.
  *
- * <p>Confined to the writer thread (and, before it starts, to the thread that builds the log).
+ * <p>Used only while holding the writer's lock ({@link WriteLoop}), and before the writer starts by
+ * the thread that builds the log; its schedule ({@link #nanosUntilDue}, {@link #step}) is the
+ * writer thread's alone.
  */
 final class RetentionJob {
   private static final System.Logger LOG = System.getLogger(RetentionJob.class.getName());

@@ -26,6 +26,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Supplier;
 
 /**
  * A durable {@link EventLog} in one SQLite file: the hub's embedded default store.
@@ -109,7 +110,7 @@ public final class SqliteEventLog implements EventLog {
       return CompletableFuture.completedFuture(List.of());
     }
     Append append = Append.of(copy);
-    submitUnlessClosed(append.future(), () -> writer.submit(append));
+    answerUnlessClosed(append.future(), () -> writer.submit(append));
     return append.future();
   }
 
@@ -133,6 +134,27 @@ public final class SqliteEventLog implements EventLog {
   }
 
   /**
+   * Hands an append to the writer like {@link #submitUnlessClosed}; if the writer committed it at
+   * once on this thread ({@link WriteLoop#submit}), answers it after the lock is released, so that
+   * what callers chain on the answer (even a close()) runs outside it.
+   */
+  private void answerUnlessClosed(CompletableFuture<?> future, Supplier<Runnable> submit) {
+    Runnable answer = WriteLoop.NOTHING_TO_ANSWER;
+    ReentrantReadWriteLock.ReadLock lock = closeLock.readLock();
+    lock.lock();
+    try {
+      if (closed) {
+        future.completeExceptionally(closed(path));
+      } else {
+        answer = submit.get();
+      }
+    } finally {
+      lock.unlock();
+    }
+    answer.run();
+  }
+
+  /**
    * {@inheritDoc}
    *
    * <p>The key is looked up and remembered (table {@code idempotency_keys}) in the transaction that
@@ -147,7 +169,7 @@ public final class SqliteEventLog implements EventLog {
       return CompletableFuture.completedFuture(new AppendReceipt(List.of(), false));
     }
     Append append = Append.keyed(copy, key);
-    submitUnlessClosed(append.future(), () -> writer.submit(append));
+    answerUnlessClosed(append.future(), () -> writer.submit(append));
     return append.keyed();
   }
 

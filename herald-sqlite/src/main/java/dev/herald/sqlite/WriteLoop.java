@@ -23,18 +23,29 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * The one thread that writes the file. It takes every append queued while it was busy (up to {@link
- * #MAX_GROUP} events), stores them in one {@link GroupTransaction}, then announces them to the
- * listener in id order and only then hands their futures to the completer thread. Between groups it
- * saves device cursors, probes the file when asked, restarts the write-ahead log when its {@link
- * Checkpointer} asks, and runs the {@link RetentionJob} one short transaction at a time, so
- * deleting a large backlog never holds the write lock for long.
+ * Writes the file: one writer thread, and publishers that find it idle. The thread takes every
+ * append queued while it was busy (up to {@link #MAX_GROUP} events), stores them in one {@link
+ * GroupTransaction}, then announces them to the listener in id order and only then hands their
+ * futures to the completer thread. Between groups it saves device cursors, probes the file when
+ * asked, restarts the write-ahead log when its {@link Checkpointer} asks, and runs the {@link
+ * RetentionJob} one short transaction at a time, so deleting a large backlog never holds the write
+ * lock for long.
  *
- * <p>Everything here except the queue, {@link #lastId} and the health flag is confined to the
- * writer thread.
+ * <p><b>Inline commits.</b> An append that arrives while no append is queued and nobody writes is
+ * committed and announced on the publishing thread itself ({@link #submit}): at a moderate rate
+ * most appends come alone, and the hand-offs to the writer thread and back (two thread wake-ups,
+ * each a chance to wait for a scheduler slice on a busy machine) cost more than the commit. Under
+ * load the queue is rarely empty and the writer's group commit takes over. Only commits that do not
+ * sync the file go inline, and none for a second after a commit took more than {@link
+ * #INLINE_SLOW_NANOS}: a publishing thread may be an event loop serving other connections.
+ *
+ * <p>Everything here except the queue, {@link #lastId}, the health flags and the inline pause is
+ * guarded by {@link #writing}; the retention job's schedule is the writer thread's alone.
  */
 final class WriteLoop implements Runnable {
   private static final System.Logger LOG = System.getLogger(WriteLoop.class.getName());
@@ -43,6 +54,14 @@ final class WriteLoop implements Runnable {
   static final int MAX_GROUP = 2000;
 
   private static final Duration STOP_TIMEOUT = Duration.ofSeconds(60);
+
+  /** A commit slower than this (a busy disk, a lock held elsewhere) pauses inline commits. */
+  static final long INLINE_SLOW_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+
+  private static final long INLINE_PAUSE_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+  /** What {@link #submit} returns for an append it queued: the completer answers it later. */
+  static final Runnable NOTHING_TO_ANSWER = () -> {};
 
   /** Work for the writer thread: an {@link Append} or one of the records below. */
   interface Task {}
@@ -66,6 +85,24 @@ final class WriteLoop implements Runnable {
   private final Checkpointer checkpointer;
   private final BlockingQueue<Task> queue = new LinkedBlockingQueue<>();
   private final Thread thread;
+
+  /**
+   * Held while the connection is in use: by the writer thread for each task, by a publisher for its
+   * inline commit. Announcing happens under it too, so the listener hears groups in id order.
+   */
+  private final ReentrantLock writing = new ReentrantLock();
+
+  /** Whether appends may commit on the publishing thread: only if commits do not sync. */
+  private final boolean commitsInline;
+
+  /**
+   * Appends queued or in the writer thread's group until it has committed them. Only while there
+   * are none does an append commit inline, so one publisher's appends never overtake each other.
+   */
+  private final AtomicInteger queuedAppends = new AtomicInteger();
+
+  /** {@link System#nanoTime} before which no append commits inline (after a slow commit). */
+  private volatile long inlinePausedUntil;
 
   /**
    * Completes the appends of committed groups, in commit order, off the writer thread: what callers
@@ -100,6 +137,7 @@ final class WriteLoop implements Runnable {
       long retentionIntervalNanos)
       throws SQLException {
     this.file = database.file();
+    this.commitsInline = !database.fsync();
     this.writer = new WriterConnection(file, database.busyTimeoutMillis(), connection);
     this.checkpointer = new Checkpointer(database, transactions::get, this::restartLog);
     this.clock = clock;
@@ -148,8 +186,31 @@ final class WriteLoop implements Runnable {
     return transactions.get();
   }
 
-  void submit(Append append) {
+  /**
+   * Takes an append: commits and announces it at once on this thread when the writer is idle (see
+   * the class comment), else queues it for the writer thread.
+   *
+   * @return what answers the append if it was committed here, to run once the caller holds no lock
+   *     (what callers chain on the answer runs there); {@link #NOTHING_TO_ANSWER} if it was queued
+   */
+  Runnable submit(Append append) {
+    if (commitsInline
+        && queuedAppends.get() == 0
+        && !stopped
+        && System.nanoTime() - inlinePausedUntil >= 0
+        && !writing.isHeldByCurrentThread() // a listener publishing: queue it
+        && writing.tryLock()) {
+      try {
+        if (!stopped) {
+          return commitGroup(List.of(append));
+        }
+      } finally {
+        writing.unlock();
+      }
+    }
+    queuedAppends.incrementAndGet();
     queue.add(append);
+    return NOTHING_TO_ANSWER;
   }
 
   void saveCursors(Map<CursorKey, Long> cursors, CompletableFuture<Void> done) {
@@ -221,37 +282,46 @@ final class WriteLoop implements Runnable {
     while (true) {
       try {
         Task task = next();
-        if (task == null) {
-          continue;
-        }
-        if (task instanceof Append first) {
-          group.add(first);
-          int size = first.batch().size();
-          Task peeked;
-          while (size < MAX_GROUP
-              && (peeked = queue.peek()) instanceof Append more
-              && size + more.batch().size() <= MAX_GROUP) {
-            queue.poll();
-            group.add(more);
-            size += more.batch().size();
+        writing.lock();
+        try {
+          if (task == null) {
+            retention.step(lastId);
+            continue;
           }
-          appendGroup(group);
-          group.clear();
-        } else if (task instanceof Retain retain) {
-          retention.request(retain.done());
-        } else if (task instanceof Probe probe) {
-          probe.done().complete(probeWrite());
-        } else if (task instanceof RestartLog restart) {
-          restartLog(restart);
-        } else if (task instanceof SaveCursors save) {
-          writeCursors(save);
-        } else if (task instanceof Stop stop) {
-          shutDown();
-          stop.done().complete(null);
-          return;
-        }
-        if (retention.running()) {
-          retention.step(lastId);
+          if (task instanceof Append first) {
+            group.add(first);
+            int size = first.batch().size();
+            Task peeked;
+            while (size < MAX_GROUP
+                && (peeked = queue.peek()) instanceof Append more
+                && size + more.batch().size() <= MAX_GROUP) {
+              queue.poll();
+              group.add(more);
+              size += more.batch().size();
+            }
+            Runnable answer = commitGroup(group);
+            // Before the answers: a publisher answered must find its appends no longer queued.
+            queuedAppends.addAndGet(-group.size());
+            group.clear();
+            completer.execute(answer);
+          } else if (task instanceof Retain retain) {
+            retention.request(retain.done());
+          } else if (task instanceof Probe probe) {
+            probe.done().complete(probeWrite());
+          } else if (task instanceof RestartLog restart) {
+            restartLog(restart);
+          } else if (task instanceof SaveCursors save) {
+            writeCursors(save);
+          } else if (task instanceof Stop stop) {
+            shutDown();
+            stop.done().complete(null);
+            return;
+          }
+          if (retention.running()) {
+            retention.step(lastId);
+          }
+        } finally {
+          writing.unlock();
         }
       } catch (InterruptedException e) {
         // Nothing interrupts this thread on purpose; keep serving the queue.
@@ -262,49 +332,57 @@ final class WriteLoop implements Runnable {
         for (Append append : group) {
           append.future().completeExceptionally(writer.unavailable("internal error", e));
         }
+        queuedAppends.addAndGet(-group.size());
         group.clear();
       }
     }
   }
 
-  /** The next task, or null when a step of the retention job ran instead. */
+  /** The next task, or null when a step of the retention job is due instead. */
   private Task next() throws InterruptedException {
-    long wait = retention.nanosUntilDue();
-    if (wait == 0) {
-      Task task = queue.poll();
-      if (task == null) {
-        retention.step(lastId);
+    while (true) {
+      long wait = retention.nanosUntilDue();
+      Task task = wait == 0 ? queue.poll() : queue.poll(wait, TimeUnit.NANOSECONDS);
+      if (task != null || retention.nanosUntilDue() == 0) {
+        return task;
       }
-      return task;
     }
-    return queue.poll(wait, TimeUnit.NANOSECONDS);
   }
 
   // ---- group commit ----
 
-  private void appendGroup(List<Append> group) {
+  /**
+   * Stores a group in one transaction and announces it, holding {@link #writing}.
+   *
+   * @return what answers the group's appends: to run without holding any lock, in commit order
+   */
+  private Runnable commitGroup(List<Append> group) {
     Instant now = clock.instant();
     // Timestamps never go backwards, so the events past their age are always an id prefix; ids
     // never fall behind the clock, so a file restored from a backup cannot hand out ids again.
     long createdMs = Math.max(now.toEpochMilli(), lastCreatedMs);
     long firstId = Math.max(lastId, Schema.micros(now) - 1);
     GroupWrite write;
+    long started = System.nanoTime();
     try {
       write = groupTransaction.commit(group, now, createdMs, firstId);
     } catch (SQLException | RuntimeException e) {
-      failAll(group, e);
-      return;
+      return failAll(group, e);
+    } finally {
+      long ended = System.nanoTime();
+      if (ended - started > INLINE_SLOW_NANOS) {
+        inlinePausedUntil = ended + INLINE_PAUSE_NANOS;
+      }
     }
     if (write.stored.isEmpty()) {
-      write.answerReplays();
-      return;
+      return write::answerReplays;
     }
     lastId = write.nextId;
     lastCreatedMs = createdMs;
     checkpointer.committed(transactions.incrementAndGet());
     available = true;
     announce(write);
-    completer.execute(write::complete);
+    return write::complete;
   }
 
   private void announce(GroupWrite write) {
@@ -319,13 +397,13 @@ final class WriteLoop implements Runnable {
     }
   }
 
-  private void failAll(List<Append> group, Exception cause) {
+  private Runnable failAll(List<Append> group, Exception cause) {
     available = false;
     LOG.log(System.Logger.Level.WARNING, "could not commit appends to " + file, cause);
     StoreUnavailableException error = writer.unavailable("could not store the events", cause);
-    for (Append append : group) {
-      append.future().completeExceptionally(error);
-    }
+    // A group that failed as a whole stored none of its appends (GroupTransaction rolled back).
+    List<Append> failed = List.copyOf(group);
+    return () -> failed.forEach(append -> append.future().completeExceptionally(error));
   }
 
   // ---- device cursors ----
@@ -406,6 +484,7 @@ final class WriteLoop implements Runnable {
     Task task;
     while ((task = queue.poll()) != null) {
       if (task instanceof Append append) {
+        queuedAppends.decrementAndGet();
         append.future().completeExceptionally(writer.closed());
       } else if (task instanceof Retain retain) {
         retain.done().completeExceptionally(writer.closed());

@@ -14,7 +14,8 @@ import java.sql.Statement;
  * Database#openWriter}); the control statements are compiled once because the savepoints run once
  * per append of a group stored append by append.
  *
- * <p>Confined to the writer thread, and before it starts to the thread that builds the log.
+ * <p>Used only while holding the writer's lock ({@link WriteLoop}), and before the writer starts by
+ * the thread that builds the log.
  */
 final class WriterConnection {
   private static final System.Logger LOG = System.getLogger(WriterConnection.class.getName());

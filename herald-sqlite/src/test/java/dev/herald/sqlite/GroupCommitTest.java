@@ -136,7 +136,11 @@ class GroupCommitTest {
               awaitQuietly(release);
             }
           });
-      CompletableFuture<List<StoredEvent>> first = log.append(List.of(publication("first", "a")));
+      // From a thread of its own: an append that finds the writer idle commits and is announced on
+      // the publishing thread, which the listener then holds.
+      CompletableFuture<List<StoredEvent>> first =
+          CompletableFuture.supplyAsync(() -> log.append(List.of(publication("first", "a"))))
+              .thenCompose(appended -> appended);
       assertThat(writerHeld.await(10, SECONDS)).isTrue();
       CompletableFuture<List<StoredEvent>> before =
           log.append(List.of(publication("before", "a"), publication("before too", "b")));
