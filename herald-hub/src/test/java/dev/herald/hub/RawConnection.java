@@ -28,6 +28,9 @@ final class RawConnection implements AutoCloseable {
   private final ByteArrayOutputStream received = new ByteArrayOutputStream();
   private boolean ended;
 
+  /** How much of {@link #received} {@link #nextResponse} has parsed. */
+  private int taken;
+
   private RawConnection(Hub hub) throws IOException {
     socket.connect(new InetSocketAddress("127.0.0.1", hub.address().getPort()), 5000);
     // Short reads, so that each wait checks its own deadline.
@@ -116,6 +119,59 @@ final class RawConnection implements AutoCloseable {
       // Nothing yet: the caller checks its deadline.
     } catch (SocketException reset) {
       ended = true;
+    }
+  }
+
+  /**
+   * Waits (bounded, 10 s) until {@code hub} counts {@code others} open connections besides the one
+   * asking, like {@link #awaitOpenConnections}, but asks on one keep-alive connection and returns
+   * it open: the caller sends its next request on it. A probe closed before the next connection
+   * opens may still be counted for a moment (a publisher once came as the 51st of 50 that way).
+   */
+  static RawConnection openWhenOthersAre(Hub hub, int others) throws IOException {
+    String line = "herald_connections " + (others + 1) + ".0";
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    RawConnection probe = open(hub);
+    try {
+      while (true) {
+        probe.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+        if (probe.nextResponse(Duration.ofSeconds(10)).body().contains(line)) {
+          return probe;
+        }
+        assertThat(System.nanoTime()).as("%s within 10 s", line).isLessThan(deadline);
+      }
+    } catch (IOException | RuntimeException | Error e) {
+      probe.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Reads the next complete response (with a Content-Length) after those already taken by this
+   * method; fails the test after {@code timeout}.
+   */
+  Response nextResponse(Duration timeout) throws IOException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (true) {
+      String text = received().substring(taken);
+      int headEnd = text.indexOf("\r\n\r\n");
+      if (headEnd > 0) {
+        int length = 0;
+        for (String header : text.substring(0, headEnd).split("\r\n")) {
+          if (header.toLowerCase(Locale.ROOT).startsWith("content-length:")) {
+            length = Integer.parseInt(header.substring("content-length:".length()).trim());
+          }
+        }
+        if (text.length() >= headEnd + 4 + length) {
+          taken += headEnd + 4 + length;
+          return Response.parseAll(text.substring(0, headEnd + 4 + length)).get(0);
+        }
+      }
+      assertThat(ended).as("end of connection before a whole response; got %s", text).isFalse();
+      assertThat(System.nanoTime())
+          .as("a whole response within %s; got %s", timeout, text)
+          .isLessThan(deadline);
+      readOnce();
     }
   }
 

@@ -122,27 +122,39 @@ local function storeGroup()
       local first = fmt(seq + 1)
       for e = 1, count do
         local t = tonumber(ARGV[pos])
-        pos = pos + 1
-        local names = {}
-        local streams = {}
-        for j = 1, t do
-          local i = tonumber(ARGV[pos])
-          pos = pos + 1
-          names[j] = ARGV[14 + i]
-          streams[j] = KEYS[4 + i]
-          written[i] = true
-        end
-        local typ, retry, data = ARGV[pos], ARGV[pos + 1], ARGV[pos + 2]
-        pos = pos + 3
         seq = seq + 1
         local id = fmt(seq)
-        local tp = table.concat(names, '\n')
-        for j = 1, t do
-          redis.call('XADD', streams[j], id .. '-0', 'ts', nows, 'tp', tp, 't', typ, 'r', retry, 'd', data)
-        end
-        local payload = id .. '\n' .. nows .. '\n' .. typ .. '\n' .. retry .. '\n' .. t .. '\n' .. tp .. '\n' .. data
-        for j = 1, t do
-          redis.call('PUBLISH', channel .. names[j], payload)
+        if t == 1 then
+          -- The common case, one topic, without the tables.
+          local i = tonumber(ARGV[pos + 1])
+          local typ, retry, data = ARGV[pos + 2], ARGV[pos + 3], ARGV[pos + 4]
+          pos = pos + 5
+          local name = ARGV[14 + i]
+          written[i] = true
+          redis.call('XADD', KEYS[4 + i], id .. '-0', 'ts', nows, 'tp', name, 't', typ, 'r', retry, 'd', data)
+          redis.call('PUBLISH', channel .. name,
+            id .. '\n' .. nows .. '\n' .. typ .. '\n' .. retry .. '\n1\n' .. name .. '\n' .. data)
+        else
+          pos = pos + 1
+          local names = {}
+          local streams = {}
+          for j = 1, t do
+            local i = tonumber(ARGV[pos])
+            pos = pos + 1
+            names[j] = ARGV[14 + i]
+            streams[j] = KEYS[4 + i]
+            written[i] = true
+          end
+          local typ, retry, data = ARGV[pos], ARGV[pos + 1], ARGV[pos + 2]
+          pos = pos + 3
+          local tp = table.concat(names, '\n')
+          for j = 1, t do
+            redis.call('XADD', streams[j], id .. '-0', 'ts', nows, 'tp', tp, 't', typ, 'r', retry, 'd', data)
+          end
+          local payload = id .. '\n' .. nows .. '\n' .. typ .. '\n' .. retry .. '\n' .. t .. '\n' .. tp .. '\n' .. data
+          for j = 1, t do
+            redis.call('PUBLISH', channel .. names[j], payload)
+          end
         end
       end
       if keyed then

@@ -118,7 +118,7 @@ class InlineCommitTest {
                 () -> log.append(List.of(publication("slow", "a"))).whenComplete(complete(slow)));
         publisher.start();
         awaitInCommit(publisher);
-        // Its commit waits for the intruder's lock, well past the inline limit of 2 ms.
+        // Its commit waits for the intruder's lock, well past the inline limit of 10 ms.
         assertThatThrownBy(() -> slow.get(100, MILLISECONDS)).isInstanceOf(TimeoutException.class);
         statement.execute("ROLLBACK");
       }
