@@ -1,5 +1,6 @@
 package dev.herald.redis;
 
+import dev.herald.server.IdempotencyConflictException;
 import dev.herald.server.IdempotencyKey;
 import dev.herald.server.Publication;
 import dev.herald.server.PublishOutcomeUnknownException;
@@ -437,7 +438,7 @@ final class Appender {
         if (pending.key() == null) {
           break;
         }
-        return PublishCall.conflict(pending.key());
+        return IdempotencyConflictException.forKey(pending.key());
       case REPLAY:
         if (pending.key() == null) {
           break;

@@ -1,6 +1,5 @@
 package dev.herald.redis;
 
-import dev.herald.server.IdempotencyConflictException;
 import dev.herald.server.IdempotencyKey;
 import dev.herald.server.Publication;
 import io.lettuce.core.ScriptOutputType;
@@ -222,16 +221,6 @@ final class PublishCall {
   @SuppressWarnings("unchecked")
   static List<Long> reach(List<Object> reply) {
     return (List<Long>) reply.get(1);
-  }
-
-  /** The conflict an append with {@code key} answers when its key was used differently. */
-  static IdempotencyConflictException conflict(IdempotencyKey key) {
-    return new IdempotencyConflictException(
-        "the idempotency key \""
-            + key.key()
-            + "\" was used for a different request within the last "
-            + key.window()
-            + "; use a new key for a new request");
   }
 
   private static long millis(IdempotencyKey key) {

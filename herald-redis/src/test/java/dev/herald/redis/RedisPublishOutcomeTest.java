@@ -179,8 +179,6 @@ class RedisPublishOutcomeTest {
       assertThat(log.readAfter(Set.of("t"), 0, 10))
           .extracting(StoredEvent::id)
           .containsExactly(first.get(0).first());
-    } finally {
-      TestRedis.deleteKeys(TestRedis.URI, prefix);
     }
   }
 
@@ -229,8 +227,6 @@ class RedisPublishOutcomeTest {
           .extracting(e -> e.event().data())
           .as("stored once: the first run's three new events after the known one")
           .containsExactly("k0", "a", "b", "k1");
-    } finally {
-      TestRedis.deleteKeys(TestRedis.URI, prefix);
     }
   }
 
@@ -255,8 +251,6 @@ class RedisPublishOutcomeTest {
           .isEqualTo(PublishCall.Outcome.Kind.FENCED);
       assertThat(log.readAfter(Set.of("t"), 0, 10)).isEmpty();
       assertThat(log.lastId()).isZero();
-    } finally {
-      TestRedis.deleteKeys(TestRedis.URI, prefix);
     }
   }
 
@@ -371,6 +365,10 @@ class RedisPublishOutcomeTest {
   }
 
   private RedisEventLog open(String uri) {
+    if (uri.equals(TestRedis.URI)) {
+      // The shared Redis keeps what a test wrote: deleted after the log closed (closed in reverse).
+      resources.add(() -> TestRedis.deleteKeys(TestRedis.URI, prefix));
+    }
     RedisEventLog log =
         RedisEventLog.builder()
             .uri(uri)

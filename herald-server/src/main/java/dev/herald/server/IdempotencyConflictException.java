@@ -11,4 +11,17 @@ public final class IdempotencyConflictException extends RuntimeException {
   public IdempotencyConflictException(String message) {
     super(message);
   }
+
+  /**
+   * The conflict every store answers when {@code key} was used within its window for a different
+   * request (another fingerprint): one message, whichever store found it.
+   */
+  public static IdempotencyConflictException forKey(IdempotencyKey key) {
+    return new IdempotencyConflictException(
+        "the idempotency key \""
+            + key.key()
+            + "\" was used for a different request within the last "
+            + key.window()
+            + "; use a new key for a new request");
+  }
 }

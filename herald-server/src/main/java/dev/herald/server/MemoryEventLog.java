@@ -173,7 +173,7 @@ public final class MemoryEventLog implements EventLog {
       RememberedKey known = keys.get(scoped);
       if (known != null && now.isBefore(known.expiresAt())) {
         if (!known.fingerprint().equals(key.fingerprint())) {
-          return CompletableFuture.failedFuture(conflict(key));
+          return CompletableFuture.failedFuture(IdempotencyConflictException.forKey(key));
         }
         return CompletableFuture.completedFuture(new AppendReceipt(known.ids(), true));
       }
@@ -194,16 +194,6 @@ public final class MemoryEventLog implements EventLog {
     } finally {
       lock.unlock();
     }
-  }
-
-  /** The conflict for a key reused with another request. */
-  static IdempotencyConflictException conflict(IdempotencyKey key) {
-    return new IdempotencyConflictException(
-        "the idempotency key \""
-            + key.key()
-            + "\" was used for a different request within the last "
-            + key.window()
-            + "; use a new key for a new request");
   }
 
   private void forgetExpiredKeys(Instant now) {

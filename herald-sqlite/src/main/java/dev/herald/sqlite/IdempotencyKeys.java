@@ -51,12 +51,7 @@ final class IdempotencyKeys {
       ids = row.getString(2);
     }
     if (!fingerprint.equals(key.fingerprint())) {
-      throw new IdempotencyConflictException(
-          "the idempotency key \""
-              + key.key()
-              + "\" was used for a different request within the last "
-              + key.window()
-              + "; use a new key for a new request");
+      throw IdempotencyConflictException.forKey(key);
     }
     List<Long> parsed = new ArrayList<>();
     for (String id : ids.split(",")) {

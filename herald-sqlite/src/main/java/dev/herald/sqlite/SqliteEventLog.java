@@ -110,35 +110,18 @@ public final class SqliteEventLog implements EventLog {
       return CompletableFuture.completedFuture(List.of());
     }
     Append append = Append.of(copy);
-    answerUnlessClosed(append.future(), () -> writer.submit(append));
+    submitUnlessClosed(append.future(), () -> writer.submit(append));
     return append.future();
   }
 
   /**
    * Hands work to the writer, or fails {@code future} if the log is closed. The read lock makes
    * "not closed, so enqueue" atomic against close(), which enqueues the writer's stop after every
-   * task it let through: nothing is left behind unanswered.
+   * task it let through: nothing is left behind unanswered. {@code submit} returns what answers the
+   * work if the writer did it at once on this thread ({@link WriteLoop#submit}); it runs after the
+   * lock is released, so that what callers chain on the answer (even a close()) runs outside it.
    */
-  private void submitUnlessClosed(CompletableFuture<?> future, Runnable submit) {
-    ReentrantReadWriteLock.ReadLock lock = closeLock.readLock();
-    lock.lock();
-    try {
-      if (closed) {
-        future.completeExceptionally(closed(path));
-      } else {
-        submit.run();
-      }
-    } finally {
-      lock.unlock();
-    }
-  }
-
-  /**
-   * Hands an append to the writer like {@link #submitUnlessClosed}; if the writer committed it at
-   * once on this thread ({@link WriteLoop#submit}), answers it after the lock is released, so that
-   * what callers chain on the answer (even a close()) runs outside it.
-   */
-  private void answerUnlessClosed(CompletableFuture<?> future, Supplier<Runnable> submit) {
+  private void submitUnlessClosed(CompletableFuture<?> future, Supplier<Runnable> submit) {
     Runnable answer = WriteLoop.NOTHING_TO_ANSWER;
     ReentrantReadWriteLock.ReadLock lock = closeLock.readLock();
     lock.lock();
@@ -169,7 +152,7 @@ public final class SqliteEventLog implements EventLog {
       return CompletableFuture.completedFuture(new AppendReceipt(List.of(), false));
     }
     Append append = Append.keyed(copy, key);
-    answerUnlessClosed(append.future(), () -> writer.submit(append));
+    submitUnlessClosed(append.future(), () -> writer.submit(append));
     return append.keyed();
   }
 
@@ -183,7 +166,12 @@ public final class SqliteEventLog implements EventLog {
   public CompletableFuture<Void> saveCursors(Map<CursorKey, Long> cursors) {
     Map<CursorKey, Long> copy = Map.copyOf(cursors);
     CompletableFuture<Void> done = new CompletableFuture<>();
-    submitUnlessClosed(done, () -> writer.saveCursors(copy, done));
+    submitUnlessClosed(
+        done,
+        () -> {
+          writer.saveCursors(copy, done);
+          return WriteLoop.NOTHING_TO_ANSWER;
+        });
     return done;
   }
 
