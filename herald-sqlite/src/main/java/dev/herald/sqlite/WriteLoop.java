@@ -138,6 +138,8 @@ final class WriteLoop implements Runnable {
       throws SQLException {
     this.file = database.file();
     this.commitsInline = !database.fsync();
+    // nanoTime's origin is arbitrary (it may be negative): not paused means "until now".
+    this.inlinePausedUntil = System.nanoTime();
     this.writer = new WriterConnection(file, database.busyTimeoutMillis(), connection);
     this.checkpointer = new Checkpointer(database, transactions::get, this::restartLog);
     this.clock = clock;
