@@ -265,6 +265,11 @@ public final class SqliteEventLog implements EventLog {
     return writer.transactionCount();
   }
 
+  /** Whether the writer takes inline commits now (see {@link WriteLoop}); for tests. */
+  boolean commitsInline() {
+    return writer.commitsInline();
+  }
+
   /** Runs the retention job now (tests); completes with the number of events it deleted. */
   CompletableFuture<Integer> runRetention() {
     return writer.runRetention();

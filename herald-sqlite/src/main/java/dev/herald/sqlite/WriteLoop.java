@@ -101,6 +101,13 @@ final class WriteLoop implements Runnable {
    */
   private final AtomicInteger queuedAppends = new AtomicInteger();
 
+  /**
+   * Whether the writer thread has finished the retention run it does at start-up (the file may hold
+   * events that aged while it was closed): until then every append is queued, so that run comes
+   * before any append, as it did before inline commits.
+   */
+  private volatile boolean startUpRunDone;
+
   /** {@link System#nanoTime} before which no append commits inline (after a slow commit). */
   private volatile long inlinePausedUntil;
 
@@ -188,6 +195,11 @@ final class WriteLoop implements Runnable {
     return transactions.get();
   }
 
+  /** Whether an append that finds the writer idle would commit inline now. */
+  boolean commitsInline() {
+    return commitsInline && startUpRunDone && System.nanoTime() - inlinePausedUntil >= 0;
+  }
+
   /**
    * Takes an append: commits and announces it at once on this thread when the writer is idle (see
    * the class comment), else queues it for the writer thread.
@@ -197,6 +209,7 @@ final class WriteLoop implements Runnable {
    */
   Runnable submit(Append append) {
     if (commitsInline
+        && startUpRunDone
         && queuedAppends.get() == 0
         && !stopped
         && System.nanoTime() - inlinePausedUntil >= 0
@@ -288,6 +301,7 @@ final class WriteLoop implements Runnable {
         try {
           if (task == null) {
             retention.step(lastId);
+            noteStartUpRun();
             continue;
           }
           if (task instanceof Append first) {
@@ -322,6 +336,7 @@ final class WriteLoop implements Runnable {
           if (retention.running()) {
             retention.step(lastId);
           }
+          noteStartUpRun();
         } finally {
           writing.unlock();
         }
@@ -337,6 +352,12 @@ final class WriteLoop implements Runnable {
         queuedAppends.addAndGet(-group.size());
         group.clear();
       }
+    }
+  }
+
+  private void noteStartUpRun() {
+    if (!startUpRunDone && !retention.running()) {
+      startUpRunDone = true;
     }
   }
 

@@ -39,6 +39,7 @@ class InlineCommitTest {
     List<String> announcedOn = new CopyOnWriteArrayList<>();
     try (SqliteEventLog log = SqliteEventLog.builder().path(dir.resolve("events.db")).build()) {
       log.listener(events -> announcedOn.add(Thread.currentThread().getName()));
+      awaitInlineCommits(log);
       AtomicReference<String> answeredOn = new AtomicReference<>();
       CompletableFuture<List<StoredEvent>> appended = log.append(List.of(publication("x", "a")));
       appended.thenRun(() -> answeredOn.set(Thread.currentThread().getName()));
@@ -109,6 +110,7 @@ class InlineCommitTest {
     try (SqliteEventLog log =
         SqliteEventLog.builder().path(file).busyTimeout(Duration.ofSeconds(20)).build()) {
       log.listener(events -> announcedOn.add(Thread.currentThread().getName()));
+      awaitInlineCommits(log);
       CompletableFuture<List<StoredEvent>> slow = new CompletableFuture<>();
       try (Connection intruder = DriverManager.getConnection("jdbc:sqlite:" + file);
           Statement statement = intruder.createStatement()) {
@@ -133,6 +135,18 @@ class InlineCommitTest {
       assertThat(announcedOn.get(0)).isNotEqualTo("herald-sqlite-writer");
       assertThat(readAll(log, Set.of("a"), 10).stream().map(e -> e.event().data()))
           .containsExactly("slow", "after");
+    }
+  }
+
+  /**
+   * Waits, bounded, until the writer takes inline commits: after its start-up retention run, which
+   * comes before any append.
+   */
+  private static void awaitInlineCommits(SqliteEventLog log) {
+    long deadline = System.nanoTime() + SECONDS.toNanos(10);
+    while (!log.commitsInline()) {
+      assertThat(System.nanoTime()).as("the writer's start-up run ended").isLessThan(deadline);
+      LockSupport.parkNanos(MILLISECONDS.toNanos(1));
     }
   }
 
