@@ -208,11 +208,9 @@ final class WriteLoop implements Runnable {
    *     (what callers chain on the answer runs there); {@link #NOTHING_TO_ANSWER} if it was queued
    */
   Runnable submit(Append append) {
-    if (commitsInline
-        && startUpRunDone
+    if (commitsInline()
         && queuedAppends.get() == 0
         && !stopped
-        && System.nanoTime() - inlinePausedUntil >= 0
         && !writing.isHeldByCurrentThread() // a listener publishing: queue it
         && writing.tryLock()) {
       try {
