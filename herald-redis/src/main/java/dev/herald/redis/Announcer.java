@@ -134,7 +134,13 @@ final class Announcer {
             if (barrier.equals(channel)) {
               connections.execute(() -> onBarrier(message));
             } else if (lost.equals(channel)) {
-              connections.execute(() -> onLost(message));
+              if (message.startsWith(NEWEST)) {
+                // Only raises the floor of new ids (an atomic max, in any order): no hand-over, as
+                // one comes after every publish call of every node.
+                onNewest(message);
+              } else {
+                connections.execute(() -> onLost(message));
+              }
             } else {
               connections.execute(() -> onNotification(message));
             }
@@ -263,29 +269,46 @@ final class Announcer {
     return gapOpen;
   }
 
-  /** A notification, on the worker, in the order Redis sent them. */
+  /** A notification (one or more events), on the worker, in the order Redis sent them. */
   private void onNotification(String payload) {
     if (gap || closed) {
-      // The catch-up that ends the gap reads this event from its stream.
+      // The catch-up that ends the gap reads these events from their streams.
       return;
     }
-    StoredEvent event;
+    List<StoredEvent> events;
     try {
-      if (Wire.notificationId(payload) <= watermark) {
-        return; // the same event, published to another watched topic
-      }
-      event = Wire.notification(payload);
+      events = Wire.notifications(payload);
     } catch (RuntimeException e) {
       // Only the publish script writes to these channels; anything else is not ours.
       LOG.log(Level.WARNING, "ignored a malformed notification on a Herald channel", e);
       return;
     }
-    if (!watched.any(event.topics())) {
-      return; // an unsubscribe still in flight
+    List<StoredEvent> fresh = new ArrayList<>(events.size());
+    for (StoredEvent event : events) {
+      // At or below the watermark: the same event, published to another watched topic. Not
+      // watched: an unsubscribe still in flight.
+      if (event.id() > watermark && watched.any(event.topics())) {
+        watermark = event.id();
+        fresh.add(event);
+      }
     }
-    watermark = event.id();
-    highestSeen.accumulateAndGet(watermark, Math::max);
-    announce(List.of(event));
+    if (!fresh.isEmpty()) {
+      highestSeen.accumulateAndGet(watermark, Math::max);
+      announce(Collections.unmodifiableList(fresh));
+    }
+  }
+
+  /**
+   * Not a loss: the newest id the store gave out (see publish.lua), which this node's next publish
+   * stays above.
+   */
+  private void onNewest(String payload) {
+    try {
+      highestSeen.accumulateAndGet(
+          Long.parseLong(payload, NEWEST.length(), payload.length(), 10), Math::max);
+    } catch (NumberFormatException e) {
+      // only the publish script writes to this channel
+    }
   }
 
   /**
@@ -293,15 +316,6 @@ final class Announcer {
    * lacked them; see publish.lua), on the worker, before any event with a higher id.
    */
   private void onLost(String payload) {
-    if (payload.startsWith(NEWEST)) {
-      // Not a loss: the newest id the store gave out, which this node's next publish stays above.
-      try {
-        highestSeen.accumulateAndGet(Long.parseLong(payload.substring(NEWEST.length())), Math::max);
-      } catch (NumberFormatException e) {
-        // only the publish script writes to this channel
-      }
-      return;
-    }
     if (gap || closed) {
       return; // the catch-up that ends the gap finds them dropped
     }

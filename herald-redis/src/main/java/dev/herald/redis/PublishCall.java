@@ -2,8 +2,8 @@ package dev.herald.redis;
 
 import dev.herald.server.IdempotencyKey;
 import dev.herald.server.Publication;
-import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -20,11 +20,11 @@ import java.util.concurrent.CompletableFuture;
  */
 final class PublishCall {
   private final String[] scriptKeys;
-  private final String[] args;
+  private final byte[][] args;
   private final String request;
   private final int appends;
 
-  private PublishCall(String[] scriptKeys, String[] args, String request, int appends) {
+  private PublishCall(String[] scriptKeys, byte[][] args, String request, int appends) {
     this.scriptKeys = scriptKeys;
     this.args = args;
     this.request = request;
@@ -153,8 +153,11 @@ final class PublishCall {
     for (String topic : reachTopics) {
       scriptKeys.add(layout.reachCountPrefix() + topic);
     }
-    return new PublishCall(
-        scriptKeys.toArray(new String[0]), args.toArray(new String[0]), request, appends.size());
+    byte[][] encoded = new byte[args.size()][];
+    for (int i = 0; i < encoded.length; i++) {
+      encoded[i] = args.get(i).getBytes(StandardCharsets.UTF_8);
+    }
+    return new PublishCall(scriptKeys.toArray(new String[0]), encoded, request, appends.size());
   }
 
   /**
@@ -162,7 +165,7 @@ final class PublishCall {
    * #reach}.
    */
   CompletableFuture<List<Object>> run(RedisClusterAsyncCommands<String, String> redis) {
-    return Script.PUBLISH.run(redis, ScriptOutputType.MULTI, scriptKeys, args);
+    return Script.PUBLISH.runEncoded(redis, scriptKeys, args);
   }
 
   /**

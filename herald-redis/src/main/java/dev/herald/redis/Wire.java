@@ -51,29 +51,78 @@ final class Wire {
     return events;
   }
 
-  /** The id at the start of a notification, read without parsing the rest. */
-  static long notificationId(String payload) {
-    return Long.parseLong(payload, 0, payload.indexOf('\n'), 10);
+  /**
+   * Reads a notification: one or more events, each {@code id LF ts LF type LF retry LF n LF}, n
+   * topic lines, the data's length in UTF-8 bytes LF, then the data (line breaks included).
+   *
+   * @throws RuntimeException if the payload is not laid out so
+   */
+  static List<StoredEvent> notifications(String payload) {
+    List<StoredEvent> events = new ArrayList<>(1);
+    int at = 0;
+    String[] head = new String[5];
+    while (at < payload.length()) {
+      for (int i = 0; i < 5; i++) {
+        int end = payload.indexOf('\n', at);
+        head[i] = payload.substring(at, end);
+        at = end + 1;
+      }
+      int n = Integer.parseInt(head[4]);
+      int topicsStart = at;
+      for (int i = 0; i < n; i++) {
+        at = payload.indexOf('\n', at) + 1;
+      }
+      String topics = payload.substring(topicsStart, at - 1);
+      int lengthEnd = payload.indexOf('\n', at);
+      int bytes = Integer.parseInt(payload, at, lengthEnd, 10);
+      int dataStart = lengthEnd + 1;
+      at = afterUtf8Bytes(payload, dataStart, bytes);
+      events.add(
+          event(
+              Long.parseLong(head[0]),
+              head[1],
+              topics,
+              head[2],
+              head[3],
+              payload.substring(dataStart, at)));
+    }
+    return events;
   }
 
   /**
-   * Reads a notification: {@code id LF ts LF type LF retry LF n LF} n topic lines, then the data
-   * (the rest, line breaks included).
+   * The index in {@code text} after {@code bytes} bytes of its UTF-8 form from {@code start}: the
+   * script measures data in bytes, Lettuce hands it over decoded (from valid UTF-8, as the hub
+   * encoded it).
+   *
+   * @throws IllegalArgumentException if that ends past the text or inside a character
    */
-  static StoredEvent notification(String payload) {
-    int at = 0;
-    String[] head = new String[5];
-    for (int i = 0; i < 5; i++) {
-      int end = payload.indexOf('\n', at);
-      head[i] = payload.substring(at, end);
-      at = end + 1;
+  static int afterUtf8Bytes(String text, int start, int bytes) {
+    int at = start;
+    int left = bytes;
+    while (left > 0) {
+      if (at >= text.length()) {
+        throw new IllegalArgumentException("a notification's data is shorter than its length");
+      }
+      char c = text.charAt(at);
+      if (c < 0x80) {
+        left -= 1;
+        at += 1;
+      } else if (c < 0x800) {
+        left -= 2;
+        at += 1;
+      } else if (Character.isHighSurrogate(c)
+          && at + 1 < text.length()
+          && Character.isLowSurrogate(text.charAt(at + 1))) {
+        left -= 4;
+        at += 2;
+      } else {
+        left -= 3;
+        at += 1;
+      }
     }
-    int n = Integer.parseInt(head[4]);
-    int topicsStart = at;
-    for (int i = 0; i < n; i++) {
-      at = payload.indexOf('\n', at) + 1;
+    if (left < 0) {
+      throw new IllegalArgumentException("a notification's data length ends inside a character");
     }
-    String topics = payload.substring(topicsStart, at - 1);
-    return event(Long.parseLong(head[0]), head[1], topics, head[2], head[3], payload.substring(at));
+    return at;
   }
 }

@@ -33,22 +33,53 @@ local function expiredThrough(key, cutoff)
   end
 end
 
+-- The id an entry names as its stream's previous entry (its 'p' field, the last of the six every
+-- entry has had since the field came), nil for an entry written before.
+local function previousOf(entry)
+  local fields = entry[2]
+  if fields[11] == 'p' then
+    return tonumber(fields[12])
+  end
+  return nil
+end
+
+-- The dropped hash's field holding the newest entry of a topic's stream known to lack the 'p' field
+-- (written before the field came): topic names never hold control characters.
+local function legacyField(topic)
+  return topic .. '\nlegacy'
+end
+
 -- Applies retention to one topic's stream: drops the expired prefix and the entries over the
 -- count, records the newest dropped id in the dropped hash, and keeps the topic's oldest
 -- timestamp in the sweep index (or deletes the emptied stream).
 local function trim(key, topic, cutoff, maxCount, dropped, oldest)
-  local through = expiredThrough(key, cutoff)
-  if through > 0 then
+  local through = 0
+  local head = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)[1]
+  if head and tonumber(head[2][2]) <= cutoff then
+    through = expiredThrough(key, cutoff)
     redis.call('XTRIM', key, 'MINID', fmt(through + 1))
+    head = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)[1]
   end
-  local len = redis.call('XLEN', key)
-  if len > maxCount then
-    local excess = redis.call('XRANGE', key, '-', '+', 'COUNT', len - maxCount)
-    local newest = num(excess[#excess][1])
-    if newest > through then
-      through = newest
+  if head then
+    local excess = redis.call('XLEN', key) - maxCount
+    if excess > 0 then
+      local legacy = tonumber(redis.call('HGET', dropped, legacyField(topic)) or '0')
+      if previousOf(head) and num(head[1]) > legacy then
+        -- Every entry from the head on names its previous one: the new head names the newest
+        -- entry dropped, so the dropped ones are never read (the cost of a count trim).
+        redis.call('XTRIM', key, 'MAXLEN', maxCount)
+        head = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)[1]
+        -- (Only a node of an earlier build appending between two of this build's writes could
+        -- leave a head without the field: then the newest dropped id is not known, and the id
+        -- below the head is the one bound that loses nothing.)
+        through = previousOf(head) or (num(head[1]) - 1)
+      else
+        local page = redis.call('XRANGE', key, '-', '+', 'COUNT', excess + 1)
+        through = num(page[excess][1])
+        head = page[excess + 1]
+        redis.call('XTRIM', key, 'MAXLEN', maxCount)
+      end
     end
-    redis.call('XTRIM', key, 'MAXLEN', maxCount)
   end
   if through > 0 then
     local old = redis.call('HGET', dropped, topic)
@@ -56,9 +87,8 @@ local function trim(key, topic, cutoff, maxCount, dropped, oldest)
       redis.call('HSET', dropped, topic, fmt(through))
     end
   end
-  local first = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)
-  if first[1] then
-    redis.call('ZADD', oldest, first[1][2][2], topic)
+  if head then
+    redis.call('ZADD', oldest, head[2][2], topic)
   else
     redis.call('ZREM', oldest, topic)
     redis.call('DEL', key)

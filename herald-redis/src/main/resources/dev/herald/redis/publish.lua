@@ -5,7 +5,8 @@
 -- again; one that resolve.lua fenced off stores nothing. Per append, in order: a keyed append whose
 -- key was used within its window stores nothing and answers the first append's ids (a replay) or a
 -- conflict; any other takes ids from the deployment's one sequence, XADDs each event to every
--- topic's stream (entry id <id>-0) and PUBLISHes one notification per (event, topic). Then, once
+-- topic's stream (entry id <id>-0, its previous entry in field 'p') and PUBLISHes its notification
+-- on each topic's channel (consecutive events with the same topics in one message). Then, once
 -- per group: the outcome under the request key, the sequence, one barrier, and retention of each
 -- topic written to.
 -- KEYS: meta hash, dropped hash, oldest zset, presence nodes zset, the stream of each of the k
@@ -73,16 +74,54 @@ local function storeGroup()
   local base = seq
   -- Validate before the first write (a script that fails half-way keeps its writes): every new
   -- entry id must be above the newest of its stream, even if the sequence was lost without them.
+  -- Each stream's newest entry is also the previous entry of the first one appended to it (its 'p'
+  -- field, which lets retention find the newest dropped id without reading the dropped entries).
+  local previous = {}
   for i = 1, k do
-    local top = redis.call('XREVRANGE', KEYS[4 + i], '+', '-', 'COUNT', 1)
-    if top[1] and num(top[1][1]) > seq then
-      seq = num(top[1][1])
+    local top = redis.call('XREVRANGE', KEYS[4 + i], '+', '-', 'COUNT', 1)[1]
+    previous[i] = '0'
+    if top then
+      local topId = num(top[1])
+      previous[i] = fmt(topId)
+      if topId > seq then
+        seq = topId
+      end
+      if not previousOf(top) then
+        -- Written before the field came: entries up to here take retention's slower way.
+        redis.call('HSET', dropped, legacyField(ARGV[14 + i]), previous[i])
+      end
     end
   end
 
   local lines = {nows}
   local written = {}
   local appended = false
+  -- Notifications go out in runs: consecutive events with the same topics share one PUBLISH per
+  -- topic, in id order, so that a node watching several topics still hears every event in id
+  -- order (it drops what is at or below the newest id it announced). The topics of the run being
+  -- gathered ('' before the first), their channels, and its events.
+  local runTopics = ''
+  local runChannels = {}
+  local run = {}
+  local function flushRun()
+    if #run > 0 then
+      local payload = table.concat(run)
+      for _, runChannel in ipairs(runChannels) do
+        redis.call('PUBLISH', runChannel, payload)
+      end
+      run = {}
+    end
+  end
+  -- One event of a notification: id, ts, type, retry, the number of topics, one line each, the
+  -- data's length in bytes, then the data (line breaks included).
+  local function notify(tp, channels, id, typ, retry, t, data)
+    if tp ~= runTopics then
+      flushRun()
+      runTopics = tp
+      runChannels = channels
+    end
+    run[#run + 1] = id .. '\n' .. nows .. '\n' .. typ .. '\n' .. retry .. '\n' .. t .. '\n' .. tp .. '\n' .. #data .. '\n' .. data
+  end
   local kpos = 6 + k
   local pos = 15 + k
   for a = 1, n do
@@ -131,30 +170,42 @@ local function storeGroup()
           pos = pos + 5
           local name = ARGV[14 + i]
           written[i] = true
-          redis.call('XADD', KEYS[4 + i], id .. '-0', 'ts', nows, 'tp', name, 't', typ, 'r', retry, 'd', data)
-          redis.call('PUBLISH', channel .. name,
-            id .. '\n' .. nows .. '\n' .. typ .. '\n' .. retry .. '\n1\n' .. name .. '\n' .. data)
+          redis.call('XADD', KEYS[4 + i], id .. '-0', 'ts', nows, 'tp', name, 't', typ, 'r', retry, 'd', data,
+            'p', previous[i])
+          previous[i] = id
+          if name ~= runTopics then
+            notify(name, {channel .. name}, id, typ, retry, 1, data)
+          else
+            notify(name, runChannels, id, typ, retry, 1, data)
+          end
         else
           pos = pos + 1
           local names = {}
-          local streams = {}
+          local indexes = {}
           for j = 1, t do
             local i = tonumber(ARGV[pos])
             pos = pos + 1
             names[j] = ARGV[14 + i]
-            streams[j] = KEYS[4 + i]
+            indexes[j] = i
             written[i] = true
           end
           local typ, retry, data = ARGV[pos], ARGV[pos + 1], ARGV[pos + 2]
           pos = pos + 3
           local tp = table.concat(names, '\n')
           for j = 1, t do
-            redis.call('XADD', streams[j], id .. '-0', 'ts', nows, 'tp', tp, 't', typ, 'r', retry, 'd', data)
+            local i = indexes[j]
+            redis.call('XADD', KEYS[4 + i], id .. '-0', 'ts', nows, 'tp', tp, 't', typ, 'r', retry, 'd', data,
+              'p', previous[i])
+            previous[i] = id
           end
-          local payload = id .. '\n' .. nows .. '\n' .. typ .. '\n' .. retry .. '\n' .. t .. '\n' .. tp .. '\n' .. data
-          for j = 1, t do
-            redis.call('PUBLISH', channel .. names[j], payload)
+          local channels = runChannels
+          if tp ~= runTopics then
+            channels = {}
+            for j = 1, t do
+              channels[j] = channel .. names[j]
+            end
           end
+          notify(tp, channels, id, typ, retry, t, data)
         end
       end
       if keyed then
@@ -165,6 +216,7 @@ local function storeGroup()
     end
     lines[a + 1] = line
   end
+  flushRun()
   local outcome = table.concat(lines, '\n')
   redis.call('SET', req, outcome, 'PX', ttl)
 

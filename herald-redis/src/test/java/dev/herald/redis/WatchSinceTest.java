@@ -59,7 +59,7 @@ class WatchSinceTest {
               public void message(String channel, String message) {
                 firstNotified
                     .computeIfAbsent(channel, c -> new CompletableFuture<>())
-                    .complete(Wire.notificationId(message));
+                    .complete(Wire.notifications(message).get(0).id());
               }
             });
 
