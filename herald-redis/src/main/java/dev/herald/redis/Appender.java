@@ -348,11 +348,18 @@ final class Appender {
       }
       outcomes = outcomes(appends, call, PublishCall.outcome(reply));
     } catch (RuntimeException e) {
-      // An unexpected reply: the appends fail with it, the reach questions hear nothing.
+      // A reply this node cannot read: the script ran, so the appends may be stored; they fail
+      // saying so (never "not stored"), the reach questions hear nothing.
       counts.clear();
-      StoreUnavailableException unexpected =
-          new StoreUnavailableException("unexpected reply from Redis: " + reply, e);
-      outcomes = new ArrayList<>(Collections.nCopies(appends.size(), unexpected));
+      PublishOutcomeUnknownException unreadable =
+          new PublishOutcomeUnknownException(
+              "Redis at "
+                  + connections.target()
+                  + " answered the append with a reply this node cannot read ("
+                  + reply
+                  + "): it may or may not be stored",
+              e);
+      outcomes = new ArrayList<>(Collections.nCopies(appends.size(), unreadable));
     }
     for (ReachAsk ask : group.asks()) {
       Map<String, Integer> mine = new HashMap<>();
@@ -399,10 +406,15 @@ final class Appender {
                 try {
                   outcomes = outcomes(appends, call, recorded.get());
                 } catch (RuntimeException e) {
-                  StoreUnavailableException unexpected =
-                      new StoreUnavailableException(
-                          "unexpected outcome recorded in Redis: " + recorded.get(), e);
-                  outcomes = new ArrayList<>(Collections.nCopies(appends.size(), unexpected));
+                  PublishOutcomeUnknownException unreadable =
+                      new PublishOutcomeUnknownException(
+                          "Redis at "
+                              + connections.target()
+                              + " recorded an outcome of the append this node cannot read ("
+                              + recorded.get()
+                              + "): it may or may not be stored",
+                          e);
+                  outcomes = new ArrayList<>(Collections.nCopies(appends.size(), unreadable));
                 }
               }
               finish(appends, token, outcomes).run();
@@ -458,7 +470,12 @@ final class Appender {
         }
         return Collections.unmodifiableList(stored);
     }
-    return new StoreUnavailableException("unexpected outcome from Redis: " + outcome);
+    // The call ran, so this append may be stored: say only that.
+    return new PublishOutcomeUnknownException(
+        "Redis answered the append with an outcome this node cannot read ("
+            + outcome
+            + "): it may or may not be stored",
+        null);
   }
 
   /**

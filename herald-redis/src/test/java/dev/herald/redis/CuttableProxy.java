@@ -26,6 +26,7 @@ final class CuttableProxy implements AutoCloseable {
   private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
   private volatile boolean cut;
   private final List<Hold> holds = new CopyOnWriteArrayList<>();
+  private final List<byte[][]> rewrites = new CopyOnWriteArrayList<>();
 
   /** Commands held from the first chunk a client sends that contains every word. */
   static final class Hold {
@@ -73,6 +74,21 @@ final class CuttableProxy implements AutoCloseable {
     Hold hold = new Hold(List.of(words));
     holds.add(hold);
     return hold;
+  }
+
+  /**
+   * From now on, replaces {@code from} by {@code to} (the same length, so that Redis' framing still
+   * holds) in what Redis answers, once per chunk that contains it: a Redis whose reply the client
+   * cannot read.
+   */
+  void rewriteReplies(String from, String to) {
+    if (from.length() != to.length()) {
+      throw new IllegalArgumentException("a rewrite keeps the length");
+    }
+    rewrites.add(
+        new byte[][] {
+          from.getBytes(StandardCharsets.ISO_8859_1), to.getBytes(StandardCharsets.ISO_8859_1)
+        });
   }
 
   /** Drops every connection and refuses new ones until {@link #restore}. */
@@ -128,6 +144,8 @@ final class CuttableProxy implements AutoCloseable {
                 while ((n = in.read(buffer)) >= 0) {
                   if (fromClient) {
                     awaitRelease(buffer, n);
+                  } else {
+                    rewrite(buffer, n);
                   }
                   out.write(buffer, 0, n);
                   out.flush();
@@ -155,6 +173,18 @@ final class CuttableProxy implements AutoCloseable {
           hold.released.await(60, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
+        }
+      }
+    }
+  }
+
+  private void rewrite(byte[] buffer, int length) {
+    for (byte[][] rewrite : rewrites) {
+      byte[] from = rewrite[0];
+      for (int at = 0; at + from.length <= length; at++) {
+        if (java.util.Arrays.equals(buffer, at, at + from.length, from, 0, from.length)) {
+          System.arraycopy(rewrite[1], 0, buffer, at, from.length);
+          break;
         }
       }
     }

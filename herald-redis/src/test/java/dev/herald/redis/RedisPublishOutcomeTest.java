@@ -358,6 +358,29 @@ class RedisPublishOutcomeTest {
     return redis;
   }
 
+  @Test
+  void aReplyTheNodeCannotReadIsReportedAsAnUnknownOutcomeNotAsNothingStored() throws Exception {
+    RedisEventLog direct = open(TestRedis.URI);
+    CuttableProxy proxy = new CuttableProxy(Integer.parseInt(TestRedis.URI.replaceAll(".*:", "")));
+    resources.add(proxy);
+    RedisEventLog log = open(proxy.uri());
+    // The script stores the event and answers "<ts> LF s <id> 1"; the node reads "q" instead.
+    proxy.rewriteReplies("\ns ", "\nq ");
+
+    ExecutionException failure =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            ExecutionException.class, () -> log.append(batch("kept")).get(10, SECONDS));
+
+    assertThat(failure.getCause())
+        .isInstanceOf(PublishOutcomeUnknownException.class)
+        .hasMessageContaining("cannot read")
+        .hasMessageContaining("may or may not be stored");
+    // And rightly so: Redis stored it.
+    assertThat(direct.readAfter(Set.of("t"), 0, 10))
+        .extracting(event -> event.event().data())
+        .containsExactly("kept");
+  }
+
   private StallWitness witness(RedisProcess redis) {
     StallWitness witness = new StallWitness(redis.uri());
     resources.add(witness);
