@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.herald.core.Event;
 import dev.herald.redis.testing.RawRedis;
+import dev.herald.redis.testing.RedisTestKeys;
 import dev.herald.redis.testing.TestRedis;
 import dev.herald.server.Publication;
 import dev.herald.server.Retention;
@@ -21,8 +22,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Retention by count on a real Redis: the publish script finds the newest dropped id from the
@@ -34,17 +35,9 @@ import org.junit.jupiter.api.Test;
 class CountTrimTest {
   private static final int KEEP = 3;
 
-  private final String prefix = TestRedis.newPrefix();
+  @RegisterExtension final RedisTestKeys redis = new RedisTestKeys();
+  private final String prefix = redis.prefix();
   private final Keys keys = new Keys(prefix);
-  private final List<AutoCloseable> closing = new ArrayList<>();
-
-  @AfterEach
-  void close() throws Exception {
-    for (int i = closing.size() - 1; i >= 0; i--) {
-      closing.get(i).close();
-    }
-    TestRedis.deleteKeys(TestRedis.URI, prefix);
-  }
 
   /**
    * Opens the log on a sequence that already stood at {@code seq}, as in a deployment that ran
@@ -60,7 +53,7 @@ class CountTrimTest {
             .keyPrefix(prefix)
             .retention(new Retention(KEEP, Duration.ofDays(1)))
             .build();
-    closing.add(log);
+    redis.closeAfter(log);
     return log;
   }
 

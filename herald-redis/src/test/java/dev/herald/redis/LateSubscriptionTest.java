@@ -4,6 +4,7 @@ import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.herald.core.Event;
+import dev.herald.redis.testing.RedisTestKeys;
 import dev.herald.redis.testing.TestRedis;
 import dev.herald.server.Broker;
 import dev.herald.server.Position;
@@ -17,9 +18,9 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Redis slower than the command timeout allows a watch to wait, yet working: a stream starts before
@@ -32,23 +33,15 @@ import org.junit.jupiter.api.Timeout;
 class LateSubscriptionTest {
   private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(2);
 
-  private final String prefix = TestRedis.newPrefix();
-  private final List<AutoCloseable> closing = new ArrayList<>();
-
-  @AfterEach
-  void close() throws Exception {
-    for (int i = closing.size() - 1; i >= 0; i--) {
-      closing.get(i).close();
-    }
-    TestRedis.deleteKeys(TestRedis.URI, prefix);
-  }
+  @RegisterExtension final RedisTestKeys redis = new RedisTestKeys();
+  private final String prefix = redis.prefix();
 
   @Test
   void aStreamThatStartsBeforeRedisTookItsSubscriptionGetsEveryLaterEvent() throws Exception {
     Node publisher = new Node(prefix);
-    closing.add(publisher);
+    redis.closeAfter(publisher);
     CuttableProxy proxy = new CuttableProxy(Integer.parseInt(TestRedis.URI.replaceAll(".*:", "")));
-    closing.add(proxy);
+    redis.closeAfter(proxy);
     RedisEventLog log =
         RedisEventLog.builder()
             .uri(proxy.uri())
@@ -56,8 +49,8 @@ class LateSubscriptionTest {
             .commandTimeout(COMMAND_TIMEOUT)
             .build();
     Broker broker = Broker.builder().log(log).heartbeat(Duration.ZERO).build();
-    closing.add(broker);
-    closing.add(log);
+    redis.closeAfter(broker);
+    redis.closeAfter(log);
     Keys keys = new Keys(prefix);
     // Redis takes a second to answer the watch's first command (the sequence it reads before
     // subscribing), then does not answer the SUBSCRIBE until the test says so: the watch's own
@@ -74,7 +67,7 @@ class LateSubscriptionTest {
     sequenceRead.release();
     assertThat(subscribe.awaitHolding(10, SECONDS)).as("the SUBSCRIBE is held").isTrue();
     Subscription subscription = subscribing.get(10, SECONDS);
-    closing.add(subscription::close);
+    redis.closeAfter(subscription::close);
 
     // Published while Redis has not taken the SUBSCRIBE: no notification reaches the node.
     List<Long> published = new ArrayList<>();

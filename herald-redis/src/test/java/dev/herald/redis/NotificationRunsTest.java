@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.herald.core.Event;
 import dev.herald.redis.testing.RawRedis;
+import dev.herald.redis.testing.RedisTestKeys;
 import dev.herald.redis.testing.TestRedis;
 import dev.herald.server.Publication;
 import dev.herald.server.StoredEvent;
@@ -15,8 +16,8 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * One publish call notifies in runs (publish.lua): consecutive events with the same topics share
@@ -25,21 +26,13 @@ import org.junit.jupiter.api.Test;
  * announced.
  */
 class NotificationRunsTest {
-  private final String prefix = TestRedis.newPrefix();
+  @RegisterExtension final RedisTestKeys redis = new RedisTestKeys();
+  private final String prefix = redis.prefix();
   private final Keys keys = new Keys(prefix);
-  private final List<AutoCloseable> closing = new ArrayList<>();
-
-  @AfterEach
-  void close() throws Exception {
-    for (int i = closing.size() - 1; i >= 0; i--) {
-      closing.get(i).close();
-    }
-    TestRedis.deleteKeys(TestRedis.URI, prefix);
-  }
 
   private RedisEventLog open() {
     RedisEventLog log = RedisEventLog.builder().uri(TestRedis.URI).keyPrefix(prefix).build();
-    closing.add(log);
+    redis.closeAfter(log);
     return log;
   }
 
@@ -50,7 +43,7 @@ class NotificationRunsTest {
   @Test
   void aNodeWatchingSeveralTopicsHearsEveryEventOfInterleavedRunsOnceInOrder() throws Exception {
     RawRedis raw = new RawRedis(TestRedis.URI);
-    closing.add(raw);
+    redis.closeAfter(raw);
     BlockingQueue<String> onA = new LinkedBlockingQueue<>();
     var pubSub = raw.pubSub();
     pubSub.addListener(

@@ -4,17 +4,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.herald.core.Event;
 import dev.herald.redis.testing.RawRedis;
+import dev.herald.redis.testing.RedisTestKeys;
 import dev.herald.redis.testing.TestRedis;
 import dev.herald.server.Publication;
 import dev.herald.server.StoredEvent;
 import dev.herald.server.spi.EventLog;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * After a failover lost the newest ids, a node that neither published nor watched them must not
@@ -24,16 +24,8 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(60)
 class SharedFloorTest {
-  private final String prefix = TestRedis.newPrefix();
-  private final List<AutoCloseable> closing = new ArrayList<>();
-
-  @AfterEach
-  void close() throws Exception {
-    for (int i = closing.size() - 1; i >= 0; i--) {
-      closing.get(i).close();
-    }
-    TestRedis.deleteKeys(TestRedis.URI, prefix);
-  }
+  @RegisterExtension final RedisTestKeys redis = new RedisTestKeys();
+  private final String prefix = redis.prefix();
 
   @Test
   void aNodeThatSawNoneOfTheLostIdsStillPublishesAboveThem() throws Exception {
@@ -74,7 +66,7 @@ class SharedFloorTest {
 
   private RedisEventLog open() {
     RedisEventLog log = RedisEventLog.builder().uri(TestRedis.URI).keyPrefix(prefix).build();
-    closing.add(log);
+    redis.closeAfter(log);
     return log;
   }
 
