@@ -7,8 +7,6 @@ import dev.herald.server.PublishOutcomeUnknownException;
 import dev.herald.server.StoreUnavailableException;
 import dev.herald.server.StoredEvent;
 import dev.herald.server.spi.AppendReceipt;
-import io.lettuce.core.ScriptOutputType;
-import java.lang.System.Logger.Level;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayDeque;
@@ -19,7 +17,6 @@ import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -54,9 +51,6 @@ import java.util.function.BooleanSupplier;
  * with {@code minReplicas}, once enough replicas confirmed them.
  */
 final class Appender {
-  // The log's logger: to operators these are the log's messages.
-  private static final System.Logger LOG = System.getLogger(RedisEventLog.class.getName());
-
   private static final Runnable NOTHING_TO_ANSWER = () -> {};
 
   /** The most events in one call, unless one append alone has more: bounds a script's run. */
@@ -68,11 +62,6 @@ final class Appender {
   /** The shortest time Redis keeps a request key; longer with a long command timeout. */
   private static final long MIN_REQUEST_TTL_MILLIS = 30_000;
 
-  /** Pauses between looks for an append's outcome while Redis refuses commands (disconnected). */
-  private static final long RESOLVE_RETRY_MILLIS = 50;
-
-  private static final long RESOLVE_RETRY_MAX_MILLIS = 500;
-
   /**
    * How long a reach question asked while no call is in flight waits for its append (which the
    * broker sends right after asking) before it goes alone: only a question whose append never came
@@ -83,14 +72,10 @@ final class Appender {
   private final Connections connections;
   private final Announcer announcer;
   private final Clock clock;
-  private final long timeoutMillis;
   private final PublishCall.Layout layout;
 
   /** The newest id the node has seen, shared with the log (see {@link RedisEventLog}). */
   private final AtomicLong highestSeen;
-
-  /** Whether the log is closed: outcomes are no longer looked for. */
-  private final BooleanSupplier closed;
 
   /** Names this log instance in its request keys (see {@link Keys#request}). */
   private final String node;
@@ -100,11 +85,8 @@ final class Appender {
   /** The replicas an append waits for before it completes (none by default). */
   private final Replicas replicas;
 
-  /**
-   * How long Redis keeps a request key: well beyond the longest an append's outcome is looked for
-   * (about twice the command timeout after it was sent), so it is still there when looked for.
-   */
-  private final long requestTtlMillis;
+  /** Finds out what became of a call whose answer was lost. */
+  private final LostAnswers lostAnswers;
 
   private final Object lock = new Object();
   // Guarded by lock.
@@ -140,10 +122,11 @@ final class Appender {
     this.node = node;
     this.clock = clock;
     this.highestSeen = highestSeen;
-    this.closed = closed;
     this.replicas = replicas;
-    this.timeoutMillis = connections.timeoutMillis();
-    this.requestTtlMillis = Math.max(MIN_REQUEST_TTL_MILLIS, 10 * timeoutMillis);
+    // Redis keeps a request key well beyond the longest an append's outcome is looked for (about
+    // twice the command timeout after it was sent), so it is still there when looked for.
+    long requestTtlMillis = Math.max(MIN_REQUEST_TTL_MILLIS, 10 * connections.timeoutMillis());
+    this.lostAnswers = new LostAnswers(connections, closed, requestTtlMillis, replicas.required());
     this.layout =
         new PublishCall.Layout(
             keys,
@@ -386,7 +369,8 @@ final class Appender {
       return;
     }
     // Redis may have stored them: find out before answering.
-    resolve(call.request(), cause)
+    lostAnswers
+        .find(call.request(), cause)
         .whenComplete(
             (recorded, failure) -> {
               List<Object> outcomes;
@@ -543,85 +527,6 @@ final class Appender {
                   }
                 }));
     return answer;
-  }
-
-  /**
-   * Finds out what became of a call whose answer was lost (a timeout, a dropped connection): asks
-   * Redis for its request key ({@code resolve.lua}, which also makes sure that a call not found
-   * there never stores), again and again until Redis answers or one command timeout has passed.
-   * Completes with the call's outcome if it ran, empty if it stored nothing, or exceptionally with
-   * {@link PublishOutcomeUnknownException}.
-   */
-  private CompletableFuture<Optional<String>> resolve(String request, Throwable lost) {
-    CompletableFuture<Optional<String>> outcome = new CompletableFuture<>();
-    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-    LOG.log(
-        Level.DEBUG,
-        "Redis' answer to an append was lost (" + lost + "); finding out whether it was stored");
-    resolveAttempt(request, lost, deadline, RESOLVE_RETRY_MILLIS, outcome);
-    return outcome;
-  }
-
-  private void resolveAttempt(
-      String request,
-      Throwable lost,
-      long deadline,
-      long retryMillis,
-      CompletableFuture<Optional<String>> outcome) {
-    long remaining = deadline - System.nanoTime();
-    if (closed.getAsBoolean() || remaining <= 0) {
-      outcome.completeExceptionally(outcomeUnknown(lost));
-      return;
-    }
-    Script.RESOLVE
-        .<String>run(
-            connections.redis(),
-            ScriptOutputType.VALUE,
-            new String[] {request},
-            Long.toString(requestTtlMillis),
-            replicas.required() ? "1" : "0")
-        .orTimeout(remaining, TimeUnit.NANOSECONDS)
-        .whenComplete(
-            (value, error) -> {
-              if (error == null) {
-                // '' is a call fenced off before: it never stored either.
-                outcome.complete(
-                    value == null || value.isEmpty() ? Optional.empty() : Optional.of(value));
-                return;
-              }
-              Throwable cause = error instanceof CompletionException ? error.getCause() : error;
-              // Refused at once while disconnected: wait for the reconnect, not spin. After a
-              // timeout, ask again at once (on a new connection by now, or queued behind).
-              long delay = Script.refused(cause) ? retryMillis : 0;
-              try {
-                // Not on the worker: a catch-up may block it for a command timeout.
-                ScheduledFuture<?> unused =
-                    connections
-                        .scheduler()
-                        .schedule(
-                            () ->
-                                resolveAttempt(
-                                    request,
-                                    lost,
-                                    deadline,
-                                    Math.min(RESOLVE_RETRY_MAX_MILLIS, retryMillis * 2),
-                                    outcome),
-                            delay,
-                            TimeUnit.MILLISECONDS);
-              } catch (RejectedExecutionException closing) {
-                outcome.completeExceptionally(outcomeUnknown(lost));
-              }
-            });
-  }
-
-  private PublishOutcomeUnknownException outcomeUnknown(Throwable lost) {
-    return new PublishOutcomeUnknownException(
-        "Redis at "
-            + connections.target()
-            + " did not answer whether it stored the append ("
-            + lost.getMessage()
-            + "): it may or may not be stored",
-        lost);
   }
 
   /** One append waiting for its call; a keyed one also answers {@code keyed}. */
