@@ -335,13 +335,7 @@ final class Appender {
       // saying so (never "not stored"), the reach questions hear nothing.
       counts.clear();
       PublishOutcomeUnknownException unreadable =
-          new PublishOutcomeUnknownException(
-              "Redis at "
-                  + connections.target()
-                  + " answered the append with a reply this node cannot read ("
-                  + reply
-                  + "): it may or may not be stored",
-              e);
+          unreadable("Redis at " + connections.target() + " answered", "a reply", reply, e);
       outcomes = new ArrayList<>(Collections.nCopies(appends.size(), unreadable));
     }
     for (ReachAsk ask : group.asks()) {
@@ -391,12 +385,10 @@ final class Appender {
                   outcomes = outcomes(appends, call, recorded.get());
                 } catch (RuntimeException e) {
                   PublishOutcomeUnknownException unreadable =
-                      new PublishOutcomeUnknownException(
-                          "Redis at "
-                              + connections.target()
-                              + " recorded an outcome of the append this node cannot read ("
-                              + recorded.get()
-                              + "): it may or may not be stored",
+                      unreadable(
+                          "Redis at " + connections.target() + " recorded",
+                          "an outcome",
+                          recorded.get(),
                           e);
                   outcomes = new ArrayList<>(Collections.nCopies(appends.size(), unreadable));
                 }
@@ -454,12 +446,23 @@ final class Appender {
         }
         return Collections.unmodifiableList(stored);
     }
-    // The call ran, so this append may be stored: say only that.
+    return unreadable("Redis answered", "an outcome", outcome, null);
+  }
+
+  /**
+   * An answer this node cannot read: the script ran, so the append may be stored; say only that
+   * (never "not stored").
+   */
+  private static PublishOutcomeUnknownException unreadable(
+      String who, String what, Object value, Throwable cause) {
     return new PublishOutcomeUnknownException(
-        "Redis answered the append with an outcome this node cannot read ("
-            + outcome
+        who
+            + " for the append "
+            + what
+            + " this node cannot read ("
+            + value
             + "): it may or may not be stored",
-        null);
+        cause);
   }
 
   /**

@@ -93,15 +93,9 @@ final class Script {
       ScriptOutputType type,
       String[] keys,
       String... args) {
-    CompletableFuture<T> bySha = send(() -> redis.<T>evalsha(sha, type, keys, args));
-    return bySha.exceptionallyCompose(
-        error -> {
-          Throwable cause = error instanceof CompletionException ? error.getCause() : error;
-          if (cause instanceof RedisNoScriptException) {
-            return send(() -> redis.<T>eval(source, type, keys, args));
-          }
-          return CompletableFuture.failedFuture(cause);
-        });
+    return bySha(
+        () -> redis.<T>evalsha(sha, type, keys, args),
+        () -> redis.<T>eval(source, type, keys, args));
   }
 
   /**
@@ -112,26 +106,31 @@ final class Script {
    */
   CompletableFuture<List<Object>> runEncoded(
       RedisClusterAsyncCommands<String, String> redis, String[] keys, byte[][] args) {
-    CompletableFuture<List<Object>> bySha =
-        send(
-            () ->
-                redis.dispatch(
-                    CommandType.EVALSHA,
-                    new NestedMultiOutput<>(StringCodec.UTF8),
-                    commandArgs(sha, keys, args)));
-    return bySha.exceptionallyCompose(
-        error -> {
-          Throwable cause = error instanceof CompletionException ? error.getCause() : error;
-          if (cause instanceof RedisNoScriptException) {
-            return send(
-                () ->
-                    redis.dispatch(
-                        CommandType.EVAL,
-                        new NestedMultiOutput<>(StringCodec.UTF8),
-                        commandArgs(source, keys, args)));
-          }
-          return CompletableFuture.failedFuture(cause);
-        });
+    return bySha(
+        () ->
+            redis.dispatch(
+                CommandType.EVALSHA,
+                new NestedMultiOutput<>(StringCodec.UTF8),
+                commandArgs(sha, keys, args)),
+        () ->
+            redis.dispatch(
+                CommandType.EVAL,
+                new NestedMultiOutput<>(StringCodec.UTF8),
+                commandArgs(source, keys, args)));
+  }
+
+  /** Sends {@code bySha}; on NOSCRIPT (Redis does not know the script yet), {@code bySource}. */
+  private static <T> CompletableFuture<T> bySha(
+      Supplier<RedisFuture<T>> bySha, Supplier<RedisFuture<T>> bySource) {
+    return send(bySha)
+        .exceptionallyCompose(
+            error -> {
+              Throwable cause = error instanceof CompletionException ? error.getCause() : error;
+              if (cause instanceof RedisNoScriptException) {
+                return send(bySource);
+              }
+              return CompletableFuture.failedFuture(cause);
+            });
   }
 
   /** {@code EVALSHA}'s or {@code EVAL}'s arguments: the script or its SHA-1, keys, arguments. */
