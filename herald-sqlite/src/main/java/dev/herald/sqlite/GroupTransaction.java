@@ -28,13 +28,16 @@ final class GroupTransaction {
   private final WriterConnection writer;
   private final IdempotencyKeys keys;
   private final RetentionJob retention;
+  private final RetainedCounts counts;
   private final PreparedStatement insertEvent;
   private final PreparedStatement insertEventTopic;
 
-  GroupTransaction(WriterConnection writer, RetentionJob retention) throws SQLException {
+  GroupTransaction(WriterConnection writer, RetentionJob retention, RetainedCounts counts)
+      throws SQLException {
     this.writer = writer;
     this.keys = new IdempotencyKeys(writer);
     this.retention = retention;
+    this.counts = counts;
     insertEvent =
         writer.prepare(
             "INSERT INTO events (id, type, data, retry_ms, created_ms, topics)"
@@ -67,20 +70,24 @@ final class GroupTransaction {
         }
         LOG.log(System.Logger.Level.DEBUG, "storing the group again append by append", e);
         writer.rollbackQuietly(e);
+        counts.rolledBack();
         writer.begin();
         write = store(group, now, createdMs, lastId, true);
       }
       if (write.stored.isEmpty()) {
         writer.rollback();
+        counts.rolledBack();
       } else {
         // No meta write here: the newest event carries the newest id (count retention always
         // keeps the newest event of a topic), and the retention job records last_id before it
         // deletes.
         writer.commit();
+        counts.committed();
       }
       return write;
     } catch (SQLException | RuntimeException e) {
       writer.rollbackQuietly(e);
+      counts.rolledBack();
       throw e;
     }
   }

@@ -27,7 +27,7 @@ final class Reader {
   private final Statement statement;
   private final AgeLimit ageLimit;
   private final long floor;
-  private final PreparedStatement agedThrough;
+  private final AgedPrefix agedPrefix;
   private final PreparedStatement droppedFromTopic;
   private final PreparedStatement agedInTopic;
   private final PreparedStatement cursorOf;
@@ -39,13 +39,9 @@ final class Reader {
     this.floor = floor;
     try {
       statement = connection.createStatement();
-      // created_ms never decreases with id, so the newest event past its age bounds them all.
-      agedThrough =
-          connection.prepareStatement(
-              "SELECT id FROM events WHERE created_ms <= ?"
-                  + " ORDER BY created_ms DESC, id DESC LIMIT 1");
+      agedPrefix = new AgedPrefix(connection);
       droppedFromTopic =
-          connection.prepareStatement("SELECT dropped_through FROM topics WHERE topic = ?");
+          connection.prepareStatement("SELECT through FROM topic_drops WHERE topic = ?");
       agedInTopic =
           connection.prepareStatement(
               "SELECT id FROM event_topics WHERE topic = ? AND id <= ? ORDER BY id DESC LIMIT 1");
@@ -156,11 +152,9 @@ final class Reader {
     }
   }
 
+  /** The newest event past its age: events past their age are an id prefix, which this ends. */
   private long agedThrough() throws SQLException {
-    agedThrough.setLong(1, ageLimit.cutoff());
-    try (ResultSet row = agedThrough.executeQuery()) {
-      return row.next() ? row.getLong(1) : 0;
-    }
+    return agedPrefix.newestAtOrBefore(ageLimit.cutoff());
   }
 
   private PreparedStatement page(int topicCount) throws SQLException {

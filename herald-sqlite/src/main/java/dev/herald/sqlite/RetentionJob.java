@@ -16,15 +16,16 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * What the file keeps: at most {@code maxCount} events per topic, none past their age, and for each
- * topic the highest id retention dropped from it ({@code topics.dropped_through}), which readers
- * turn into a {@code reset} instead of a silent gap.
+ * topic the highest id retention dropped from it ({@code topic_drops.through}), which readers turn
+ * into a {@code reset} instead of a silent gap.
  *
- * <p>The count limit is applied in the transaction of the append that overflows a topic (and once
- * at start-up, for a file written under a larger limit). Everything that expires — events past
- * their age, idempotency keys past their window, device cursors not saved within the retention age
- * — is deleted by a job the writer runs between groups, at least every {@code intervalNanos}, in
- * transactions of at most {@link #BATCH} events so a large backlog never holds the write lock for
- * long.
+ * <p>The count limit is applied in the transaction of the append that overflows a topic, told by
+ * {@link RetainedCounts}; and once at start-up, for a file written under a larger limit than this
+ * one ({@code meta.count_limit} records the limit the file's history obeys). Everything that
+ * expires — events past their age, idempotency keys past their window, device cursors not saved
+ * within the retention age — is deleted by a job the writer runs between groups, at least every
+ * {@code intervalNanos}, in transactions of at most {@link #BATCH} events so a large backlog never
+ * holds the write lock for long.
  *
  * <p>Used only while holding the writer's lock ({@link WriteLoop}), and before the writer starts by
  * the thread that builds the log; its schedule ({@link #nanosUntilDue}, {@link #step}) is the
@@ -40,17 +41,17 @@ final class RetentionJob {
   private static final int TRIM_TOPICS_BATCH = 100;
 
   private final WriterConnection writer;
+  private final RetainedCounts counts;
+  private final AgedPrefix agedPrefix;
   private final int maxCount;
   private final Clock clock;
   private final AgeLimit ageLimit;
   private final long intervalNanos;
   private final Runnable onFailure;
 
-  private final PreparedStatement addRetained;
   private final PreparedStatement oldestInTopic;
   private final PreparedStatement deleteTopicThrough;
   private final PreparedStatement recordDropped;
-  private final PreparedStatement recountTopic;
   private final PreparedStatement topicsOfEvent;
   private final PreparedStatement topicHasEvent;
   private final PreparedStatement deleteEvent;
@@ -58,6 +59,8 @@ final class RetentionJob {
   private final PreparedStatement deleteEventTopic;
   private final PreparedStatement agedEvents;
   private final PreparedStatement setLastId;
+  private final PreparedStatement countLimit;
+  private final PreparedStatement setCountLimit;
   private final PreparedStatement overfullTopics;
   private final PreparedStatement forgetKeys;
   private final PreparedStatement forgetCursors;
@@ -73,6 +76,7 @@ final class RetentionJob {
    */
   RetentionJob(
       WriterConnection writer,
+      RetainedCounts counts,
       int maxCount,
       Clock clock,
       AgeLimit ageLimit,
@@ -80,41 +84,34 @@ final class RetentionJob {
       Runnable onFailure)
       throws SQLException {
     this.writer = writer;
+    this.counts = counts;
+    this.agedPrefix = new AgedPrefix(writer.connection());
     this.maxCount = maxCount;
     this.clock = clock;
     this.ageLimit = ageLimit;
     this.intervalNanos = intervalNanos;
     this.onFailure = onFailure;
-    addRetained =
-        writer.prepare(
-            "INSERT INTO topics (topic, retained, dropped_through) VALUES (?, ?, 0)"
-                + " ON CONFLICT (topic) DO UPDATE SET retained = retained + excluded.retained"
-                + " RETURNING retained");
     oldestInTopic =
         writer.prepare("SELECT id FROM event_topics WHERE topic = ? ORDER BY id LIMIT ?");
     deleteTopicThrough = writer.prepare("DELETE FROM event_topics WHERE topic = ? AND id <= ?");
     recordDropped =
         writer.prepare(
-            "UPDATE topics SET retained = retained - ?,"
-                + " dropped_through = max(dropped_through, ?) WHERE topic = ?");
-    recountTopic =
-        writer.prepare(
-            "UPDATE topics SET retained ="
-                + " (SELECT count(*) FROM event_topics WHERE topic = topics.topic)"
-                + " WHERE topic = ?");
+            "INSERT INTO topic_drops (topic, through) VALUES (?, ?)"
+                + " ON CONFLICT (topic) DO UPDATE SET through = max(through, excluded.through)");
     topicsOfEvent = writer.prepare("SELECT topics FROM events WHERE id = ?");
     topicHasEvent = writer.prepare("SELECT 1 FROM event_topics WHERE topic = ? AND id = ?");
     deleteEvent = writer.prepare("DELETE FROM events WHERE id = ?");
     // An event of one topic, dropped from that topic, belongs to no topic any more.
     deleteSingleTopicEvent = writer.prepare("DELETE FROM events WHERE id = ? AND topics = ?");
     deleteEventTopic = writer.prepare("DELETE FROM event_topics WHERE topic = ? AND id = ?");
-    agedEvents =
-        writer.prepare(
-            "SELECT id, topics FROM events WHERE created_ms <= ? ORDER BY created_ms, id LIMIT ?");
+    agedEvents = writer.prepare("SELECT id, topics FROM events WHERE id <= ? ORDER BY id LIMIT ?");
     setLastId = writer.prepare("UPDATE meta SET value = ? WHERE key = 'last_id'");
+    countLimit = writer.prepare("SELECT value FROM meta WHERE key = 'count_limit'");
+    setCountLimit =
+        writer.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('count_limit', ?)");
     overfullTopics =
         writer.prepare(
-            "SELECT topic, retained FROM topics WHERE retained > ? LIMIT " + TRIM_TOPICS_BATCH);
+            "SELECT topic, count(*) FROM event_topics GROUP BY topic HAVING count(*) > ?");
     forgetKeys = writer.prepare("DELETE FROM idempotency_keys WHERE expires_ms <= ?");
     forgetCursors = writer.prepare("DELETE FROM device_cursors WHERE saved_ms <= ?");
   }
@@ -122,11 +119,19 @@ final class RetentionJob {
   // ---- the count limit ----
 
   /**
-   * Applies the count limit to every topic, before the writer starts: a file written under a larger
-   * limit holds more per topic than this one keeps.
+   * Applies the count limit to every topic, before the writer starts, if the file was written under
+   * a larger limit (or its limit is not recorded): then it holds more per topic than this one
+   * keeps. Counting every topic reads all of {@code event_topics}, so it is done only then.
    */
   void enforceCountLimit() throws SQLException {
-    while (true) {
+    long obeyed;
+    try (ResultSet row = countLimit.executeQuery()) {
+      obeyed = row.next() ? row.getLong(1) : Long.MAX_VALUE;
+    }
+    if (obeyed == maxCount) {
+      return;
+    }
+    if (obeyed > maxCount) {
       Map<String, Long> overfull = new LinkedHashMap<>();
       overfullTopics.setLong(1, maxCount);
       try (ResultSet rows = overfullTopics.executeQuery()) {
@@ -134,25 +139,35 @@ final class RetentionJob {
           overfull.put(rows.getString(1), rows.getLong(2));
         }
       }
-      if (overfull.isEmpty()) {
-        return;
+      List<String> topics = new ArrayList<>(overfull.keySet());
+      for (int from = 0; from < topics.size(); from += TRIM_TOPICS_BATCH) {
+        List<String> batch =
+            topics.subList(from, Math.min(topics.size(), from + TRIM_TOPICS_BATCH));
+        inCountedTransaction(
+            () -> {
+              Map<Long, String> dropped = new TreeMap<>();
+              for (String topic : batch) {
+                trimTopic(topic, overfull.get(topic), dropped);
+              }
+              deleteOrphans(dropped, Map.of());
+              return null;
+            });
       }
-      writer.inTransaction(
-          () -> {
-            Map<Long, String> dropped = new TreeMap<>();
-            for (Map.Entry<String, Long> topic : overfull.entrySet()) {
-              trimTopic(topic.getKey(), topic.getValue(), dropped);
-            }
-            deleteOrphans(dropped, Map.of());
-            return null;
-          });
-      LOG.log(
-          System.Logger.Level.INFO,
-          "applied the count limit {0} to {1} topics of {2}",
-          maxCount,
-          overfull.size(),
-          writer.file());
+      if (!overfull.isEmpty()) {
+        LOG.log(
+            System.Logger.Level.INFO,
+            "applied the count limit {0} to {1} topics of {2}",
+            maxCount,
+            overfull.size(),
+            writer.file());
+      }
     }
+    // From now on the file obeys this limit (a larger one later finds nothing to trim).
+    inCountedTransaction(
+        () -> {
+          setCountLimit.setLong(1, maxCount);
+          return setCountLimit.executeUpdate();
+        });
   }
 
   /**
@@ -166,13 +181,7 @@ final class RetentionJob {
       throws SQLException {
     Map<Long, String> dropped = new TreeMap<>();
     for (Map.Entry<String, Long> topic : added.entrySet()) {
-      addRetained.setString(1, topic.getKey());
-      addRetained.setLong(2, topic.getValue());
-      long retained;
-      try (ResultSet row = addRetained.executeQuery()) {
-        row.next();
-        retained = row.getLong(1);
-      }
+      long retained = counts.afterAdding(topic.getKey(), topic.getValue());
       trimTopic(topic.getKey(), retained, dropped);
     }
     deleteOrphans(dropped, topicsById);
@@ -201,8 +210,8 @@ final class RetentionJob {
       // The count drifted from the rows (never expected): the query returned every row the topic
       // has, so repair the count and trim by the truth.
       LOG.log(System.Logger.Level.WARNING, "recounting topic {0} in {1}", topic, writer.file());
-      recountTopic.setString(1, topic);
-      recountTopic.executeUpdate();
+      retained = ids.size();
+      counts.set(topic, retained);
       if (ids.size() <= maxCount) {
         return;
       }
@@ -212,7 +221,8 @@ final class RetentionJob {
     deleteTopicThrough.setString(1, topic);
     deleteTopicThrough.setLong(2, through);
     int removed = deleteTopicThrough.executeUpdate();
-    recordDropped(topic, removed, through);
+    counts.set(topic, retained - removed);
+    recordDropped(topic, through);
     for (long id : ids) {
       dropped.put(id, topic);
     }
@@ -263,12 +273,24 @@ final class RetentionJob {
     return false;
   }
 
-  /** Takes {@code removed} rows off the topic's count and moves its watermark up to {@code id}. */
-  private void recordDropped(String topic, long removed, long id) throws SQLException {
-    recordDropped.setLong(1, removed);
+  /** Moves the topic's watermark of dropped ids up to {@code id}. */
+  private void recordDropped(String topic, long id) throws SQLException {
+    recordDropped.setString(1, topic);
     recordDropped.setLong(2, id);
-    recordDropped.setString(3, topic);
     recordDropped.executeUpdate();
+  }
+
+  /** {@link WriterConnection#inTransaction}, with the counts it changes kept only if it commits. */
+  private <T> T inCountedTransaction(WriterConnection.Work<T> work) throws SQLException {
+    T result;
+    try {
+      result = writer.inTransaction(work);
+    } catch (SQLException | RuntimeException e) {
+      counts.rolledBack();
+      throw e;
+    }
+    counts.committed();
+    return result;
   }
 
   // ---- the job: expiry by age ----
@@ -344,10 +366,10 @@ final class RetentionJob {
 
   /** Deletes up to {@link #BATCH} events past their age, oldest first. */
   private int deleteAged(long lastId) throws SQLException {
-    return writer.inTransaction(
+    return inCountedTransaction(
         () -> {
           Map<Long, String> aged = new LinkedHashMap<>();
-          agedEvents.setLong(1, ageLimit.cutoff());
+          agedEvents.setLong(1, agedPrefix.newestAtOrBefore(ageLimit.cutoff()));
           agedEvents.setInt(2, BATCH);
           try (ResultSet rows = agedEvents.executeQuery()) {
             while (rows.next()) {
@@ -382,7 +404,8 @@ final class RetentionJob {
             deleteEvent.executeUpdate();
           }
           for (Map.Entry<String, long[]> topic : perTopic.entrySet()) {
-            recordDropped(topic.getKey(), topic.getValue()[0], topic.getValue()[1]);
+            counts.subtract(topic.getKey(), topic.getValue()[0]);
+            recordDropped(topic.getKey(), topic.getValue()[1]);
           }
           return aged.size();
         });

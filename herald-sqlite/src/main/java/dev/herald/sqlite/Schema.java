@@ -17,17 +17,17 @@ import java.time.temporal.ChronoUnit;
  *       search. {@code topics} keeps every topic the event was published to (newline-separated:
  *       topics cannot contain control characters), which stays right even when count retention has
  *       dropped the event from some of them. {@code created_ms} never decreases with {@code id}
- *       (the writer clamps it), so the events past their age are always an id prefix and one search
- *       of {@code events_created} finds where it ends.
+ *       (the writer clamps it), so the events past their age are always an id prefix, found by a
+ *       search over ids ({@link AgedPrefix}).
  *   <li>{@code event_topics}: the retained (topic, id) pairs, clustered by topic then id, so a
  *       topic's events after a position are one range search and come out in id order.
- *   <li>{@code topics}: per topic, how many events it retains (so count retention never counts) and
- *       the highest id retention has deleted from it.
+ *   <li>{@code topic_drops} (version 3): per topic that retention has deleted from, the highest id
+ *       it deleted. How many events a topic retains is counted in memory ({@link RetainedCounts}).
  *   <li>{@code meta}: {@code last_id}, the newest id ever assigned, as far as the newest stored
  *       event does not tell: the retention job writes it in every transaction that deletes events,
- *       so ids survive the deletion of every event, and crashes; and {@code floor}, the file's
- *       creation time in microseconds less one: ids up to it are not this file's, and count as
- *       dropped.
+ *       so ids survive the deletion of every event, and crashes; {@code floor}, the file's creation
+ *       time in microseconds less one: ids up to it are not this file's, and count as dropped; and
+ *       {@code count_limit} (version 3), the count limit every topic's history obeys.
  *   <li>{@code idempotency_keys} (version 2): per (scope, key), the request's fingerprint, the ids
  *       it stored (comma-separated) and when the key expires; written in the events' transaction.
  *   <li>{@code device_cursors} (version 2): per device and topic set (sorted, newline-separated),
@@ -36,7 +36,7 @@ import java.time.temporal.ChronoUnit;
  */
 final class Schema {
   /** The schema this code writes; files with a newer one are refused. */
-  static final int VERSION = 2;
+  static final int VERSION = 3;
 
   /** Marks the file as Herald's ({@code PRAGMA application_id}, "Hrld"). */
   static final int APPLICATION_ID = 0x48726c64;
@@ -68,7 +68,8 @@ final class Schema {
                     + ")");
           }
           create(statement, clock);
-          version = 1;
+          addKeysAndCursors(statement);
+          version = VERSION;
         } else if (applicationId != APPLICATION_ID) {
           throw notHerald(
               "its application_id is " + Integer.toHexString(applicationId) + ", not Herald's");
@@ -80,26 +81,18 @@ final class Schema {
                   + VERSION);
         }
         if (version < 2) {
-          // Version 2: idempotency keys, remembered in the transaction of their events.
+          addKeysAndCursors(statement);
+        }
+        if (version < 3) {
+          // Version 3: two pages fewer per commit. No index on created_ms (AgedPrefix searches the
+          // ids instead), and no per-topic row counted up in every commit (RetainedCounts counts in
+          // memory): what is left of a topic's row is the highest id dropped from it.
+          statement.execute("DROP INDEX events_created");
+          createTopicDrops(statement);
           statement.execute(
-              "CREATE TABLE idempotency_keys ("
-                  + "scope TEXT NOT NULL, "
-                  + "key TEXT NOT NULL, "
-                  + "fingerprint TEXT NOT NULL, "
-                  + "ids TEXT NOT NULL, "
-                  + "expires_ms INTEGER NOT NULL, "
-                  + "PRIMARY KEY (scope, key)) WITHOUT ROWID");
-          statement.execute(
-              "CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_ms)");
-          // And device cursors: per device and topic set, the last event written to its stream.
-          statement.execute(
-              "CREATE TABLE device_cursors ("
-                  + "device TEXT NOT NULL, "
-                  + "topics TEXT NOT NULL, "
-                  + "cursor INTEGER NOT NULL, "
-                  + "saved_ms INTEGER NOT NULL, "
-                  + "PRIMARY KEY (device, topics)) WITHOUT ROWID");
-          statement.execute("CREATE INDEX device_cursors_saved ON device_cursors (saved_ms)");
+              "INSERT INTO topic_drops (topic, through)"
+                  + " SELECT topic, dropped_through FROM topics WHERE dropped_through > 0");
+          statement.execute("DROP TABLE topics");
         }
         statement.execute("PRAGMA user_version = " + VERSION);
         statement.execute("COMMIT");
@@ -110,9 +103,40 @@ final class Schema {
       long lastId = queryLong(statement, "SELECT value FROM meta WHERE key = 'last_id'");
       long floor = queryLong(statement, "SELECT value FROM meta WHERE key = 'floor'");
       long maxId = queryLong(statement, "SELECT coalesce(max(id), 0) FROM events");
-      long lastCreated = queryLong(statement, "SELECT coalesce(max(created_ms), 0) FROM events");
+      // created_ms never decreases with id: the newest event has the newest.
+      long lastCreated =
+          queryLong(statement, "SELECT created_ms FROM events ORDER BY id DESC LIMIT 1");
       return new State(Math.max(lastId, maxId), floor, lastCreated);
     }
+  }
+
+  /** Version 2: idempotency keys, remembered in the transaction of their events. */
+  private static void addKeysAndCursors(Statement statement) throws SQLException {
+    statement.execute(
+        "CREATE TABLE idempotency_keys ("
+            + "scope TEXT NOT NULL, "
+            + "key TEXT NOT NULL, "
+            + "fingerprint TEXT NOT NULL, "
+            + "ids TEXT NOT NULL, "
+            + "expires_ms INTEGER NOT NULL, "
+            + "PRIMARY KEY (scope, key)) WITHOUT ROWID");
+    statement.execute("CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_ms)");
+    // And device cursors: per device and topic set, the last event written to its stream.
+    statement.execute(
+        "CREATE TABLE device_cursors ("
+            + "device TEXT NOT NULL, "
+            + "topics TEXT NOT NULL, "
+            + "cursor INTEGER NOT NULL, "
+            + "saved_ms INTEGER NOT NULL, "
+            + "PRIMARY KEY (device, topics)) WITHOUT ROWID");
+    statement.execute("CREATE INDEX device_cursors_saved ON device_cursors (saved_ms)");
+  }
+
+  private static void createTopicDrops(Statement statement) throws SQLException {
+    statement.execute(
+        "CREATE TABLE topic_drops ("
+            + "topic TEXT PRIMARY KEY, "
+            + "through INTEGER NOT NULL) WITHOUT ROWID");
   }
 
   private static void create(Statement statement, Clock clock) throws SQLException {
@@ -124,17 +148,12 @@ final class Schema {
             + "retry_ms INTEGER, "
             + "created_ms INTEGER NOT NULL, "
             + "topics TEXT NOT NULL)");
-    statement.execute("CREATE INDEX events_created ON events (created_ms)");
     statement.execute(
         "CREATE TABLE event_topics ("
             + "topic TEXT NOT NULL, "
             + "id INTEGER NOT NULL, "
             + "PRIMARY KEY (topic, id)) WITHOUT ROWID");
-    statement.execute(
-        "CREATE TABLE topics ("
-            + "topic TEXT PRIMARY KEY, "
-            + "retained INTEGER NOT NULL, "
-            + "dropped_through INTEGER NOT NULL) WITHOUT ROWID");
+    createTopicDrops(statement);
     statement.execute(
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID");
     // A new file cannot tell whether an older one was lost: every id a store could have handed

@@ -150,10 +150,17 @@ final class WriteLoop implements Runnable {
     this.writer = new WriterConnection(file, database.busyTimeoutMillis(), connection);
     this.checkpointer = new Checkpointer(database, transactions::get, this::restartLog);
     this.clock = clock;
+    RetainedCounts counts = new RetainedCounts(writer, RetainedCounts.CAPACITY);
     this.retention =
         new RetentionJob(
-            writer, maxCount, clock, ageLimit, retentionIntervalNanos, this::markUnavailable);
-    this.groupTransaction = new GroupTransaction(writer, retention);
+            writer,
+            counts,
+            maxCount,
+            clock,
+            ageLimit,
+            retentionIntervalNanos,
+            this::markUnavailable);
+    this.groupTransaction = new GroupTransaction(writer, retention, counts);
     this.lastId = state.lastId();
     this.lastCreatedMs = state.lastCreatedMs();
     saveCursor =

@@ -53,6 +53,10 @@ final class WriterConnection {
     return file;
   }
 
+  Connection connection() {
+    return connection;
+  }
+
   PreparedStatement prepare(String sql) throws SQLException {
     return connection.prepareStatement(sql);
   }
