@@ -4,6 +4,7 @@ import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.herald.core.Event;
+import dev.herald.redis.testing.RedisTestKeys;
 import dev.herald.redis.testing.TestRedis;
 import dev.herald.server.Publication;
 import dev.herald.server.Retention;
@@ -11,9 +12,9 @@ import dev.herald.server.StoredEvent;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * An append to a watched topic completes once its barrier passed the announcer; a barrier that
@@ -21,21 +22,16 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(60)
 class AppendBarrierTest {
-  private final String prefix = TestRedis.newPrefix();
+  @RegisterExtension final RedisTestKeys redis = new RedisTestKeys();
   private final RedisEventLog log =
-      RedisEventLog.builder()
-          .uri(TestRedis.URI)
-          .keyPrefix(prefix)
-          .retention(new Retention(100, Duration.ofHours(1)))
-          .commandTimeout(Duration.ofSeconds(1))
-          .build();
+      redis.closeAfter(
+          RedisEventLog.builder()
+              .uri(TestRedis.URI)
+              .keyPrefix(redis.prefix())
+              .retention(new Retention(100, Duration.ofHours(1)))
+              .commandTimeout(Duration.ofSeconds(1))
+              .build());
   private final Announcements heard = new Announcements();
-
-  @AfterEach
-  void close() {
-    log.close();
-    TestRedis.deleteKeys(TestRedis.URI, prefix);
-  }
 
   @Test
   void aLostBarrierDelaysTheAppendByTheCommandTimeoutThenACatchUpCompletesIt() throws Exception {

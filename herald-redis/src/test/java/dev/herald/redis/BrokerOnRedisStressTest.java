@@ -5,6 +5,7 @@ import static dev.herald.server.StressChains.assertHopEndedCleanly;
 import static dev.herald.server.StressChains.awaitHop;
 import static dev.herald.server.StressChains.randomTopics;
 
+import dev.herald.redis.testing.RedisTestKeys;
 import dev.herald.redis.testing.TestRedis;
 import dev.herald.server.Position;
 import dev.herald.server.RecordingSink;
@@ -20,9 +21,9 @@ import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLongArray;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * herald-server's broker stress pattern on two nodes sharing one Redis: publishers on both nodes
@@ -39,13 +40,13 @@ class BrokerOnRedisStressTest {
   private static final int CHAINS_PER_SUBSCRIBER = 12;
   private static final int MAX_PUBLISHES = 5_000;
 
-  private final String prefix = TestRedis.newPrefix();
+  @RegisterExtension final RedisTestKeys redis = new RedisTestKeys();
+  private final String prefix = redis.prefix();
   private final List<Node> nodes = new ArrayList<>();
 
-  @AfterEach
-  void close() {
-    nodes.forEach(Node::close);
-    TestRedis.deleteKeys(TestRedis.URI, prefix);
+  {
+    // In the order they opened.
+    redis.closeAfter(() -> nodes.forEach(Node::close));
   }
 
   @Test

@@ -4,7 +4,7 @@ import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.herald.core.Event;
-import dev.herald.redis.testing.TestRedis;
+import dev.herald.redis.testing.RedisTestKeys;
 import dev.herald.server.Position;
 import dev.herald.server.Publication;
 import dev.herald.server.RecordingSink;
@@ -14,22 +14,21 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The herald-server broker on Redis logs: two nodes, as two hub processes behind a balancer. */
 @Timeout(60)
 class BrokerOnRedisTest {
-  private final String prefix = TestRedis.newPrefix();
-  private final Node a = new Node(prefix);
-  private final Node b = new Node(prefix);
+  @RegisterExtension final RedisTestKeys redis = new RedisTestKeys();
+  private final Node a = new Node(redis.prefix());
+  private final Node b = new Node(redis.prefix());
 
-  @AfterEach
-  void close() {
-    a.close();
-    b.close();
-    TestRedis.deleteKeys(TestRedis.URI, prefix);
+  {
+    // The last added closes first: a, then b.
+    redis.closeAfter(b);
+    redis.closeAfter(a);
   }
 
   @Test

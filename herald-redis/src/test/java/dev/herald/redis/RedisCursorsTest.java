@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.herald.redis.testing.RedisProcess;
+import dev.herald.redis.testing.RedisTestKeys;
 import dev.herald.redis.testing.TestRedis;
 import dev.herald.server.MutableClock;
 import dev.herald.server.Retention;
@@ -16,18 +17,16 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Device cursors on Redis, shared by every node: newest value wins, gone after the age. */
@@ -35,20 +34,12 @@ import org.junit.jupiter.api.io.TempDir;
 class RedisCursorsTest {
   private static final Retention RETENTION = new Retention(100, Duration.ofMinutes(10));
 
-  private final String prefix = TestRedis.newPrefix();
+  @RegisterExtension final RedisTestKeys redis = new RedisTestKeys();
+  private final String prefix = redis.prefix();
   private final Keys keys = new Keys(prefix);
   private final MutableClock clock = new MutableClock(Instant.parse("2026-01-15T10:00:00Z"));
-  private final List<AutoCloseable> resources = new ArrayList<>();
 
   @TempDir Path dir;
-
-  @AfterEach
-  void close() throws Exception {
-    for (int i = resources.size() - 1; i >= 0; i--) {
-      resources.get(i).close();
-    }
-    TestRedis.deleteKeys(TestRedis.URI, prefix);
-  }
 
   @Test
   void aCursorSavedOnOneNodeIsReadOnAnotherAndExpiresInRedisWithTheRetentionAge() throws Exception {
@@ -150,11 +141,10 @@ class RedisCursorsTest {
 
   @Test
   void whileRedisIsUnreachableSavingAndReadingFailWithStoreUnavailable() throws Exception {
-    RedisProcess redis = new RedisProcess(dir, false);
-    resources.add(redis);
-    redis.start();
-    CuttableProxy proxy = new CuttableProxy(Integer.parseInt(redis.uri().replaceAll(".*:", "")));
-    resources.add(proxy);
+    RedisProcess server = redis.closeAfter(new RedisProcess(dir, false));
+    server.start();
+    CuttableProxy proxy =
+        redis.closeAfter(new CuttableProxy(Integer.parseInt(server.uri().replaceAll(".*:", ""))));
     RedisEventLog log = open(proxy.uri(), clock);
     CursorKey phone = CursorKey.of("phone", Set.of("a"));
     log.saveCursors(Map.of(phone, 5L)).get(10, SECONDS);
@@ -193,8 +183,7 @@ class RedisCursorsTest {
   }
 
   private RedisEventLog track(RedisEventLog log) {
-    resources.add(log);
-    return log;
+    return redis.closeAfter(log);
   }
 
   private static void awaitTrue(BooleanSupplier condition, String what) {

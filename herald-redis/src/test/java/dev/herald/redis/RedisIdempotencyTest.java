@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.herald.core.Event;
 import dev.herald.redis.testing.RawRedis;
 import dev.herald.redis.testing.RedisProcess;
+import dev.herald.redis.testing.RedisTestKeys;
 import dev.herald.redis.testing.TestRedis;
 import dev.herald.server.IdempotencyConflictException;
 import dev.herald.server.IdempotencyKey;
@@ -32,27 +33,19 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Idempotency keys on Redis: one atomic script per keyed append, shared by every node. */
 @Timeout(60)
 class RedisIdempotencyTest {
-  private final String prefix = TestRedis.newPrefix();
+  @RegisterExtension final RedisTestKeys redis = new RedisTestKeys();
+  private final String prefix = redis.prefix();
   private final Keys keys = new Keys(prefix);
-  private final List<AutoCloseable> resources = new ArrayList<>();
 
   @TempDir Path dir;
-
-  @AfterEach
-  void close() throws Exception {
-    for (int i = resources.size() - 1; i >= 0; i--) {
-      resources.get(i).close();
-    }
-    TestRedis.deleteKeys(TestRedis.URI, prefix);
-  }
 
   @Test
   void aRetriedKeyAnswersTheFirstIdsStoresNothingAndAnnouncesNothing() throws Exception {
@@ -201,11 +194,10 @@ class RedisIdempotencyTest {
 
   @Test
   void whileRedisIsUnreachableAKeyedAppendFailsAndNeitherStoresNorRemembers() throws Exception {
-    RedisProcess redis = new RedisProcess(dir, false);
-    resources.add(redis);
-    redis.start();
-    CuttableProxy proxy = new CuttableProxy(Integer.parseInt(redis.uri().replaceAll(".*:", "")));
-    resources.add(proxy);
+    RedisProcess server = redis.closeAfter(new RedisProcess(dir, false));
+    server.start();
+    CuttableProxy proxy =
+        redis.closeAfter(new CuttableProxy(Integer.parseInt(server.uri().replaceAll(".*:", ""))));
     RedisEventLog log = open(proxy.uri());
     IdempotencyKey key = key("k", "f", Duration.ofMinutes(5));
 
@@ -238,7 +230,7 @@ class RedisIdempotencyTest {
             .retention(new Retention(1000, Duration.ofHours(1)))
             .commandTimeout(Duration.ofSeconds(2))
             .build();
-    resources.add(log);
+    redis.closeAfter(log);
     return log;
   }
 
@@ -256,11 +248,9 @@ class RedisIdempotencyTest {
 
   /** Every message Redis publishes on {@code channel}, seen by a plain subscriber. */
   private BlockingQueue<String> subscribeRaw(String channel) {
-    RawRedis raw = new RawRedis(TestRedis.URI);
-    resources.add(raw);
+    RawRedis raw = redis.closeAfter(new RawRedis(TestRedis.URI));
     BlockingQueue<String> messages = new LinkedBlockingQueue<>();
-    StatefulRedisPubSubConnection<String, String> pubSub = raw.pubSub();
-    resources.add(pubSub);
+    StatefulRedisPubSubConnection<String, String> pubSub = redis.closeAfter(raw.pubSub());
     pubSub.addListener(
         new RedisPubSubAdapter<>() {
           @Override

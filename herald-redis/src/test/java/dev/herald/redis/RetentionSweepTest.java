@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.herald.core.Event;
+import dev.herald.redis.testing.RedisTestKeys;
 import dev.herald.redis.testing.TestRedis;
 import dev.herald.server.MutableClock;
 import dev.herald.server.Publication;
@@ -20,24 +21,24 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Set;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** What the Redis layout does that the shared contract cannot see: keys, sweeping, start-up. */
 @Timeout(60)
 class RetentionSweepTest {
-  private final String prefix = TestRedis.newPrefix();
+  @RegisterExtension final RedisTestKeys redis = new RedisTestKeys();
+  private final String prefix = redis.prefix();
   private final Keys keys = new Keys(prefix);
   private final MutableClock clock = new MutableClock(Instant.parse("2026-01-15T10:00:00Z"));
   private final RedisClient client = RedisClient.create(TestRedis.URI);
   private final StatefulRedisConnection<String, String> raw = client.connect();
 
-  @AfterEach
-  void close() {
-    raw.close();
-    client.shutdown();
-    TestRedis.deleteKeys(TestRedis.URI, prefix);
+  {
+    // The last added closes first: raw, then the client.
+    redis.closeAfter(client::shutdown);
+    redis.closeAfter(raw);
   }
 
   @Test

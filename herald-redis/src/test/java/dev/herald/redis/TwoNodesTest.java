@@ -4,6 +4,7 @@ import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.herald.core.Event;
+import dev.herald.redis.testing.RedisTestKeys;
 import dev.herald.redis.testing.TestRedis;
 import dev.herald.server.Publication;
 import dev.herald.server.Retention;
@@ -13,15 +14,15 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Two logs on one Redis, as two hub nodes: what one appends, the other announces. */
 @Timeout(60)
 class TwoNodesTest {
-  private final String prefix = TestRedis.newPrefix();
+  @RegisterExtension final RedisTestKeys redis = new RedisTestKeys();
   private RedisEventLog a;
   private RedisEventLog b;
   private final Announcements heardByA = new Announcements();
@@ -29,23 +30,22 @@ class TwoNodesTest {
 
   @BeforeEach
   void openNodes() {
+    // After the test: a closes first, then b.
+    redis.closeAfter(
+        () -> {
+          a.close();
+          b.close();
+        });
     a = node();
     b = node();
     a.listener(heardByA);
     b.listener(heardByB);
   }
 
-  @AfterEach
-  void close() {
-    a.close();
-    b.close();
-    TestRedis.deleteKeys(TestRedis.URI, prefix);
-  }
-
   private RedisEventLog node() {
     return RedisEventLog.builder()
         .uri(TestRedis.URI)
-        .keyPrefix(prefix)
+        .keyPrefix(redis.prefix())
         .retention(new Retention(10_000, Duration.ofHours(1)))
         .build();
   }
